@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One command, on a fresh machine: installs what the tests need and runs them all.
+#   ./scripts/test.sh            (extra arguments go to pytest, e.g. -k collector)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The web form is tested in Debian's Chromium (no browser download works on these machines).
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[dev]'
+
+.venv/bin/ruff check .
+.venv/bin/python -m pytest "$@"

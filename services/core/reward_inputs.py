@@ -1,0 +1,55 @@
+"""How a (prompt, response) pair becomes a reward model's input — one rule for training, PPO/RLOO and /reward.
+
+The prompt and the response are tokenized separately, without special tokens. When the pair does not fit
+the model's window, the prompt is cut from the left (its start goes first), then, only if the response
+alone is still too long, the response is cut from the right. The tokenizer's own pair template then adds
+its special tokens: `[CLS] prompt [SEP] response [SEP]` for BERT-like models, plain concatenation for GPT-2.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class PairTokenizer(Protocol):
+    """What this module needs of a Hugging Face fast tokenizer."""
+
+    model_max_length: int
+    backend_tokenizer: Any
+
+    def __call__(self, text: str, **kwargs: Any) -> Any: ...
+
+
+# Tokenizers without a real limit report a huge sentinel (1e30); fall back to the model's own window.
+_UNBOUNDED = 1_000_000
+
+
+def window_size(tokenizer: PairTokenizer, model_window: int | None = None) -> int:
+    limit = tokenizer.model_max_length
+    if model_window is not None and (limit is None or limit > _UNBOUNDED or limit > model_window):
+        return model_window
+    if limit is None or limit > _UNBOUNDED:
+        raise ValueError("the tokenizer reports no maximum length; pass the model's window")
+    return int(limit)
+
+
+def encode_reward_input(
+    tokenizer: PairTokenizer, prompt: str, response: str, *, max_length: int
+) -> list[int]:
+    """Token ids for one pair, never longer than `max_length` (see the module docstring for the rule)."""
+    # The wrapper call (not backend.encode) so that padding/truncation saved in tokenizer.json stay off.
+    prompt_encoding = tokenizer(prompt, add_special_tokens=False).encodings[0]
+    response_encoding = tokenizer(response, add_special_tokens=False).encodings[0]
+    post_processor = tokenizer.backend_tokenizer.post_processor
+    specials = post_processor.num_special_tokens_to_add(True) if post_processor is not None else 0
+    budget = max_length - specials
+    if budget <= 0:
+        raise ValueError(f"max_length {max_length} leaves no room for text")
+    if len(response_encoding.ids) > budget:
+        response_encoding.truncate(budget, direction="right")
+    prompt_budget = budget - len(response_encoding.ids)
+    if len(prompt_encoding.ids) > prompt_budget:
+        prompt_encoding.truncate(prompt_budget, direction="left")
+    if post_processor is None:
+        return list(prompt_encoding.ids) + list(response_encoding.ids)
+    return list(post_processor.process(prompt_encoding, response_encoding, add_special_tokens=True).ids)

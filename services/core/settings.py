@@ -10,7 +10,14 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "admin", ""}
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "admin", "password", ""}
+MIN_SECRET_LENGTH = 16
+
+
+def _is_placeholder(secret: str) -> bool:
+    lowered = secret.strip().lower()
+    return lowered in PLACEHOLDER_SECRETS or "change" in lowered or len(lowered) < MIN_SECRET_LENGTH
+
 
 GPU_QUEUE = "gpu"
 
@@ -72,7 +79,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production":
-            if self.admin_token is None or self.admin_token.lower() in PLACEHOLDER_SECRETS:
+            if self.admin_token is None or _is_placeholder(self.admin_token):
                 raise ValueError(
                     "RLHF_ADMIN_TOKEN must be set to a real secret when RLHF_ENVIRONMENT=production"
                 )

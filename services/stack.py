@@ -1,0 +1,188 @@
+"""`rlhf up`: the whole stack in one command — embedded or given Postgres/Redis, migrations, and the
+collector, worker and inference processes, supervised until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from rich.console import Console
+
+from services.core import embedded
+from services.core.db import reset_engine
+from services.core.migrate import upgrade_to_head
+from services.core.settings import Settings, get_settings
+
+EMBEDDED_DATABASE = "rlhf"
+PROCESS_COLOURS = {"collector": "cyan", "worker": "magenta", "inference": "green"}
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    pump: threading.Thread = field(init=False)
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """The embedded server starts with only `postgres`; the product keeps its data in a database of its own."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = server_url.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+
+def _pump_output(child: Child, console: Console) -> None:
+    colour = PROCESS_COLOURS.get(child.name, "white")
+    assert child.process.stdout is not None
+    for raw in iter(child.process.stdout.readline, b""):
+        line = raw.decode(errors="replace").rstrip()
+        console.print(
+            f"[{colour}]{child.name:>9} |[/{colour}] {line}", markup=True, highlight=False, soft_wrap=True
+        )
+
+
+def _start_child(name: str, args: list[str], env: dict[str, str], console: Console) -> Child:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # A session of its own: Ctrl-C reaches only the supervisor, which stops children in order.
+        start_new_session=True,
+    )
+    child = Child(name=name, process=process)
+    child.pump = threading.Thread(target=_pump_output, args=(child, console), daemon=True)
+    child.pump.start()
+    return child
+
+
+def _wait_healthy(url: str, child: Child, *, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with code {child.process.returncode} while starting")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{child.name} did not answer {url} within {timeout:.0f}s")
+
+
+def _stop_children(children: list[Child], *, timeout: float = 30.0) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            os.killpg(child.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+
+
+def run_stack(
+    settings: Settings, *, demo: bool, with_worker: bool, with_inference: bool, console: Console
+) -> int:
+    """Run until Ctrl-C (or until a child process dies); return the exit code."""
+    state_dir = settings.state_dir.resolve()
+    started: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = []
+    children: list[Child] = []
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        database_url = settings.database_url
+        if database_url is None:
+            console.print(f"starting embedded PostgreSQL in {state_dir / 'postgres'}")
+            postgres = embedded.start_postgres(state_dir)
+            started.append(postgres)
+            database_url = ensure_database(postgres.url, EMBEDDED_DATABASE)
+        redis_url = settings.redis_url
+        if redis_url is None:
+            console.print(f"starting embedded Redis in {state_dir / 'redis.db'}")
+            redis = embedded.start_redis(state_dir)
+            started.append(redis)
+            redis_url = redis.url
+
+        env = {
+            **os.environ,
+            "RLHF_DATABASE_URL": database_url,
+            "RLHF_REDIS_URL": redis_url,
+            "RLHF_STATE_DIR": str(state_dir),
+            "RLHF_ADMIN_TOKEN": settings.resolved_admin_token(),
+        }
+        os.environ.update(env)
+        get_settings.cache_clear()
+        reset_engine()
+
+        console.print("applying migrations")
+        upgrade_to_head(database_url)
+
+        annotator_token = None
+        if demo:
+            from services.domain import demo as demo_data
+
+            annotator_token = demo_data.seed(state_dir)
+
+        children.append(_start_child("collector", ["serve", "collector"], env, console))
+        _wait_healthy(settings.resolved_collector_url + "/health", children[0])
+        if with_worker:
+            children.append(_start_child("worker", ["worker"], env, console))
+        if with_inference:
+            inference = _start_child("inference", ["serve", "inference"], env, console)
+            children.append(inference)
+            _wait_healthy(settings.resolved_inference_url + "/health", inference)
+
+        _print_banner(settings, console, annotator_token=annotator_token, with_inference=with_inference)
+        while not stop_requested.wait(0.5):
+            dead = [child for child in children if child.process.poll() is not None]
+            if dead:
+                for child in dead:
+                    console.print(f"[red]{child.name} exited with code {child.process.returncode}[/red]")
+                return 1
+        return 0
+    except RuntimeError as error:
+        console.print(f"[red]{error}[/red]")
+        return 1
+    finally:
+        console.print("stopping")
+        _stop_children(children)
+        for server in reversed(started):
+            server.stop()
+
+
+def _print_banner(
+    settings: Settings, console: Console, *, annotator_token: str | None, with_inference: bool
+) -> None:
+    collector = settings.resolved_collector_url
+    lines = ["", "[bold]RLHF platform is up[/bold]"]
+    if annotator_token is not None:
+        lines.append(f"  web form     {collector}/annotate?token={annotator_token}")
+    else:
+        lines.append(f"  web form     {collector}/annotate")
+    lines.append(f"  collector    {collector}   (API docs: {collector}/docs)")
+    if with_inference:
+        lines.append(f"  inference    {settings.resolved_inference_url}")
+    token_file = Path(settings.state_dir) / "admin_token"
+    source = "RLHF_ADMIN_TOKEN" if settings.admin_token else str(token_file)
+    lines.append(f"  admin token  {settings.resolved_admin_token()}   (from {source})")
+    lines.append("Press Ctrl-C to stop.")
+    console.print("\n".join(lines), highlight=False)

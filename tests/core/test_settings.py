@@ -1,0 +1,37 @@
+import pytest
+from pydantic import ValidationError
+
+from services.core.settings import Settings
+
+
+def test_database_url_is_normalised_to_psycopg3() -> None:
+    settings = Settings(database_url="postgresql://u@h:5432/d")
+    assert settings.database_url == "postgresql+psycopg://u@h:5432/d"
+
+
+@pytest.mark.parametrize("token", ["change-this-admin-token", "changeme", "short", None])
+def test_production_refuses_placeholder_admin_token(token: str | None) -> None:
+    with pytest.raises(ValidationError, match="RLHF_ADMIN_TOKEN"):
+        Settings(
+            environment="production",
+            admin_token=token,
+            database_url="postgresql://h/d",
+            redis_url="redis://h",
+        )
+
+
+def test_production_accepts_real_secret() -> None:
+    settings = Settings(
+        environment="production",
+        admin_token="q3J8v0cXo1b2Y7nK9rT5uW4zA6sD",
+        database_url="postgresql://h/d",
+        redis_url="redis://h",
+    )
+    assert settings.resolved_admin_token() == "q3J8v0cXo1b2Y7nK9rT5uW4zA6sD"
+
+
+def test_admin_token_is_generated_once_into_the_state_dir(tmp_path) -> None:
+    first = Settings(state_dir=tmp_path, admin_token=None).resolved_admin_token()
+    second = Settings(state_dir=tmp_path, admin_token=None).resolved_admin_token()
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "admin_token").stat().st_mode & 0o077 == 0

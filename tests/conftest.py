@@ -26,6 +26,10 @@ from services.core.settings import get_settings
 from tests.servers import REPO_ROOT, ServerProcess, free_port, tcp_open, uvicorn_args
 
 
+# RLHF_TEST_EMBEDDED=1 tests the fallback that machines without local servers take.
+FORCE_EMBEDDED = os.environ.get("RLHF_TEST_EMBEDDED") == "1"
+
+
 def shared_data_dir() -> Path:
     """The project's real test data (../shared/data beside the checkout, or RLHF_TEST_DATA_DIR)."""
     candidates = [
@@ -51,7 +55,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_admin_url(state_dir: Path) -> Iterator[str]:
-    if tcp_open("127.0.0.1", 5432):
+    if not FORCE_EMBEDDED and tcp_open("127.0.0.1", 5432):
         yield "postgresql://postgres@127.0.0.1:5432/postgres"
         return
     server = embedded.start_postgres(state_dir / "embedded")
@@ -76,7 +80,7 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(state_dir: Path) -> Iterator[str]:
-    if tcp_open("127.0.0.1", 6379):
+    if not FORCE_EMBEDDED and tcp_open("127.0.0.1", 6379):
         # A database number of our own, so concurrent test sessions on one server don't share queues.
         url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
         redis.Redis.from_url(url).flushdb()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.collector import web_form
 from services.collector.errors import install_error_handlers
 from services.collector.routes import (
     annotation,
@@ -28,6 +29,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     for module in (annotators, datasets, comparisons, annotation, exports, stats, jobs, models):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(web_form.router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)
     return app
 

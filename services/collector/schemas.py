@@ -4,3 +4,180 @@ Ladder per resource: `XCreate` (input), `XPublic` (one), `XsPublic{data, count}`
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Input(BaseModel):
+    # Unknown fields are refused: a typo such as "response_A" must not silently drop data.
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Annotators -------------------------------------------------------------------------------------------
+
+
+class AnnotatorCreate(_Input):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AnnotatorCreated(BaseModel):
+    """The token is shown once, here; only its hash is stored."""
+
+    id: int
+    name: str
+    token: str
+
+
+# --- Datasets ---------------------------------------------------------------------------------------------
+
+
+class DatasetCreate(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    guidelines: str = ""
+    annotations_per_comparison: int = Field(default=1, ge=1, le=100)
+
+
+class DatasetPublic(BaseModel):
+    id: int
+    name: str
+    guidelines: str
+    annotations_per_comparison: int
+    created_at: datetime
+    comparisons: int  # in the dataset
+    complete: int  # with annotations_per_comparison slot-filling votes
+    remaining: int  # comparisons - complete
+    votes: int  # slot-filling votes (a, b, tie; "both bad" is a tie)
+    skips: int
+    votes_needed: int  # slot-filling votes still missing before every comparison is complete
+
+
+class DatasetsPublic(BaseModel):
+    data: list[DatasetPublic]
+    count: int
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+
+class ComparisonCreate(_Input):
+    prompt: str
+    response_a: str
+    response_b: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ComparisonsCreate(_Input):
+    items: list[ComparisonCreate]
+
+
+class ComparisonsCreated(BaseModel):
+    ids: list[int]
+
+
+class ImportResultPublic(BaseModel):
+    comparisons: int
+    preferences: int
+
+
+# --- Annotation (annotator token) -------------------------------------------------------------------------
+
+
+class MeDataset(BaseModel):
+    id: int
+    name: str
+    guidelines: str
+    annotations_per_comparison: int
+    done_by_me: int  # my preferences in it, skips included
+    remaining: int  # open comparisons I have not judged yet
+
+
+class MePublic(BaseModel):
+    id: int
+    name: str
+    datasets: list[MeDataset]
+
+
+class AssignmentPublic(BaseModel):
+    comparison_id: int
+    prompt: str
+    response_a: str
+    response_b: str
+    lease_expires_at: datetime
+
+
+class PreferenceCreate(_Input):
+    choice: Literal["a", "b", "tie", "skip"]
+    strength: int | None = Field(default=None, ge=1, le=3, description="a or b only: 1 slightly ... 3 much better")
+    rationale: str | None = None
+    time_spent_ms: int | None = Field(default=None, ge=0, lt=2**63)
+    shown_left: Literal["a", "b"] | None = Field(default=None, description="which response was on the left")
+    both_bad: bool = Field(default=False, description="with choice 'tie' only")
+
+
+class PreferencePublic(BaseModel):
+    id: int
+    comparison_id: int
+    annotator_id: int
+    choice: str
+    strength: int | None
+    rationale: str | None
+    time_spent_ms: int | None
+    shown_left: str | None
+    both_bad: bool
+    idempotency_key: str | None
+    leased_at: datetime | None
+    created_at: datetime
+
+
+# --- Stats ------------------------------------------------------------------------------------------------
+
+
+class ChoiceCounts(BaseModel):
+    a: int
+    b: int
+    tie: int  # ties that are not "both bad"
+    both_bad: int
+    skip: int
+
+
+class AnnotatorStats(BaseModel):
+    annotator_id: int
+    name: str
+    votes: int  # a, b, tie
+    skips: int
+    median_time_spent_ms: float | None
+
+
+class AgreementPublic(BaseModel):
+    comparisons: int = Field(description="comparisons with at least two non-skip votes")
+    pairs: int = Field(description="pairs of votes on the same comparison")
+    percent_agreement: float | None = Field(description="agreeing pairs / pairs")
+    krippendorff_alpha: float | None = Field(description="nominal over a/b/tie; null when undefined")
+
+
+class WinRatePublic(BaseModel):
+    version_a: int
+    version_b: int
+    wins_a: int
+    wins_b: int
+    ties: int
+    win_rate_a: float = Field(description="(wins_a + ties / 2) / votes")
+    ci95_low: float
+    ci95_high: float
+    interval: str = Field(description="how the 95% interval is computed: wilson (score interval)")
+
+
+class StatsPublic(BaseModel):
+    dataset_id: int
+    comparisons: int
+    complete: int
+    votes: int
+    skips: int
+    choices: ChoiceCounts
+    annotators: list[AnnotatorStats]
+    votes_per_comparison: dict[str, int] = Field(description="slot-filling votes -> number of comparisons")
+    agreement: AgreementPublic
+    win_rates: list[WinRatePublic]

@@ -1,3 +1,62 @@
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Header, Response, status
+
+from services.collector.deps import CurrentAnnotator, SessionDep
+from services.collector.params import IdPath
+from services.collector.schemas import (
+    AssignmentPublic,
+    MeDataset,
+    MePublic,
+    PreferenceCreate,
+    PreferencePublic,
+)
+from services.domain import annotation, datasets
+from services.domain.annotation import Vote
+
+router = APIRouter(tags=["annotation"])
+
+
+@router.get("/me")
+def me(annotator: CurrentAnnotator, session: SessionDep) -> MePublic:
+    """Who the token belongs to, and their progress in every dataset."""
+    mine = datasets.for_annotator(session, annotator)
+    return MePublic(
+        id=annotator.id,
+        name=annotator.name,
+        datasets=[MeDataset.model_validate(d, from_attributes=True) for d in mine],
+    )
+
+
+@router.get(
+    "/datasets/{dataset_id}/next",
+    responses={204: {"description": "nothing to judge right now"}},
+    response_model=AssignmentPublic,
+)
+def next_comparison(
+    dataset_id: IdPath, annotator: CurrentAnnotator, session: SessionDep
+) -> Response | AssignmentPublic:
+    """Lease the next comparison to judge (the same one again while its lease lives); 204 when none."""
+    assignment = annotation.next_comparison(session, annotator, dataset_id)
+    if assignment is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return AssignmentPublic.model_validate(assignment, from_attributes=True)
+
+
+@router.post("/comparisons/{comparison_id}/preferences", status_code=status.HTTP_201_CREATED)
+def vote(
+    comparison_id: IdPath,
+    body: PreferenceCreate,
+    annotator: CurrentAnnotator,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(max_length=annotation.MAX_IDEMPOTENCY_KEY)] = None,
+) -> PreferencePublic:
+    """Record a vote; a retry with the same Idempotency-Key returns the first answer."""
+    stored = annotation.record_preference(
+        session,
+        annotator,
+        comparison_id,
+        Vote(**body.model_dump()),
+        idempotency_key=idempotency_key,
+    )
+    return PreferencePublic.model_validate(stored, from_attributes=True)

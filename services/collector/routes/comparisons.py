@@ -1,3 +1,44 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
 
-router = APIRouter()
+from services.collector.deps import AdminDep, SessionDep
+from services.collector.params import IdPath
+from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
+from services.collector.upload import spool_body
+from services.core.errors import InvalidInputError, PayloadTooLargeError
+from services.core.settings import get_settings
+from services.domain import comparisons, imports
+from services.domain.comparisons import NewComparison
+
+router = APIRouter(tags=["comparisons"])
+
+
+@router.post("/datasets/{dataset_id}/comparisons", status_code=status.HTTP_201_CREATED)
+def add_comparisons(
+    dataset_id: IdPath, body: ComparisonsCreate, session: SessionDep, _: AdminDep
+) -> ComparisonsCreated:
+    """Add up to max_batch_items (1000) comparisons; all or none are stored."""
+    limit = get_settings().max_batch_items
+    if len(body.items) > limit:
+        raise PayloadTooLargeError(f"at most {limit} items per request ({len(body.items)} sent)")
+    if not body.items:
+        raise InvalidInputError("items must not be empty")
+    items = [NewComparison(i.prompt, i.response_a, i.response_b, i.metadata) for i in body.items]
+    return ComparisonsCreated(ids=comparisons.add_comparisons(session, dataset_id, items))
+
+
+@router.post("/datasets/{dataset_id}/import", status_code=status.HTTP_201_CREATED)
+async def import_comparisons(
+    dataset_id: IdPath,
+    format: imports.Format,
+    request: Request,
+    session: SessionDep,
+    _: AdminDep,
+    with_preferences: bool = False,
+) -> ImportResultPublic:
+    """Import a JSONL body (trl, hh or oasst); a malformed line rejects the whole upload."""
+    with await spool_body(request) as body:
+        result = await run_in_threadpool(
+            imports.import_file, session, dataset_id, body, format=format, with_preferences=with_preferences
+        )
+    return ImportResultPublic(comparisons=result.comparisons, preferences=result.preferences)

@@ -1,3 +1,51 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
-router = APIRouter()
+from services.collector.deps import AdminDep, SessionDep
+from services.collector.params import IdPath
+from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
+from services.domain import datasets
+from services.domain.datasets import DatasetProgress
+
+router = APIRouter(tags=["datasets"])
+
+
+def _public(item: DatasetProgress) -> DatasetPublic:
+    d, p = item.dataset, item.progress
+    return DatasetPublic(
+        id=d.id,
+        name=d.name,
+        guidelines=d.guidelines,
+        annotations_per_comparison=d.annotations_per_comparison,
+        created_at=d.created_at,
+        comparisons=p.comparisons,
+        complete=p.complete,
+        remaining=p.remaining,
+        votes=p.votes,
+        skips=p.skips,
+        votes_needed=p.votes_needed,
+    )
+
+
+@router.post("/datasets", status_code=status.HTTP_201_CREATED)
+def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> DatasetPublic:
+    """Create a dataset; each comparison in it is judged by annotations_per_comparison annotators."""
+    dataset = datasets.create(
+        session,
+        name=body.name,
+        guidelines=body.guidelines,
+        annotations_per_comparison=body.annotations_per_comparison,
+    )
+    return _public(datasets.with_progress(session, dataset.id))
+
+
+@router.get("/datasets")
+def list_datasets(session: SessionDep, _: AdminDep) -> DatasetsPublic:
+    """All datasets with their progress counts."""
+    items = datasets.list_with_progress(session)
+    return DatasetsPublic(data=[_public(item) for item in items], count=len(items))
+
+
+@router.get("/datasets/{dataset_id}")
+def get_dataset(dataset_id: IdPath, session: SessionDep, _: AdminDep) -> DatasetPublic:
+    """One dataset with its progress counts."""
+    return _public(datasets.with_progress(session, dataset_id))

@@ -1,3 +1,27 @@
-from fastapi import APIRouter
+from typing import Literal
 
-router = APIRouter()
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from services.collector.deps import AdminDep, SessionDep
+from services.collector.params import IdPath
+from services.domain import datasets, exports
+
+router = APIRouter(tags=["exports"])
+
+
+@router.get(
+    "/datasets/{dataset_id}/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSONL stream"}},
+)
+def export_dataset(
+    dataset_id: IdPath, format: Literal["trl", "raw"], session: SessionDep, _: AdminDep
+) -> StreamingResponse:
+    """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote."""
+    dataset = datasets.get(session, dataset_id)
+    return StreamingResponse(
+        exports.stream(dataset.id, format=format),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="dataset-{dataset.id}.{format}.jsonl"'},
+    )

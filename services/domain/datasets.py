@@ -1,0 +1,150 @@
+"""Datasets: a named pool of comparisons, each to be judged by `annotations_per_comparison` annotators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.core.errors import ConflictError, InvalidInputError, NotFoundError
+from services.core.models import Annotator, Dataset
+from services.domain.limits import check_text
+
+
+@dataclass(frozen=True)
+class Progress:
+    comparisons: int = 0
+    complete: int = 0
+    # Votes that fill a slot (a, b, tie); skips are counted apart.
+    votes: int = 0
+    skips: int = 0
+    # Slot-filling votes still needed before every comparison is complete.
+    votes_needed: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.comparisons - self.complete
+
+
+@dataclass(frozen=True)
+class DatasetProgress:
+    dataset: Dataset
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class AnnotatorDataset:
+    """A dataset as one annotator sees it."""
+
+    id: int
+    name: str
+    guidelines: str
+    annotations_per_comparison: int
+    done_by_me: int
+    # Open comparisons this annotator has not judged yet (some may be leased to others right now).
+    remaining: int
+
+
+def create(
+    session: Session, *, name: str, guidelines: str = "", annotations_per_comparison: int = 1
+) -> Dataset:
+    name = name.strip()
+    if not name:
+        raise InvalidInputError("name must not be empty")
+    check_text("name", name)
+    check_text("guidelines", guidelines)
+    if not 1 <= annotations_per_comparison <= 100:
+        raise InvalidInputError("annotations_per_comparison must be between 1 and 100")
+    dataset = Dataset(name=name, guidelines=guidelines, annotations_per_comparison=annotations_per_comparison)
+    session.add(dataset)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ConflictError(f"a dataset named {name!r} already exists") from None
+    return dataset
+
+
+def get(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} not found")
+    return dataset
+
+
+def get_by_name(session: Session, name: str) -> Dataset:
+    dataset = session.scalar(select(Dataset).where(Dataset.name == name))
+    if dataset is None:
+        raise NotFoundError(f"dataset {name!r} not found")
+    return dataset
+
+
+_PROGRESS = text(
+    """
+    SELECT c.dataset_id,
+           count(*) AS comparisons,
+           count(*) FILTER (WHERE c.is_complete) AS complete,
+           coalesce(sum(c.vote_count), 0) AS votes,
+           coalesce(sum(greatest(d.annotations_per_comparison - c.vote_count, 0))
+                    FILTER (WHERE NOT c.is_complete), 0) AS votes_needed
+    FROM comparison c JOIN dataset d ON d.id = c.dataset_id
+    WHERE c.dataset_id = ANY(:ids)
+    GROUP BY c.dataset_id
+    """
+)
+_SKIPS = text(
+    """
+    SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
+    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip'
+    GROUP BY c.dataset_id
+    """
+)
+
+
+def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
+    if not ids:
+        return {}
+    skips = dict(session.execute(_SKIPS, {"ids": ids}).tuples().all())
+    return {
+        row.dataset_id: Progress(
+            comparisons=row.comparisons,
+            complete=row.complete,
+            votes=row.votes,
+            skips=skips.get(row.dataset_id, 0),
+            votes_needed=row.votes_needed,
+        )
+        for row in session.execute(_PROGRESS, {"ids": ids})
+    }
+
+
+def with_progress(session: Session, dataset_id: int) -> DatasetProgress:
+    dataset = get(session, dataset_id)
+    return DatasetProgress(dataset, _progress(session, [dataset.id]).get(dataset.id, Progress()))
+
+
+def list_with_progress(session: Session) -> list[DatasetProgress]:
+    datasets = list(session.scalars(select(Dataset).order_by(Dataset.id)))
+    progress = _progress(session, [d.id for d in datasets])
+    return [DatasetProgress(d, progress.get(d.id, Progress())) for d in datasets]
+
+
+_FOR_ANNOTATOR = text(
+    """
+    SELECT d.id, d.name, d.guidelines, d.annotations_per_comparison,
+           (SELECT count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
+            WHERE c.dataset_id = d.id AND p.annotator_id = :annotator_id) AS done_by_me,
+           (SELECT count(*) FROM comparison c
+            WHERE c.dataset_id = d.id AND NOT c.is_complete
+              AND NOT EXISTS (SELECT 1 FROM preference p
+                              WHERE p.comparison_id = c.id AND p.annotator_id = :annotator_id)) AS remaining
+    FROM dataset d ORDER BY d.id
+    """
+)
+
+
+def for_annotator(session: Session, annotator: Annotator) -> list[AnnotatorDataset]:
+    """Every dataset with what this annotator has done in it and what is left for them."""
+    rows = session.execute(_FOR_ANNOTATOR, {"annotator_id": annotator.id})
+    return [AnnotatorDataset(**row._asdict()) for row in rows]

@@ -1,0 +1,89 @@
+"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote).
+
+PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
+grow with the table (a million votes stream in constant memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import TextClause, text
+
+from services.core.db import get_sessionmaker
+from services.core.errors import InvalidInputError
+
+FORMATS = ("trl", "raw")
+CHUNK_ROWS = 2000
+
+# One line per comparison whose a/b votes have a strict majority (ties, both-bad and skips do not vote).
+# margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
+# "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
+# (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
+_TRL = text(
+    """
+    WITH tally AS (
+        SELECT v.comparison_id,
+               count(*) FILTER (WHERE v.choice = 'a') AS a,
+               count(*) FILTER (WHERE v.choice = 'b') AS b,
+               avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'a') AS strength_a,
+               avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'b') AS strength_b
+        FROM preference v JOIN comparison c ON c.id = v.comparison_id
+        WHERE c.dataset_id = :dataset_id AND v.choice IN ('a', 'b')
+        GROUP BY v.comparison_id
+    )
+    SELECT json_build_object(
+        'prompt', p.text,
+        'chosen', CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END,
+        'rejected', CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END,
+        'margin', ((CASE WHEN t.a > t.b THEN t.strength_a ELSE t.strength_b END - 1) / 2)::float8
+    )::text
+    FROM tally t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
+    WHERE t.a <> t.b
+    ORDER BY c.id
+    """
+)
+
+_RAW = text(
+    """
+    SELECT json_build_object(
+        'comparison_id', c.id,
+        'prompt', p.text,
+        'response_a', c.response_a,
+        'response_b', c.response_b,
+        'metadata', c.metadata,
+        'source_a_version_id', c.source_a_version_id,
+        'source_b_version_id', c.source_b_version_id,
+        'preference_id', v.id,
+        'annotator_id', v.annotator_id,
+        'choice', v.choice,
+        'strength', v.strength,
+        'rationale', v.rationale,
+        'both_bad', v.both_bad,
+        'shown_left', v.shown_left,
+        'time_spent_ms', v.time_spent_ms,
+        'leased_at', v.leased_at,
+        'created_at', v.created_at
+    )::text
+    FROM preference v JOIN comparison c ON c.id = v.comparison_id JOIN prompt p ON p.id = c.prompt_id
+    WHERE c.dataset_id = :dataset_id
+    ORDER BY c.id, v.id
+    """
+)
+
+
+def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
+    """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream."""
+    if format not in FORMATS:
+        raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}")
+    query = _TRL if format == "trl" else _RAW
+    return _lines(query, dataset_id)
+
+
+def _lines(query: TextClause, dataset_id: int) -> Iterator[bytes]:
+    with get_sessionmaker()() as session:
+        result = session.execute(
+            query, {"dataset_id": dataset_id}, execution_options={"yield_per": CHUNK_ROWS}
+        )
+        for rows in result.partitions():
+            yield ("\n".join(row[0] for row in rows) + "\n").encode()

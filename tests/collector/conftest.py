@@ -1,0 +1,69 @@
+"""Helpers for the collector's tests: datasets, annotators with their own clients, table counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+TABLES = ("annotator", "dataset", "prompt", "comparison", "lease", "preference")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def table_counts(db: Session) -> dict[str, int]:
+    db.rollback()  # a fresh snapshot
+    return {table: db.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in TABLES}
+
+
+def comparison_items(n: int, *, prefix: str = "") -> list[dict[str, Any]]:
+    tag = prefix or uuid.uuid4().hex[:8]
+    return [
+        {"prompt": f"{tag} prompt {i}", "response_a": f"{tag} A {i}", "response_b": f"{tag} B {i}"}
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def make_dataset(admin: httpx.Client) -> Callable[..., dict[str, Any]]:
+    """Create a dataset with `n` comparisons; returns the dataset JSON plus its comparison `ids`."""
+
+    def make(n: int = 0, *, k: int = 1, **fields: Any) -> dict[str, Any]:
+        body = {"name": unique("ds"), "annotations_per_comparison": k, **fields}
+        dataset = admin.post("/api/v1/datasets", json=body).raise_for_status().json()
+        ids: list[int] = []
+        for start in range(0, n, 1000):
+            items = comparison_items(min(1000, n - start), prefix=f"{dataset['name']}-{start}")
+            response = admin.post(f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": items})
+            ids += response.raise_for_status().json()["ids"]
+        return dataset | {"ids": ids}
+
+    return make
+
+
+@pytest.fixture
+def make_annotator(admin: httpx.Client, collector_url: str) -> Iterator[Callable[..., httpx.Client]]:
+    """Create an annotator; returns an HTTP client carrying their token (`.annotator` holds id and name)."""
+    clients: list[httpx.Client] = []
+
+    def make(name: str | None = None, *, base_url: str | None = None) -> httpx.Client:
+        created = admin.post("/api/v1/annotators", json={"name": name or unique("ann")}).raise_for_status().json()
+        client = httpx.Client(
+            base_url=base_url or collector_url,
+            headers={"Authorization": f"Bearer {created['token']}"},
+            timeout=60,
+        )
+        client.annotator = created  # type: ignore[attr-defined]
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

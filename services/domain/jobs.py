@@ -1,0 +1,282 @@
+"""Training jobs: the job row is the truth about what runs; the broker message only wakes a worker.
+
+Lifecycle: queued → running (claimed by exactly one worker) → succeeded | failed | cancelled.
+Every transition is a conditional UPDATE on the current status, so a duplicate broker delivery, a late
+worker and the watchdog can never move a job twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from services.core.errors import ConflictError, InvalidInputError, NotFoundError
+from services.core.models import JOB_KINDS, Dataset, Job, ModelVersion
+from services.domain import job_params
+
+logger = logging.getLogger(__name__)
+
+FINISHED = ("succeeded", "failed", "cancelled")
+MAX_BASE_MODEL_CHARS = 500
+
+# Version-id params and the model kind each must point at.
+VERSION_PARAMS = {
+    "policy_version_id": "policy",
+    "other_policy_version_id": "policy",
+    "reward_model_version_id": "reward",
+}
+
+
+def create(
+    session: Session,
+    *,
+    kind: str,
+    dataset_id: int,
+    base_model: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    enqueue: Callable[[int], None],
+) -> Job:
+    """Check and store a queued job, commit, then hand it to the broker with `enqueue(job_id)`.
+
+    If the broker is down the job stays queued and the watchdog enqueues it later.
+    """
+    params = dict(params or {})
+    if kind not in JOB_KINDS:
+        raise InvalidInputError(f"kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
+    if session.get(Dataset, dataset_id) is None:
+        raise InvalidInputError(f"dataset {dataset_id} does not exist")
+    if base_model is not None:
+        base_model = base_model.strip()
+        if not base_model or len(base_model) > MAX_BASE_MODEL_CHARS:
+            raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
+    job_params.validate(kind, params)
+    _check_references(session, params)
+    job = Job(kind=kind, dataset_id=dataset_id, base_model=base_model, params=params, status="queued")
+    session.add(job)
+    session.commit()
+    try:
+        enqueue(job.id)
+    except Exception:  # the row is durable; the watchdog re-enqueues jobs whose message never arrived
+        logger.exception("could not enqueue job %s; the watchdog will retry", job.id)
+        return job
+    mark_enqueued(session, job.id)
+    return job
+
+
+def _check_references(session: Session, params: Mapping[str, Any]) -> None:
+    for key, model_kind in VERSION_PARAMS.items():
+        if key not in params:
+            continue
+        version = session.get(ModelVersion, params[key])
+        if version is None:
+            raise InvalidInputError(f"params.{key}: model version {params[key]} does not exist")
+        if version.kind != model_kind:
+            raise InvalidInputError(
+                f"params.{key}: model version {version.name} is a {version.kind} model, not a {model_kind} model"
+            )
+    target = params.get("target_dataset_id")
+    if target is not None and session.get(Dataset, target) is None:
+        raise InvalidInputError(f"params.target_dataset_id: dataset {target} does not exist")
+
+
+def mark_enqueued(session: Session, job_id: int) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=func.now()))
+    session.commit()
+
+
+def get(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    return job
+
+
+def list_jobs(
+    session: Session, *, status: str | None = None, kind: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[Job], int]:
+    """Newest first, with the total count of the filtered list."""
+    query = select(Job)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset))
+    return list(rows), count
+
+
+def cancel(session: Session, job_id: int) -> Job:
+    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next step."""
+    job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    if job.status in FINISHED:
+        session.rollback()
+        raise ConflictError(f"job {job_id} already {job.status}")
+    job.cancel_requested = True
+    if job.status == "queued":
+        job.status = "cancelled"
+        job.finished_at = func.now()
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+# ---- worker side ----
+
+
+def claim(session: Session, job_id: int, *, worker: str) -> Job | None:
+    """Move a queued job to running for this worker; None when it is not queued (a duplicate delivery,
+    a cancelled job, or one the watchdog already settled)."""
+    job = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+        .values(
+            status="running",
+            worker=worker,
+            attempts=Job.attempts + 1,
+            started_at=func.now(),
+            heartbeat_at=func.now(),
+            progress=0.0,
+            eta_seconds=None,
+            error=None,
+        )
+        .returning(Job)
+    ).scalar_one_or_none()
+    session.commit()
+    return job
+
+
+def heartbeat(session: Session, job_id: int) -> bool:
+    """Record that the worker still lives; False when the job is no longer running."""
+    result = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=func.now())
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def report(
+    session: Session,
+    job_id: int,
+    *,
+    progress: float,
+    eta_seconds: float | None,
+    metrics: dict[str, Any],
+    log_tail: str,
+) -> bool:
+    """Write live progress; False when the job is no longer running (so the trainer should stop)."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(progress=progress, eta_seconds=eta_seconds, metrics=metrics, log_tail=log_tail)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def set_config(session: Session, job_id: int, config: dict[str, Any]) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(config=config))
+    session.commit()
+
+
+def should_stop(session: Session, job_id: int) -> bool:
+    """Cancel was asked, or the job is no longer running (e.g. the watchdog declared its worker lost)."""
+    row = session.execute(select(Job.status, Job.cancel_requested).where(Job.id == job_id)).one_or_none()
+    return row is None or row.cancel_requested or row.status != "running"
+
+
+def _finish(session: Session, job_id: int, **values: Any) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(finished_at=func.now(), eta_seconds=None, **values)
+    )
+    return result.rowcount == 1
+
+
+def mark_succeeded(
+    session: Session, job_id: int, *, metrics: dict[str, Any], log_tail: str, model_version_id: int | None
+) -> bool:
+    """Without committing: the caller commits it together with the model version row."""
+    return _finish(
+        session,
+        job_id,
+        status="succeeded",
+        progress=1.0,
+        metrics=metrics,
+        log_tail=log_tail,
+        model_version_id=model_version_id,
+    )
+
+
+def finish_succeeded(session: Session, job_id: int, *, metrics: dict[str, Any], log_tail: str) -> bool:
+    """A job that produces no model version (generate_comparisons)."""
+    done = mark_succeeded(session, job_id, metrics=metrics, log_tail=log_tail, model_version_id=None)
+    session.commit()
+    return done
+
+
+def finish_failed(session: Session, job_id: int, *, error: str, log_tail: str | None = None) -> bool:
+    values: dict[str, Any] = {"status": "failed", "error": error}
+    if log_tail is not None:
+        values["log_tail"] = log_tail
+    done = _finish(session, job_id, **values)
+    session.commit()
+    return done
+
+
+def finish_cancelled(session: Session, job_id: int, *, log_tail: str | None = None) -> bool:
+    values: dict[str, Any] = {"status": "cancelled"}
+    if log_tail is not None:
+        values["log_tail"] = log_tail
+    done = _finish(session, job_id, **values)
+    session.commit()
+    return done
+
+
+# ---- watchdog side ----
+
+
+def fail_lost(session: Session, *, heartbeat_timeout_seconds: float) -> list[tuple[int, datetime | None]]:
+    """Mark running jobs whose worker stopped heartbeating as failed; return (job id, last heartbeat)."""
+    rows = session.execute(
+        select(Job.id, Job.heartbeat_at, Job.worker)
+        .where(
+            Job.status == "running",
+            func.coalesce(Job.heartbeat_at, Job.started_at)
+            < func.now() - timedelta(seconds=heartbeat_timeout_seconds),
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        since = row.heartbeat_at.isoformat(timespec="seconds") if row.heartbeat_at else "it started"
+        _finish(
+            session,
+            row.id,
+            status="failed",
+            error=f"worker lost (no heartbeat since {since}; worker {row.worker or 'unknown'})",
+        )
+    session.commit()
+    return [(row.id, row.heartbeat_at) for row in rows]
+
+
+def requeue_candidates(session: Session, *, older_than_seconds: float) -> list[int]:
+    """Queued jobs enqueued (or created) longer ago than this: their broker message may be lost."""
+    return list(
+        session.scalars(
+            select(Job.id)
+            .where(
+                Job.status == "queued",
+                Job.cancel_requested.is_(False),
+                func.coalesce(Job.enqueued_at, Job.created_at)
+                < func.now() - timedelta(seconds=older_than_seconds),
+            )
+            .order_by(Job.id)
+        )
+    )

@@ -1,0 +1,132 @@
+"""Which model a job starts from, loading it with readable errors, and saving a new version's model.
+
+Artifacts are always plain Hugging Face model directories (LoRA merged in), loadable with the Auto classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from services.core.artifacts import version_path
+from services.core.db import session_scope
+from services.core.models import ModelVersion
+from services.core.settings import get_settings
+from services.domain import model_versions
+from training_jobs.context import JobContext, JobInputError, is_main_process
+
+
+def resolve_base(name: str) -> str:
+    """A base model name → what from_pretrained takes (see services.core.base_models)."""
+    from services.core.base_models import resolve_base_model
+
+    return resolve_base_model(name)
+
+
+def _version(version_id: int, kind: str) -> tuple[str, str]:
+    with session_scope() as session:
+        version = session.get(ModelVersion, version_id)
+        if version is None:
+            raise JobInputError(f"model version {version_id} does not exist")
+        if version.kind != kind:
+            raise JobInputError(f"model version {version.name} is a {version.kind} model, not a {kind} model")
+        return str(version_path(version.path)), version.name
+
+
+def _promoted(kind: str) -> tuple[str, str] | None:
+    with session_scope() as session:
+        version = model_versions.promoted(session, kind)
+        return (str(version_path(version.path)), version.name) if version is not None else None
+
+
+def policy_source(ctx: JobContext, *, key: str = "policy_version_id") -> tuple[str, str]:
+    """(path for from_pretrained, name to record): params[key], else the job's base_model, else the
+    promoted policy, else settings.policy_model."""
+    if ctx.params.get(key) is not None:
+        return _version(int(ctx.params[key]), "policy")
+    if ctx.base_model:
+        return resolve_base(ctx.base_model), ctx.base_model
+    promoted = _promoted("policy")
+    if promoted is not None:
+        return promoted
+    default = get_settings().policy_model
+    return resolve_base(default), default
+
+
+def resolve_policy(ctx: JobContext) -> str:
+    """Local path (or hub id) of the policy a job starts from (see policy_source)."""
+    return policy_source(ctx)[0]
+
+
+def resolve_reward_model(ctx: JobContext) -> tuple[str, str]:
+    """(local path, version name): params.reward_model_version_id, else the promoted reward model."""
+    if ctx.params.get("reward_model_version_id") is not None:
+        return _version(int(ctx.params["reward_model_version_id"]), "reward")
+    promoted = _promoted("reward")
+    if promoted is None:
+        raise JobInputError(
+            "no reward model: pass params.reward_model_version_id or promote a reward model version"
+        )
+    return promoted
+
+
+def _not_found(name: str, error: Exception) -> JobInputError:
+    return JobInputError(
+        f"model {name!r} not found: not a local model directory, not in the Hugging Face cache, "
+        f"and the hub is unreachable or has no such model ({error})"
+    )
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    """A tokenizer with a pad token (eos when it has none) and an eos token (sep for BERT-like models)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except OSError as error:
+        raise _not_found(name_or_path, error) from error
+    if tokenizer.eos_token is None and tokenizer.sep_token is not None:
+        # TRL appends eos to sequences; BERT tokenizers have none (TRL-NOTES: "endswith first arg").
+        tokenizer.eos_token = tokenizer.sep_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(name_or_path: str, **kwargs: Any) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+    except OSError as error:
+        raise _not_found(name_or_path, error) from error
+
+
+def load_reward_model(name_or_path: str, *, pad_token_id: int | None = None, **kwargs: Any) -> Any:
+    """A sequence classifier with one output: the reward. A fresh head when the base has none."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(name_or_path, num_labels=1, **kwargs)
+    except OSError as error:
+        raise _not_found(name_or_path, error) from error
+    if pad_token_id is not None:
+        # Sequence classifiers find each row's last real token through config.pad_token_id.
+        model.config.pad_token_id = pad_token_id
+    return model
+
+
+def save_model(model: Any, tokenizer: Any, output_dir: Path) -> None:
+    """Save a plain HF model (LoRA merged in) and its tokenizer; only the main process writes."""
+    if not is_main_process():
+        return
+    from peft import PeftModel
+
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    if isinstance(model, PeftModel):
+        model = model.merge_and_unload()
+    if tokenizer.pad_token_id is not None and getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)

@@ -27,6 +27,7 @@ const state = {
   clock: null,
   view: "loading",
   session: 0, // bumped on sign-out, so answers to requests from before are dropped
+  linkedDataset: null, // from ?dataset=, preferred once signed in
 };
 
 // ---- storage (private browsing can refuse it: the page then works for this tab only) ----
@@ -90,14 +91,16 @@ function clearPending(annotatorId) {
 
 // ---- small helpers ----
 
-function takeTokenFromUrl() {
+// A link may carry the token and a dataset: /annotate?token=...&dataset=3. Both are taken out of the
+// address bar (the token must not stay in it, the history or a bookmark); the dataset is remembered instead.
+function takeLinkParams() {
   const url = new URL(window.location.href);
   const token = url.searchParams.get("token");
-  if (token === null) return null;
+  const dataset = Number(url.searchParams.get("dataset"));
   url.searchParams.delete("token");
-  // The token must not stay in the address bar, the history or a bookmark.
+  url.searchParams.delete("dataset");
   window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
-  return token.trim();
+  return { token: token === null ? null : token.trim(), datasetId: Number.isInteger(dataset) && dataset > 0 ? dataset : null };
 }
 
 // Which response goes left: a stable coin flip per (annotator, comparison), so a reload shows the same
@@ -389,6 +392,8 @@ async function resumeSavedSignIn(token) {
 
 async function enterWith(me) {
   state.me = me;
+  const linked = state.linkedDataset;
+  state.linkedDataset = null;
   const pending = loadPending(me.id);
   if (pending) {
     state.datasetId = pending.datasetId;
@@ -397,7 +402,7 @@ async function enterWith(me) {
     await sendPending(pending);
     return;
   }
-  const saved = Number(storageGet(localStorage, datasetKey(me.id)));
+  const saved = linked || Number(storageGet(localStorage, datasetKey(me.id)));
   if (me.datasets.some((d) => d.id === saved)) await selectDataset(saved);
   else if (me.datasets.length === 1) await selectDataset(me.datasets[0].id);
   else showDatasets();
@@ -695,9 +700,10 @@ function bindEvents() {
 
 function start() {
   bindEvents();
-  const fromLink = takeTokenFromUrl();
-  if (fromLink) {
-    signIn(fromLink, { remember: true, fromLink: true });
+  const link = takeLinkParams();
+  state.linkedDataset = link.datasetId;
+  if (link.token) {
+    signIn(link.token, { remember: true, fromLink: true });
     return;
   }
   const saved = storedToken();

@@ -1,0 +1,125 @@
+"""The web form in a real headless Chromium (Debian's, since no browser download works here) against the real
+collector: annotators and datasets are created through the admin API, votes read back through the export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Annotator:
+    id: int
+    name: str
+    token: str
+
+
+@dataclass(frozen=True)
+class CreatedDataset:
+    id: int
+    name: str
+    comparison_ids: list[int]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("Debian's chromium is needed for the web form tests: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile per test; an uncaught script error anywhere fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def make_annotator(admin: httpx.Client) -> Callable[[], Annotator]:
+    def make() -> Annotator:
+        created = (
+            admin.post("/api/v1/annotators", json={"name": unique("Annotator")}).raise_for_status().json()
+        )
+        return Annotator(id=created["id"], name=created["name"], token=created["token"])
+
+    return make
+
+
+@pytest.fixture
+def make_dataset(admin: httpx.Client) -> Callable[..., CreatedDataset]:
+    def make(
+        items: list[dict[str, str]], *, guidelines: str = "Prefer the more helpful response."
+    ) -> CreatedDataset:
+        body = {"name": unique("ui"), "guidelines": guidelines}
+        dataset = admin.post("/api/v1/datasets", json=body).raise_for_status().json()
+        answer = admin.post(f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": items})
+        return CreatedDataset(
+            id=dataset["id"], name=dataset["name"], comparison_ids=answer.raise_for_status().json()["ids"]
+        )
+
+    return make
+
+
+@pytest.fixture
+def export_raw(admin: httpx.Client) -> Callable[[int], list[dict[str, Any]]]:
+    """Every stored vote of a dataset, as the raw export gives them."""
+
+    def read(dataset_id: int) -> list[dict[str, Any]]:
+        answer = admin.get(
+            f"/api/v1/datasets/{dataset_id}/export", params={"format": "raw"}
+        ).raise_for_status()
+        return [json.loads(line) for line in answer.text.splitlines() if line.strip()]
+
+    return read
+
+
+def open_form(page: Page, collector_url: str, *, token: str, dataset_id: int) -> None:
+    """Open the sign-in link an admin would hand out, and wait for the first comparison."""
+    page.goto(f"{collector_url}/annotate?token={token}&dataset={dataset_id}")
+    page.locator("#view-work").wait_for(state="visible")
+
+
+def current_comparison_id(page: Page) -> int:
+    return int(page.locator("#comparison-ref").inner_text().lstrip("#"))
+
+
+def wait_for_next(page: Page, previous_id: int) -> None:
+    """Wait until the form shows a comparison other than `previous_id`, or the "all done" state."""
+    page.wait_for_function(
+        """previous => !document.getElementById("view-done").hidden ||
+            (!document.getElementById("view-work").hidden &&
+             document.getElementById("item").getAttribute("aria-busy") === "false" &&
+             document.getElementById("comparison-ref").textContent !== "#" + previous)""",
+        arg=previous_id,
+    )

@@ -6,7 +6,10 @@ Server commands (`up`, `migrate`, `serve`, `worker`) run processes; client comma
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from enum import StrEnum
+from pathlib import Path
 
 import httpx
 import typer
@@ -96,6 +99,94 @@ def serve(service: Service) -> None:
         uvicorn.run(
             "services.inference.app:app", host=settings.host, port=settings.inference_port, access_log=False
         )
+
+
+class ImportFormat(StrEnum):
+    trl = "trl"
+    hh = "hh"
+    oasst = "oasst"
+
+
+class ExportFormat(StrEnum):
+    trl = "trl"
+    raw = "raw"
+
+
+UPLOAD_CHUNK = 1 << 20
+
+
+def _dataset_id(client: httpx.Client, name: str, *, create: bool = False) -> int:
+    """The id of the dataset called `name` (created with the defaults when `create` and it is missing)."""
+    for dataset in check(client.get("/api/v1/datasets")).json()["data"]:
+        if dataset["name"] == name:
+            return int(dataset["id"])
+    if not create:
+        console.print(f"[red]error:[/red] no dataset named {name!r}")
+        raise typer.Exit(1)
+    created = check(client.post("/api/v1/datasets", json={"name": name})).json()
+    console.print(f"created dataset {name!r} (id {created['id']})")
+    return int(created["id"])
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL file"),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name; created if missing."),
+    format: ImportFormat = typer.Option(..., "--format"),
+    with_preferences: bool = typer.Option(
+        False,
+        "--with-preferences",
+        help="Record each known winner as a vote of the built-in `import` annotator.",
+    ),
+) -> None:
+    """Import comparisons from a JSONL file (TRL, Anthropic HH or OpenAssistant trees) into a dataset."""
+
+    def chunks() -> Iterator[bytes]:
+        with file.open("rb") as stream:
+            while chunk := stream.read(UPLOAD_CHUNK):
+                yield chunk
+
+    # Imports run in one transaction on the server: give big files time.
+    with collector_client(timeout=3600) as client:
+        dataset_id = _dataset_id(client, dataset, create=True)
+        result = check(
+            client.post(
+                f"/api/v1/datasets/{dataset_id}/import",
+                params={"format": format.value, "with_preferences": str(with_preferences).lower()},
+                content=chunks(),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+        ).json()
+    console.print(f"imported {result['comparisons']} comparisons and {result['preferences']} preferences")
+
+
+@app.command()
+def export(
+    dataset: str = typer.Argument(..., help="Dataset name"),
+    format: ExportFormat = typer.Option(ExportFormat.trl, "--format"),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write (JSONL); '-' for standard output"),
+) -> None:
+    """Export a dataset as JSONL: trl (decided pairs with margins) or raw (every vote)."""
+    with collector_client(timeout=3600) as client:
+        dataset_id = _dataset_id(client, dataset)
+        url = f"/api/v1/datasets/{dataset_id}/export"
+        with client.stream("GET", url, params={"format": format.value}) as response:
+            if response.is_error:
+                response.read()
+                check(response)
+            if str(output) == "-":
+                for chunk in response.iter_bytes():
+                    sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+                return
+            lines = 0
+            partial = output.with_name(output.name + ".partial")
+            with partial.open("wb") as sink:
+                for chunk in response.iter_bytes():
+                    lines += chunk.count(b"\n")
+                    sink.write(chunk)
+            partial.replace(output)  # a broken stream leaves no half-written file under the real name
+    console.print(f"wrote {lines} lines to {output}")
 
 
 if __name__ == "__main__":

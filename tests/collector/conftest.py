@@ -54,7 +54,9 @@ def make_annotator(admin: httpx.Client, collector_url: str) -> Iterator[Callable
     clients: list[httpx.Client] = []
 
     def make(name: str | None = None, *, base_url: str | None = None) -> httpx.Client:
-        created = admin.post("/api/v1/annotators", json={"name": name or unique("ann")}).raise_for_status().json()
+        created = (
+            admin.post("/api/v1/annotators", json={"name": name or unique("ann")}).raise_for_status().json()
+        )
         client = httpx.Client(
             base_url=base_url or collector_url,
             headers={"Authorization": f"Bearer {created['token']}"},

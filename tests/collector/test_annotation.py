@@ -61,7 +61,11 @@ def test_vote_fills_slot_and_completes_comparison(
     dataset = make_dataset(1)
     alice, bob = make_annotator(), make_annotator()
     cid = next_of(alice, dataset["id"]).json()["comparison_id"]
-    response = vote(alice, cid, {"choice": "a", "strength": 3, "rationale": "clearer", "time_spent_ms": 1200, "shown_left": "b"})
+    response = vote(
+        alice,
+        cid,
+        {"choice": "a", "strength": 3, "rationale": "clearer", "time_spent_ms": 1200, "shown_left": "b"},
+    )
     assert response.status_code == 201
     stored = response.json()
     assert stored["choice"] == "a" and stored["strength"] == 3 and stored["shown_left"] == "b"
@@ -102,7 +106,9 @@ def test_both_bad_is_stored_as_tie_and_fills_slot(
     assert db.execute(text("SELECT is_complete FROM comparison WHERE id = :id"), {"id": cid}).scalar_one()
 
 
-def test_vote_twice_same_comparison_conflicts(make_dataset: Callable, make_annotator: Callable, db: Session) -> None:
+def test_vote_twice_same_comparison_conflicts(
+    make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
     dataset = make_dataset(1, k=3)
     alice = make_annotator()
     cid = next_of(alice, dataset["id"]).json()["comparison_id"]
@@ -148,7 +154,9 @@ def test_idempotent_retry_returns_first_answer_and_stores_once(
     assert retry.json() == first.json()
     assert table_counts(db) == before
     count = db.execute(
-        text("SELECT count(*), max(vote_count) FROM preference p JOIN comparison c ON c.id = p.comparison_id WHERE c.id = :id"),
+        text(
+            "SELECT count(*), max(vote_count) FROM preference p JOIN comparison c ON c.id = p.comparison_id WHERE c.id = :id"
+        ),
         {"id": cid},
     ).one()
     assert tuple(count) == (1, 1)
@@ -188,7 +196,9 @@ def test_concurrent_retries_with_same_key_store_one_row(
         thread.join()
     assert {r.status_code for r in answers} == {201}
     assert len({r.json()["id"] for r in answers}) == 1
-    rows = db.execute(text("SELECT count(*) FROM preference WHERE comparison_id = :id"), {"id": cid}).scalar_one()
+    rows = db.execute(
+        text("SELECT count(*) FROM preference WHERE comparison_id = :id"), {"id": cid}
+    ).scalar_one()
     assert rows == 1
     assert db.execute(text("SELECT vote_count FROM comparison WHERE id = :id"), {"id": cid}).scalar_one() == 1
 

@@ -268,9 +268,15 @@ function showDone() {
   state.item = null;
   state.clock = null;
   const dataset = currentDataset();
-  $("done-text").textContent = dataset
-    ? `You have judged everything available to you in “${dataset.name}”. Thank you!`
-    : "Nothing is left to judge here.";
+  let text = "Nothing is left to judge here.";
+  if (dataset) {
+    text = `You have judged everything available to you in “${dataset.name}”. Thank you!`;
+    if (dataset.remaining > 0) {
+      // Open comparisons that `next` did not hand out are reserved by (or filled up with) other annotators.
+      text += ` ${dataset.remaining} more ${dataset.remaining === 1 ? "is" : "are"} being judged by others right now; one may come back to you if its reservation runs out.`;
+    }
+  }
+  $("done-text").textContent = text;
   $("done-change-dataset").hidden = !state.me || state.me.datasets.length < 2;
   showView("done");
   $("done-heading").focus();
@@ -432,13 +438,17 @@ async function loadNext() {
   );
   hideRetry();
   if (session !== state.session || datasetId !== state.datasetId) return;
-  if (answer.status === 200) showItem(answer.data);
-  else if (answer.status === 204) showDone();
-  else if (answer.status === 401) {
+  if (answer.status === 200) {
+    showItem(answer.data);
+    refreshProgress();
+  } else if (answer.status === 204) {
+    await refreshProgress();
+    if (session === state.session) showDone();
+  } else if (answer.status === 401) {
     forcedSignOut();
-    return;
-  } else showDatasets(`Could not load the next comparison: ${detailOf(answer)}`);
-  refreshProgress();
+  } else {
+    showDatasets(`Could not load the next comparison: ${detailOf(answer)}`);
+  }
 }
 
 async function refreshProgress() {
@@ -496,6 +506,7 @@ async function sendPending(pending) {
   hideRetry();
   if (session !== state.session) return;
   state.busy = false;
+  renderJudgement();
   if (answer.status === 401) {
     // Kept: signing in again as the same annotator sends it.
     forcedSignOut();
@@ -512,7 +523,6 @@ async function sendPending(pending) {
     showNotice("This comparison no longer exists. Moving on to the next one.");
   } else if (onScreen) {
     // A refusal like 422 would come back the same: keep the judgement on screen to change it.
-    renderJudgement();
     showNotice(`The server refused this judgement: ${detailOf(answer)}`);
     return;
   } else {

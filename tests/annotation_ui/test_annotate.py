@@ -229,10 +229,11 @@ def test_all_done_state_when_nothing_is_left(
     dataset = make_dataset(items(1, "done"))
     annotator = make_annotator()
     open_form(page, collector_url, token=annotator.token, dataset_id=dataset.id)
-    page.keyboard.press("3")
-    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Tie").click()  # the mouse works too
+    page.get_by_role("button", name="Submit").click()
     expect(page.locator("#view-done")).to_be_visible()
     expect(page.locator("#done-text")).to_contain_text(dataset.name)
+    expect(page.get_by_role("button", name="Sign out")).to_be_enabled()
     page.get_by_role("button", name="Check for new comparisons").click()
     expect(page.locator("#view-done")).to_be_visible()
 

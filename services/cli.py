@@ -189,5 +189,199 @@ def export(
     console.print(f"wrote {lines} lines to {output}")
 
 
+# --- Training: worker, jobs, model versions -------------------------------------------------------------
+
+
+class JobKind(StrEnum):
+    reward_model = "reward_model"
+    ppo = "ppo"
+    sft = "sft"
+    dpo = "dpo"
+    rloo = "rloo"
+    generate_comparisons = "generate_comparisons"
+
+
+FINISHED_JOB_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+@app.command()
+def worker(
+    loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
+    hostname: str | None = typer.Option(None, "--hostname", help="Worker name (default: gpu@<host>)."),
+) -> None:
+    """Run a training worker: Celery on the `gpu` queue, one job at a time (--pool solo; CUDA does not fork)."""
+    from services.core.settings import GPU_QUEUE
+    from training_jobs.celery_app import get_app
+
+    argv = [
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        f"--queues={GPU_QUEUE}",
+        f"--loglevel={loglevel}",
+        f"--hostname={hostname or 'gpu@%h'}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    get_app().worker_main(argv)
+
+
+@app.command()
+def train(
+    kind: JobKind = typer.Argument(..., help="Job kind."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name (its preferences or prompts)."),
+    base_model: str | None = typer.Option(
+        None,
+        "--base-model",
+        help="HF id, local path, builtin:tiny-gpt2 or sentence-transformers/all-MiniLM-L6-v2.",
+    ),
+    params: str | None = typer.Option(
+        None,
+        "--params",
+        help="JSON object: TRL config fields and job params, e.g. '{\"learning_rate\": 1e-5}'.",
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Follow the job with a progress bar until it ends."),
+) -> None:
+    """Queue a training job (reward_model, ppo, sft, dpo, rloo, generate_comparisons)."""
+    import json
+
+    try:
+        parsed = json.loads(params) if params else {}
+    except json.JSONDecodeError as error:
+        console.print(f"[red]error:[/red] --params is not valid JSON: {error}")
+        raise typer.Exit(1) from None
+    if not isinstance(parsed, dict):
+        console.print("[red]error:[/red] --params must be a JSON object")
+        raise typer.Exit(1)
+    with collector_client() as client:
+        body = {"kind": kind.value, "dataset_id": _dataset_id(client, dataset), "params": parsed}
+        if base_model is not None:
+            body["base_model"] = base_model
+        job = check(client.post("/api/v1/jobs", json=body)).json()
+        console.print(f"job {job['id']} queued ({kind.value} on dataset {dataset!r})")
+        if wait:
+            final = _follow_job(client, job["id"])
+            _print_job_result(final)
+            if final["status"] != "succeeded":
+                raise typer.Exit(1)
+
+
+def _follow_job(client: httpx.Client, job_id: int, *, poll_seconds: float = 1.0) -> dict:
+    """Poll a job, showing progress, ETA and the latest loss, until it ends; return the final job."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    columns = (
+        TextColumn("[bold]{task.fields[status]:<9}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("{task.fields[detail]}"),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"job {job_id}", total=1.0, status="queued", eta="-", detail="")
+        while True:
+            job = check(client.get(f"/api/v1/jobs/{job_id}")).json()
+            eta = job.get("eta_seconds")
+            loss = job["metrics"].get("loss")
+            bar.update(
+                task,
+                completed=job["progress"],
+                status=job["status"],
+                eta=f"{eta:.0f}s" if eta is not None and job["status"] == "running" else "-",
+                detail=f"loss {loss:.4g}" if isinstance(loss, int | float) else "",
+            )
+            if job["status"] in FINISHED_JOB_STATUSES:
+                return job
+            time.sleep(poll_seconds)
+
+
+def _print_job_result(job: dict) -> None:
+    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(job["status"], "white")
+    console.print(f"job {job['id']} [{colour}]{job['status']}[/{colour}]")
+    if job.get("error"):
+        console.print(f"error: {job['error']}")
+    if job.get("model_version_id"):
+        console.print(
+            f"model version id {job['model_version_id']} (rlhf models promote {job['model_version_id']})"
+        )
+    for key, value in sorted(job["metrics"].items()):
+        if isinstance(value, int | float | str):
+            console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+
+
+@app.command()
+def jobs(
+    status: str | None = typer.Option(None, "--status", help="Only jobs in this status."),
+    limit: int = typer.Option(30, "--limit", help="How many of the newest jobs."),
+) -> None:
+    """List jobs, newest first."""
+    from rich.table import Table
+
+    query: dict[str, str | int] = {"limit": limit}
+    if status:
+        query["status"] = status
+    with collector_client() as client:
+        page = check(client.get("/api/v1/jobs", params=query)).json()
+    table = Table("id", "kind", "status", "progress", "dataset", "model", "created", "error")
+    for job in page["data"]:
+        table.add_row(
+            str(job["id"]),
+            job["kind"],
+            job["status"],
+            f"{job['progress'] * 100:.0f}%",
+            str(job["dataset_id"] or "-"),
+            str(job["model_version_id"] or "-"),
+            job["created_at"][:19].replace("T", " "),
+            (job["error"] or "")[:60],
+        )
+    console.print(table)
+    console.print(f"{page['count']} jobs in all")
+
+
+# Metrics worth a column in `rlhf models`, by version kind.
+MODEL_TABLE_METRICS = {"reward": ("eval_accuracy", "eval_pairs"), "policy": ("reward_after", "kl")}
+
+
+@app.command()
+def models(
+    action: str | None = typer.Argument(None, help="'promote' to make a version the active one of its kind."),
+    version_id: int | None = typer.Argument(None, help="Model version id (with promote)."),
+) -> None:
+    """List model versions, or `rlhf models promote ID`."""
+    from rich.table import Table
+
+    with collector_client() as client:
+        if action is not None:
+            if action != "promote" or version_id is None:
+                console.print("[red]error:[/red] usage: rlhf models [promote ID]")
+                raise typer.Exit(2)
+            version = check(client.post(f"/api/v1/models/{version_id}/promote")).json()
+            console.print(f"promoted {version['name']} (the active {version['kind']} model)")
+            return
+        page = check(client.get("/api/v1/models")).json()
+    table = Table("id", "name", "kind", "base model", "metrics", "promoted", "created")
+    for version in page["data"]:
+        shown = MODEL_TABLE_METRICS.get(version["kind"], ())
+        metrics = ", ".join(
+            f"{key} {version['metrics'][key]:.4g}"
+            if isinstance(version["metrics"][key], float)
+            else f"{key} {version['metrics'][key]}"
+            for key in shown
+            if key in version["metrics"]
+        )
+        table.add_row(
+            str(version["id"]),
+            version["name"],
+            version["kind"],
+            version["base_model"],
+            metrics,
+            "yes" if version["promoted"] else "",
+            version["created_at"][:19].replace("T", " "),
+        )
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

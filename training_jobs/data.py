@@ -1,7 +1,8 @@
 """From PostgreSQL to plain Python lists for the trainers; the job modules never write SQL.
 
-Reads are bounded by the job's data snapshot (the highest comparison and preference ids when the job
-started), so what a model version saw is exactly what its artifact says it saw.
+A job records its data snapshot (the highest comparison and preference ids of its dataset) when it starts;
+prompts are read up to that comparison id, preference pairs as aggregated by the collector's own `trl`
+export at the moment they are read (so the snapshot is a lower bound for votes arriving meanwhile).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from services.core.db import session_scope
 from services.core.models import Comparison, Dataset, Preference, Prompt
+from services.domain import exports
 from training_jobs.context import JobInputError
 
 T = TypeVar("T")
@@ -23,8 +25,10 @@ T = TypeVar("T")
 
 @dataclass
 class PreferenceData:
-    pairs: list[dict[str, Any]]  # {"prompt", "chosen", "rejected", "margin"}
-    snapshot: dict[str, Any]  # {"dataset_id", "max_preference_id"}
+    pairs: list[
+        dict[str, Any]
+    ]  # {"prompt", "chosen", "rejected", "margin"} (demonstrations: prompt, completion)
+    snapshot: dict[str, Any]  # {"dataset_id", "max_comparison_id", "max_preference_id"}
 
 
 def data_snapshot(dataset_id: int) -> dict[str, Any]:
@@ -45,6 +49,34 @@ def data_snapshot(dataset_id: int) -> dict[str, Any]:
         "max_comparison_id": max_comparison_id,
         "max_preference_id": max_preference_id,
     }
+
+
+def preference_pairs(dataset_id: int) -> PreferenceData:
+    """One decided pair per comparison: majority vote, ties and skips left out, margin from strength.
+
+    The aggregation is the collector's `trl` export (services.domain.exports), so a model trained here
+    and one trained elsewhere on `rlhf export --format trl` see the same pairs.
+    """
+    snapshot = data_snapshot(dataset_id)
+    pairs = [
+        json.loads(line)
+        for chunk in exports.stream(dataset_id, format="trl")
+        for line in chunk.decode().splitlines()
+        if line
+    ]
+    if not pairs:
+        raise JobInputError(
+            f"dataset {dataset_id} has no decided comparisons: every comparison needs a majority of a/b votes "
+            "(ties and skips do not count); collect or import preferences first"
+        )
+    return PreferenceData(pairs=pairs, snapshot=snapshot)
+
+
+def demonstrations(dataset_id: int) -> PreferenceData:
+    """(prompt, completion) pairs for supervised fine-tuning: the chosen response of each decided pair."""
+    data = preference_pairs(dataset_id)
+    rows = [{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in data.pairs]
+    return PreferenceData(pairs=rows, snapshot=data.snapshot)
 
 
 def dataset_prompts(dataset_id: int, *, max_comparison_id: int | None = None) -> list[str]:

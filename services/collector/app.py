@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from services.collector import web_form
@@ -18,12 +22,25 @@ from services.collector.routes import (
     stats,
 )
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
+from training_jobs import watchdog
 
 API_PREFIX = "/api/v1"
 
 
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The job watchdog (lost workers, lost broker messages); an advisory lock keeps it to one collector.
+    task = asyncio.create_task(watchdog.run_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="RLHF collector", version="0.1.0")
+    app = FastAPI(title="RLHF collector", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestMetricsMiddleware, service="collector")
     install_error_handlers(app)
     app.include_router(health.router)

@@ -181,3 +181,71 @@ class StatsPublic(BaseModel):
     votes_per_comparison: dict[str, int] = Field(description="slot-filling votes -> number of comparisons")
     agreement: AgreementPublic
     win_rates: list[WinRatePublic]
+
+
+# --- Jobs and model versions (training) -------------------------------------------------------------------
+
+
+class JobCreate(_Input):
+    kind: Literal["reward_model", "ppo", "sft", "dpo", "rloo", "generate_comparisons"]
+    dataset_id: int = Field(ge=1, le=2**63 - 1)
+    base_model: str | None = Field(default=None, min_length=1, max_length=500)
+    # Checked against the job kind's TRL config fields and own params (services/domain/job_params.py).
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobQueued(BaseModel):
+    id: int
+    status: str
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float  # 0..1
+    metrics: dict[str, Any]  # live while running; the final metrics once succeeded
+    error: str | None  # readable reason when failed
+    model_version_id: int | None
+    eta_seconds: float | None
+    log_tail: str
+    dataset_id: int | None
+    base_model: str | None
+    params: dict[str, Any]
+    config: dict[str, Any]  # the TRL config the job ran with
+    cancel_requested: bool
+    worker: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class ModelVersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str  # "<kind>-<id>", e.g. "reward-7": what the inference service answers as "model"
+    kind: Literal["policy", "reward"]
+    base_model: str
+    job_id: int | None
+    path: str  # relative to RLHF_ARTIFACT_DIR
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    data_snapshot: dict[str, Any]
+    promoted: bool
+    promoted_at: datetime | None
+    created_at: datetime
+
+
+class ModelVersionsPublic(BaseModel):
+    data: list[ModelVersionPublic]
+    count: int

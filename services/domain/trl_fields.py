@@ -18,7 +18,7 @@ KIND_EXTRA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
     "dpo": {},
     "generate_comparisons": {},
     "ppo": {},
-    "reward_model": {},
+    "reward_model": {"eval_fraction": ("float",)},
     "rloo": {},
     "sft": {},
 }

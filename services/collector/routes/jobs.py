@@ -1,3 +1,53 @@
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Query, status
+
+from services.collector.deps import AdminDep, SessionDep
+from services.collector.params import IdPath
+from services.collector.schemas import JobCreate, JobPublic, JobQueued, JobsPublic
+from services.domain import jobs
+from training_jobs.celery_app import enqueue_job
+
+router = APIRouter(tags=["jobs"])
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
+def create_job(body: JobCreate, session: SessionDep, _: AdminDep) -> JobQueued:
+    """Queue a training or generation job; a worker picks it up from the `gpu` queue."""
+    job = jobs.create(
+        session,
+        kind=body.kind,
+        dataset_id=body.dataset_id,
+        base_model=body.base_model,
+        params=body.params,
+        enqueue=enqueue_job,
+    )
+    return JobQueued(id=job.id, status=job.status)
+
+
+@router.get("/jobs")
+def list_jobs(
+    session: SessionDep,
+    _: AdminDep,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobsPublic:
+    """Jobs, newest first (filter by status or kind)."""
+    rows, count = jobs.list_jobs(session, status=status, kind=kind, limit=limit, offset=offset)
+    return JobsPublic(data=[JobPublic.model_validate(job) for job in rows], count=count)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: IdPath, session: SessionDep, _: AdminDep) -> JobPublic:
+    """A job's status, progress (0..1, with an ETA), live metrics, log tail and result."""
+    return JobPublic.model_validate(jobs.get(session, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: IdPath, session: SessionDep, _: AdminDep) -> JobPublic:
+    """Cancel a job: a queued one at once, a running one at its next training step."""
+    return JobPublic.model_validate(jobs.cancel(session, job_id))

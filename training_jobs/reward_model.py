@@ -1,0 +1,153 @@
+"""reward_model: a Bradley-Terry reward model from a dataset's preferences, with TRL's RewardTrainer.
+
+Loss: -log σ(r(x, y_w) - r(x, y_l) - margin) (Ouyang et al. 2022; the margin as in Llama 2), on an
+AutoModelForSequenceClassification with one output. Inputs are pre-tokenized with
+services.core.reward_inputs.encode_reward_input, the rule /reward and PPO/RLOO also use: RewardTrainer's
+own text path would join prompt and response without a separator and drop (not truncate) long rows.
+
+Params besides RewardConfig's fields: eval_fraction (share of decided comparisons held out, default 0.1).
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from services.core.reward_inputs import encode_reward_input, window_size
+from training_jobs import data, models
+from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.trl_config import apply_trainable, build_config, peft_config
+
+EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float}
+
+DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Tuned on MiniLM (22M) with ETHICS utilitarianism (benchmarks/reward_quality.py); the schedule is Llama 2's.
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 5e-5,
+    "num_train_epochs": 1,
+    "per_device_train_batch_size": 32,
+    "max_length": 512,
+    "weight_decay": 0.01,
+}
+
+SCORE_BATCH_SIZE = 64
+
+
+def run(ctx: JobContext) -> JobResult:
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    base_name = ctx.base_model or DEFAULT_BASE_MODEL
+    path = models.resolve_base(base_name)
+    preferences = data.preference_pairs(_dataset_id(ctx))
+    ctx.data_snapshot = preferences.snapshot
+    train_pairs, eval_pairs = data.split_train_eval(
+        preferences.pairs, eval_fraction=float(ctx.params.get("eval_fraction", 0.1))
+    )
+    if not train_pairs:
+        raise JobInputError("too few decided comparisons to train on: at least two are needed")
+    ctx.log(f"{len(train_pairs)} training pairs, {len(eval_pairs)} held out")
+    ctx.progress(0.02, train_pairs=len(train_pairs), eval_pairs=len(eval_pairs))
+
+    tokenizer = models.load_tokenizer(path)
+    model = models.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
+    config = build_config(RewardConfig, ctx, **DEFAULTS)
+    max_length = window_size(tokenizer, getattr(model.config, "max_position_embeddings", None))
+    max_length = min(max_length, config.max_length or max_length)
+    ctx.record_config(config)
+    apply_trainable(model, ctx)
+
+    rows = [_encode(tokenizer, pair, max_length) for pair in train_pairs]
+    trainer = RewardTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=ctx.callbacks,
+        peft_config=peft_config(ctx),
+    )
+    ctx.trainer_span = (0.05, 0.9)
+    output = trainer.train()
+    ctx.raise_if_cancelled()
+
+    metrics: dict[str, Any] = {"train_pairs": len(train_pairs), "eval_pairs": len(eval_pairs)}
+    metrics["loss"] = output.training_loss
+    if eval_pairs:
+        ctx.log(f"scoring {len(eval_pairs)} held-out pairs")
+        metrics.update(evaluate(trainer.model, tokenizer, eval_pairs, max_length=max_length))
+    ctx.progress(0.95, **metrics)
+    models.save_model(trainer.model, tokenizer, ctx.output_dir)
+    return JobResult(model_kind="reward", metrics=metrics, base_model=base_name)
+
+
+def _dataset_id(ctx: JobContext) -> int:
+    if ctx.dataset_id is None:
+        raise JobInputError("a reward_model job needs a dataset")
+    return ctx.dataset_id
+
+
+def _encode(tokenizer: Any, pair: dict[str, Any], max_length: int) -> dict[str, Any]:
+    return {
+        "chosen_ids": encode_reward_input(tokenizer, pair["prompt"], pair["chosen"], max_length=max_length),
+        "rejected_ids": encode_reward_input(
+            tokenizer, pair["prompt"], pair["rejected"], max_length=max_length
+        ),
+        "margin": float(pair.get("margin") or 0.0),
+    }
+
+
+def score(
+    model: Any,
+    tokenizer: Any,
+    items: list[tuple[str, str]],
+    *,
+    max_length: int,
+    batch_size: int = SCORE_BATCH_SIZE,
+) -> list[float]:
+    """Raw rewards of (prompt, response) pairs, batched by length (padding to each batch's longest)."""
+    import torch
+
+    model = getattr(model, "module", model)
+    was_training = model.training
+    model.eval()
+    encoded = [
+        encode_reward_input(tokenizer, prompt, response, max_length=max_length) for prompt, response in items
+    ]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    rewards = [0.0] * len(encoded)
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+                mask[row, : len(encoded[i])] = 1
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0]
+            for row, i in enumerate(batch):
+                rewards[i] = float(logits[row])
+    model.train(was_training)
+    return rewards
+
+
+def evaluate(model: Any, tokenizer: Any, pairs: list[dict[str, Any]], *, max_length: int) -> dict[str, Any]:
+    """Pairwise accuracy on held-out pairs and the distribution of r(chosen) - r(rejected)."""
+    items = [(p["prompt"], p["chosen"]) for p in pairs] + [(p["prompt"], p["rejected"]) for p in pairs]
+    rewards = score(model, tokenizer, items, max_length=max_length)
+    chosen, rejected = rewards[: len(pairs)], rewards[len(pairs) :]
+    margins = sorted(c - r for c, r in zip(chosen, rejected, strict=True))
+    deciles = statistics.quantiles(margins, n=10) if len(margins) >= 2 else [margins[0]] * 9
+    return {
+        "eval_accuracy": sum(m > 0 for m in margins) / len(margins),
+        "eval_reward_margin_mean": statistics.fmean(margins),
+        "eval_reward_margin_std": statistics.pstdev(margins),
+        "eval_reward_margin_p10": deciles[0],
+        "eval_reward_margin_p50": statistics.median(margins),
+        "eval_reward_margin_p90": deciles[-1],
+        "eval_reward_mean": statistics.fmean(rewards),
+        "eval_reward_std": statistics.pstdev(rewards),
+    }

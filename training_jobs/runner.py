@@ -1,0 +1,268 @@
+"""Runs one job end to end: claim it, keep its heartbeat, run its kind's module (in this process, or under
+`accelerate launch` when params.num_processes > 1), then store the model version atomically.
+
+The Celery task and the command line run the same code:
+
+    python -m training_jobs.runner JOB_ID      # runs a queued job here, without a broker
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import shutil
+import socket
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.core.artifacts import artifact_root, new_version_dir, version_path
+from services.core.db import session_scope
+from services.core.settings import get_settings
+from services.domain import jobs, model_versions
+from training_jobs import data
+from training_jobs.context import JobCancelled, JobContext, JobInputError, JobReporter, JobResult, to_json
+from training_jobs.curves import plot_curves
+
+logger = logging.getLogger(__name__)
+
+VERSION_FILE = "rlhf_version.json"
+CURVES_FILE = "training_curves.png"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a run needs of the job row, detached from any session."""
+
+    id: int
+    kind: str
+    dataset_id: int | None
+    base_model: str | None
+    params: dict[str, Any]
+
+    @classmethod
+    def load(cls, job_id: int) -> JobSpec:
+        with session_scope() as session:
+            job = jobs.get(session, job_id)
+            return cls(job.id, job.kind, job.dataset_id, job.base_model, dict(job.params))
+
+
+@dataclass
+class Outcome:
+    """What a finished run hands to `finish` (also the JSON that rank 0 of a launched run writes)."""
+
+    result: JobResult
+    history: list[dict[str, Any]]
+    config: dict[str, Any]
+    data_snapshot: dict[str, Any]
+    train_seconds: float
+    log_tail: str
+
+
+class Heartbeat:
+    """A thread that stamps job.heartbeat_at; when the job stops being `running` (the watchdog declared the
+    worker lost, or the row changed under us) it makes the training loop stop at its next step."""
+
+    def __init__(self, job_id: int, reporter: JobReporter) -> None:
+        self.job_id = job_id
+        self.reporter = reporter
+        timeout = get_settings().job_heartbeat_timeout_seconds
+        self.interval = min(max(timeout / 4, 0.2), 30.0)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                with session_scope() as session:
+                    if not jobs.heartbeat(session, self.job_id):
+                        self.reporter.cancelled = True
+            except Exception:  # a database hiccup: the next beat retries; the timeout is several beats long
+                logger.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+
+
+def run_job(job_id: int, *, worker: str) -> str | None:
+    """Claim and run a queued job; return its final status, or None when it was not ours to run.
+
+    A failure is recorded in the job row (a readable job.error) and re-raised.
+    """
+    with session_scope() as session:
+        claimed = jobs.claim(session, job_id, worker=worker)
+    if claimed is None:
+        logger.info("job %s is not queued (duplicate delivery, cancelled or settled): skipped", job_id)
+        return None
+    spec = JobSpec.load(job_id)
+    token = uuid.uuid4().hex[:8]
+    # Inside the artifact root: the final move into the version directory is a rename on one filesystem.
+    output_dir = artifact_root() / f".job-{job_id}-{token}"
+    scratch_dir = get_settings().state_dir.resolve() / "scratch" / f"job-{job_id}-{token}"
+    reporter = JobReporter(job_id, enabled=True)
+    num_processes = int(spec.params.get("num_processes", 1))
+    try:
+        with Heartbeat(job_id, reporter):
+            if num_processes > 1:
+                from training_jobs.launch import run_launched
+
+                outcome = run_launched(spec, output_dir, scratch_dir, num_processes=num_processes)
+            else:
+                outcome = run_here(spec, output_dir, scratch_dir, reporter)
+            return finish(spec, outcome, output_dir)
+    except JobCancelled:
+        reporter.log("stopped: cancel was requested")
+        with session_scope() as session:
+            jobs.finish_cancelled(
+                session, job_id, log_tail=reporter.log_tail() if num_processes == 1 else None
+            )
+        return "cancelled"
+    except JobInputError as error:
+        _record_failure(job_id, str(error), reporter, num_processes)
+        raise
+    except Exception as error:
+        reporter.log(traceback.format_exc(limit=8))
+        _record_failure(job_id, f"{type(error).__name__}: {error}", reporter, num_processes)
+        raise
+    finally:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _record_failure(job_id: int, error: str, reporter: JobReporter, num_processes: int) -> None:
+    logger.error("job %s failed: %s", job_id, error)
+    with session_scope() as session:
+        jobs.finish_failed(
+            session, job_id, error=error, log_tail=reporter.log_tail() if num_processes == 1 else None
+        )
+
+
+def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobReporter) -> Outcome:
+    """Run the job's module in this process (one rank of a launched job runs this too)."""
+    from training_jobs.trl_config import device
+
+    if spec.dataset_id is None:
+        raise JobInputError("the job's dataset no longer exists")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext(
+        job_id=spec.id,
+        kind=spec.kind,
+        dataset_id=spec.dataset_id,
+        base_model=spec.base_model,
+        params=spec.params,
+        output_dir=output_dir,
+        reporter=reporter,
+        scratch_dir=scratch_dir,
+    )
+    ctx.data_snapshot = data.data_snapshot(spec.dataset_id)
+    module = importlib.import_module(f"training_jobs.{spec.kind}")
+    ctx.log(f"{spec.kind} job {spec.id} started on {device()}")
+    started = time.monotonic()
+    result = module.run(ctx)
+    train_seconds = round(time.monotonic() - started, 3)
+    ctx.log(f"{spec.kind} job {spec.id} done in {train_seconds:.1f}s")
+    reporter.flush(force=True)
+    return Outcome(
+        result=result,
+        history=ctx.history,
+        config=ctx.config,
+        data_snapshot=ctx.data_snapshot,
+        train_seconds=train_seconds,
+        log_tail=reporter.log_tail(),
+    )
+
+
+def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:
+    """Store the result: the artifact directory (renamed into place), then the version row and the job's
+    final state in one transaction. None when the job stopped being ours meanwhile (nothing is kept)."""
+    result = outcome.result
+    metrics = to_json({**result.metrics, "train_seconds": outcome.train_seconds})
+    if result.model_kind is None:
+        with session_scope() as session:
+            done = jobs.finish_succeeded(session, spec.id, metrics=metrics, log_tail=outcome.log_tail)
+        return "succeeded" if done else None
+    if not (output_dir / "config.json").is_file():
+        raise RuntimeError(f"the {spec.kind} job returned a model but saved none in its output directory")
+    with session_scope() as session:
+        version_id = model_versions.reserve_id(session)
+    name = model_versions.version_name(result.model_kind, version_id)
+    _write_metadata(spec, outcome, output_dir, name=name, metrics=metrics)
+    with new_version_dir(name) as staged:
+        for entry in output_dir.iterdir():
+            entry.rename(staged / entry.name)
+    with session_scope() as session:
+        version = model_versions.create_for_job(
+            session,
+            version_id=version_id,
+            job_id=spec.id,
+            kind=result.model_kind,
+            base_model=result.base_model,
+            path=name,
+            metrics=metrics,
+            params=spec.params,
+            data_snapshot=outcome.data_snapshot,
+            log_tail=outcome.log_tail,
+        )
+    if version is None:
+        logger.warning("job %s stopped running before its version was stored; discarding %s", spec.id, name)
+        shutil.rmtree(version_path(name), ignore_errors=True)
+        return None
+    logger.info("job %s produced model version %s", spec.id, name)
+    return "succeeded"
+
+
+def _write_metadata(
+    spec: JobSpec, outcome: Outcome, output_dir: Path, *, name: str, metrics: dict[str, Any]
+) -> None:
+    result = outcome.result
+    record = {
+        "name": name,
+        "kind": result.model_kind,
+        "base_model": result.base_model,
+        "job_id": spec.id,
+        "job_kind": spec.kind,
+        "dataset_id": spec.dataset_id,
+        "params": spec.params,
+        "data_snapshot": outcome.data_snapshot,
+        "metrics": metrics,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    files = {
+        VERSION_FILE: record,
+        "metrics.json": metrics,
+        "training_config.json": outcome.config,
+        "training_log.json": outcome.history,
+    }
+    for filename, content in files.items():
+        (output_dir / filename).write_text(json.dumps(to_json(content), indent=2, sort_keys=True) + "\n")
+    plot_curves(outcome.history, output_dir / CURVES_FILE, title=f"{name} ({spec.kind} job {spec.id})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run a queued training job in this process.")
+    parser.add_argument("job_id", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        status = run_job(args.job_id, worker=f"cli@{socket.gethostname()}")
+    except JobInputError as error:
+        print(f"job {args.job_id} failed: {error}")
+        return 1
+    print(f"job {args.job_id}: {status or 'not queued, nothing to do'}")
+    return 0 if status in ("succeeded", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -75,8 +75,9 @@ function wait(ms) {
 
 // Call `send` until it gets a non-transient answer. `send` must be safe to repeat: GETs, and POSTs that
 // carry the same Idempotency-Key every time. `onRetry({attempt, delayMs, reason})` runs before each wait.
-export async function withRetry(send, onRetry) {
-  for (let attempt = 1; ; attempt += 1) {
+// Resolves to null, sending nothing more, once `stillWanted()` turns false (signed out, another dataset).
+export async function withRetry(send, onRetry, stillWanted = () => true) {
+  for (let attempt = 1; stillWanted(); attempt += 1) {
     let reason;
     try {
       const answer = await send();
@@ -86,10 +87,12 @@ export async function withRetry(send, onRetry) {
       if (!(error instanceof NetworkError)) throw error;
       reason = error.message;
     }
+    if (!stillWanted()) break;
     const delayMs = backoffMs(attempt);
     onRetry({ attempt, delayMs, reason });
     await wait(delayMs);
   }
+  return null;
 }
 
 // A random UUID v4. crypto.randomUUID exists only in secure contexts; getRandomValues works on plain http too.

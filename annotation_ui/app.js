@@ -352,8 +352,13 @@ function showItem(item) {
 
 async function fetchMe() {
   const token = state.token;
-  const answer = await withRetry(() => request(token, "GET", "/api/v1/me"), retryReporter("sign-in"));
-  hideRetry();
+  const session = state.session;
+  const answer = await withRetry(
+    () => request(token, "GET", "/api/v1/me"),
+    retryReporter("sign-in"),
+    () => session === state.session,
+  );
+  if (answer) hideRetry();
   return answer;
 }
 
@@ -361,7 +366,7 @@ async function signIn(token, { remember, fromLink }) {
   const session = state.session;
   state.token = token;
   const answer = await fetchMe();
-  if (session !== state.session) return;
+  if (!answer || session !== state.session) return;
   if (answer.status === 200) {
     storeToken(token, remember);
     await enterWith(answer.data);
@@ -386,7 +391,7 @@ async function resumeSavedSignIn(token) {
   const session = state.session;
   state.token = token;
   const answer = await fetchMe();
-  if (session !== state.session) return;
+  if (!answer || session !== state.session) return;
   if (answer.status === 200) {
     await enterWith(answer.data);
     return;
@@ -432,12 +437,14 @@ async function loadNext() {
   }
   $("item").setAttribute("aria-busy", "true");
   const token = state.token;
+  const stillWanted = () => session === state.session && datasetId === state.datasetId;
   const answer = await withRetry(
     () => request(token, "GET", `/api/v1/datasets/${datasetId}/next`),
     retryReporter("loading the next comparison"),
+    stillWanted,
   );
+  if (!answer || !stillWanted()) return;
   hideRetry();
-  if (session !== state.session || datasetId !== state.datasetId) return;
   if (answer.status === 200) {
     showItem(answer.data);
     refreshProgress();
@@ -502,9 +509,10 @@ async function sendPending(pending) {
         headers: { "Idempotency-Key": pending.key },
       }),
     retryReporter("your judgement"),
+    () => session === state.session,
   );
+  if (!answer || session !== state.session) return;
   hideRetry();
-  if (session !== state.session) return;
   state.busy = false;
   renderJudgement();
   if (answer.status === 401) {

@@ -399,3 +399,29 @@ def test_sign_in_with_bad_then_pasted_token_choose_dataset_and_sign_out(
     assert page.evaluate("sessionStorage.getItem('rlhf.annotate.token')") is None
     page.reload()
     expect(page.locator("#view-signin")).to_be_visible()
+
+
+def test_sign_out_while_retrying_stops_the_retries(
+    page: Page,
+    collector_url: str,
+    make_annotator: Callable[[], Annotator],
+    make_dataset: Callable[..., CreatedDataset],
+) -> None:
+    dataset = make_dataset(items(1, "stop"))
+    annotator = make_annotator()
+    attempts: list[str] = []
+
+    def network_down(route: Route) -> None:
+        attempts.append(route.request.url)
+        route.abort("internetdisconnected")
+
+    page.route("**/api/v1/datasets/*/next", network_down)
+    page.goto(f"{collector_url}/annotate?token={annotator.token}&dataset={dataset.id}")
+    expect(page.locator("#retry-text")).to_contain_text("Retrying loading the next comparison")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#view-signin")).to_be_visible()
+    expect(page.locator("#retry-banner")).to_be_hidden()
+    seen = len(attempts)
+    page.wait_for_timeout(2500)  # longer than the next backoff step
+    assert len(attempts) == seen
+    expect(page.locator("#retry-banner")).to_be_hidden()

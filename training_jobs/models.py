@@ -5,6 +5,7 @@ Artifacts are always plain Hugging Face model directories (LoRA merged in), load
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,51 +24,68 @@ def resolve_base(name: str) -> str:
     return resolve_base_model(name)
 
 
-def _version(version_id: int, kind: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class ModelChoice:
+    path: str  # what from_pretrained takes
+    name: str  # the version name or base model id, to record
+    version_id: int | None  # None for a base model
+
+
+def _version(version_id: int, kind: str) -> ModelChoice:
     with session_scope() as session:
         version = session.get(ModelVersion, version_id)
         if version is None:
             raise JobInputError(f"model version {version_id} does not exist")
         if version.kind != kind:
             raise JobInputError(f"model version {version.name} is a {version.kind} model, not a {kind} model")
-        return str(version_path(version.path)), version.name
+        return ModelChoice(str(version_path(version.path)), version.name, version.id)
 
 
-def _promoted(kind: str) -> tuple[str, str] | None:
+def _promoted(kind: str) -> ModelChoice | None:
     with session_scope() as session:
         version = model_versions.promoted(session, kind)
-        return (str(version_path(version.path)), version.name) if version is not None else None
+        if version is None:
+            return None
+        return ModelChoice(str(version_path(version.path)), version.name, version.id)
 
 
-def policy_source(ctx: JobContext, *, key: str = "policy_version_id") -> tuple[str, str]:
-    """(path for from_pretrained, name to record): params[key], else the job's base_model, else the
-    promoted policy, else settings.policy_model."""
+def policy_choice(ctx: JobContext, *, key: str = "policy_version_id") -> ModelChoice:
+    """The policy a job starts from: params[key], else the job's base_model, else the promoted policy,
+    else settings.policy_model."""
     if ctx.params.get(key) is not None:
         return _version(int(ctx.params[key]), "policy")
     if ctx.base_model:
-        return resolve_base(ctx.base_model), ctx.base_model
+        return ModelChoice(resolve_base(ctx.base_model), ctx.base_model, None)
     promoted = _promoted("policy")
     if promoted is not None:
         return promoted
     default = get_settings().policy_model
-    return resolve_base(default), default
+    return ModelChoice(resolve_base(default), default, None)
+
+
+def policy_source(ctx: JobContext, *, key: str = "policy_version_id") -> tuple[str, str]:
+    """(path for from_pretrained, name to record) of the policy a job starts from (see policy_choice)."""
+    choice = policy_choice(ctx, key=key)
+    return choice.path, choice.name
 
 
 def resolve_policy(ctx: JobContext) -> str:
-    """Local path (or hub id) of the policy a job starts from (see policy_source)."""
-    return policy_source(ctx)[0]
+    """Local path (or hub id) of the policy a job starts from (see policy_choice)."""
+    return policy_choice(ctx).path
 
 
 def resolve_reward_model(ctx: JobContext) -> tuple[str, str]:
     """(local path, version name): params.reward_model_version_id, else the promoted reward model."""
     if ctx.params.get("reward_model_version_id") is not None:
-        return _version(int(ctx.params["reward_model_version_id"]), "reward")
-    promoted = _promoted("reward")
-    if promoted is None:
-        raise JobInputError(
-            "no reward model: pass params.reward_model_version_id or promote a reward model version"
-        )
-    return promoted
+        choice = _version(int(ctx.params["reward_model_version_id"]), "reward")
+    else:
+        promoted = _promoted("reward")
+        if promoted is None:
+            raise JobInputError(
+                "no reward model: pass params.reward_model_version_id or promote a reward model version"
+            )
+        choice = promoted
+    return choice.path, choice.name
 
 
 def _not_found(name: str, error: Exception) -> JobInputError:

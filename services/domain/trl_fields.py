@@ -15,12 +15,22 @@ KIND_CONFIG: dict[str, str | None] = {
 }
 
 KIND_EXTRA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "dpo": {},
-    "generate_comparisons": {},
+    "dpo": {"eval_fraction": ("float",)},
+    "generate_comparisons": {
+        "batch_size": ("int",),
+        "max_new_tokens": ("int",),
+        "num_prompts": ("int",),
+        "other_policy_version_id": ("int",),
+        "seed": ("int",),
+        "target_dataset_id": ("int",),
+        "temperature": ("float",),
+        "top_k": ("int",),
+        "top_p": ("float",),
+    },
     "ppo": {},
     "reward_model": {"eval_fraction": ("float",)},
     "rloo": {},
-    "sft": {},
+    "sft": {"eval_fraction": ("float",)},
 }
 
 TRAINING_ARGUMENTS: dict[str, tuple[str, ...]] = {

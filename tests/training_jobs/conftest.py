@@ -7,6 +7,7 @@ requeue timeouts are short here so that the lost-worker and lost-message paths r
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sys
@@ -134,25 +135,32 @@ def preference_rows(n: int, *, tag: str = "") -> list[dict[str, str]]:
     ]
 
 
+def create_dataset(client: httpx.Client, n: int, *, with_preferences: bool = True) -> dict[str, Any]:
+    """A dataset with `n` imported comparisons, each with its known winner as a vote (or none)."""
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    dataset = client.post("/api/v1/datasets", json={"name": name}).raise_for_status().json()
+    if n:
+        body = "".join(json.dumps(row) + "\n" for row in preference_rows(n, tag=name))
+        client.post(
+            f"/api/v1/datasets/{dataset['id']}/import",
+            params={"format": "trl", "with_preferences": str(with_preferences).lower()},
+            content=body.encode(),
+        ).raise_for_status()
+    return dataset
+
+
 @pytest.fixture
 def make_dataset(admin: httpx.Client) -> Callable[..., dict[str, Any]]:
-    """A dataset with `n` imported comparisons, each with its known winner as a vote (or none)."""
+    return lambda n, **kwargs: create_dataset(admin, n, **kwargs)
 
-    def make(n: int, *, with_preferences: bool = True) -> dict[str, Any]:
-        name = f"jobs-{uuid.uuid4().hex[:8]}"
-        dataset = admin.post("/api/v1/datasets", json={"name": name}).raise_for_status().json()
-        if n:
-            import json
 
-            body = "".join(json.dumps(row) + "\n" for row in preference_rows(n, tag=name))
-            admin.post(
-                f"/api/v1/datasets/{dataset['id']}/import",
-                params={"format": "trl", "with_preferences": str(with_preferences).lower()},
-                content=body.encode(),
-            ).raise_for_status()
-        return dataset
-
-    return make
+@pytest.fixture(scope="module")
+def module_admin(collector_url: str, admin_token: str) -> Iterator[httpx.Client]:
+    """An admin client for module-scoped fixtures (jobs that several tests build on)."""
+    with httpx.Client(
+        base_url=collector_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
+    ) as client:
+        yield client
 
 
 def submit(admin: httpx.Client, kind: str, dataset_id: int, **body: Any) -> int:

@@ -1,0 +1,84 @@
+"""dpo: a policy straight from the preferences, no reward model, with TRL's DPOTrainer (Rafailov et al. 2023).
+
+The reference model is an explicit frozen copy of the starting policy: with ref_model=None and no LoRA, TRL
+would reload it from `config._name_or_path` on disk rather than use the weights in memory (TRL-NOTES).
+With LoRA the adapter-disabled model is the reference and no copy is made.
+
+Params besides DPOConfig's fields (beta, loss_type, ...): eval_fraction (default 0.1), policy_version_id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training_jobs import data, models
+from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.trl_config import apply_trainable, build_config, peft_config
+
+EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float}
+
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1e-6,  # the DPO paper's
+    "per_device_train_batch_size": 8,
+    "max_length": 1024,
+}
+
+
+def run(ctx: JobContext) -> JobResult:
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    if ctx.dataset_id is None:
+        raise JobInputError("a dpo job needs a dataset")
+    path, base_name = models.policy_source(ctx)
+    preferences = data.preference_pairs(ctx.dataset_id)
+    ctx.data_snapshot = preferences.snapshot
+    rows = [
+        {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"]} for p in preferences.pairs
+    ]
+    train_rows, eval_rows = data.split_train_eval(
+        rows, eval_fraction=float(ctx.params.get("eval_fraction", 0.1))
+    )
+    if not train_rows:
+        raise JobInputError("too few decided comparisons to train on: at least two are needed")
+    ctx.log(
+        f"{len(train_rows)} preference pairs for training, {len(eval_rows)} held out; starting from {base_name}"
+    )
+    ctx.progress(0.02, train_pairs=len(train_rows), eval_pairs=len(eval_rows))
+
+    tokenizer = models.load_tokenizer(path)
+    model = models.load_causal_lm(path)
+    lora = peft_config(ctx)
+    reference = None if lora is not None else models.load_causal_lm(path)
+    config = build_config(DPOConfig, ctx, **DEFAULTS)
+    ctx.record_config(config)
+    apply_trainable(model, ctx)
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=reference,
+        args=config,
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+        processing_class=tokenizer,
+        callbacks=ctx.callbacks,
+        peft_config=lora,
+    )
+    ctx.trainer_span = (0.05, 0.9)
+    output = trainer.train()
+    ctx.raise_if_cancelled()
+
+    metrics: dict[str, Any] = {
+        "train_pairs": len(train_rows),
+        "eval_pairs": len(eval_rows),
+        "loss": output.training_loss,
+    }
+    if eval_rows:
+        ctx.log(f"evaluating on {len(eval_rows)} held-out pairs")
+        evaluation = trainer.evaluate()
+        metrics["eval_loss"] = evaluation["eval_loss"]
+        # DPO's implicit reward β·log(π/π_ref): how often it prefers the chosen response, and by how much.
+        metrics["eval_reward_accuracy"] = evaluation.get("eval_rewards/accuracies")
+        metrics["eval_reward_margin"] = evaluation.get("eval_rewards/margins")
+    ctx.progress(0.95, **metrics)
+    models.save_model(trainer.model, tokenizer, ctx.output_dir)
+    return JobResult(model_kind="policy", metrics=metrics, base_model=base_name)

@@ -42,6 +42,21 @@ def ensure_database(server_url: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
 
 
+def _seed_demo(state_dir: Path) -> str:
+    """Seed the demo dataset; the demo annotator's token is kept in the state dir (the DB holds its hash)."""
+    from services.core.db import session_scope
+    from services.domain import demo
+
+    token_file = state_dir / "demo_annotator_token"
+    known = token_file.read_text().strip() if token_file.exists() else None
+    with session_scope() as session:
+        seeded = demo.seed(session, annotator_token=known)
+    if seeded.annotator_token != known:
+        token_file.write_text(seeded.annotator_token + "\n")
+        token_file.chmod(0o600)
+    return seeded.annotator_token
+
+
 def _pump_output(child: Child, console: Console) -> None:
     colour = PROCESS_COLOURS.get(child.name, "white")
     assert child.process.stdout is not None
@@ -138,9 +153,8 @@ def run_stack(
 
         annotator_token = None
         if demo:
-            from services.domain import demo as demo_data
-
-            annotator_token = demo_data.seed(state_dir)
+            annotator_token = _seed_demo(state_dir)
+            console.print("demo dataset ready")
 
         children.append(_start_child("collector", ["serve", "collector"], env, console))
         _wait_healthy(settings.resolved_collector_url + "/health", children[0])

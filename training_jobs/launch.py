@@ -1,6 +1,6 @@
 """One job on several processes: `params.num_processes > 1` runs the job's module under `accelerate launch`.
 
-DDP by default (gloo with `--cpu` on a machine without CUDA); DeepSpeed or FSDP through the accelerate
+DDP by default (NCCL on GPUs, gloo on a machine without CUDA); DeepSpeed or FSDP through the accelerate
 config file named in settings (RLHF_ACCELERATE_CONFIG_FILE). Every rank runs the same module
 (`python -m training_jobs.launch JOB_ID OUTPUT_DIR SCRATCH_DIR`); rank 0 writes progress to the job row,
 saves the model and leaves an outcome file for the worker, which stores the version as for any job.
@@ -46,18 +46,26 @@ def _free_port() -> int:
 
 
 def launch_command(spec: JobSpec, output_dir: Path, scratch_dir: Path, *, num_processes: int) -> list[str]:
-    import torch
-
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
     config_file = get_settings().accelerate_config_file
     if config_file is not None:
         command += ["--config_file", str(config_file)]
     else:
-        command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-        command += ["--multi_gpu"] if torch.cuda.is_available() else ["--cpu"]
+        # --multi_gpu selects the torchrun launcher, also without a GPU: accelerate's --cpu launcher starts a
+        # single process (several need mpirun). On CPU the ranks then train with use_cpu=True: DDP over gloo.
+        command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     command += ["--main_process_port", str(_free_port())]
     command += ["-m", "training_jobs.launch", str(spec.id), str(output_dir), str(scratch_dir)]
     return command
+
+
+def _launch_env() -> dict[str, str]:
+    import torch
+
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if not torch.cuda.is_available():
+        env["ACCELERATE_USE_CPU"] = "true"
+    return env
 
 
 def _die_with_parent() -> None:
@@ -80,7 +88,7 @@ def run_launched(spec: JobSpec, output_dir: Path, scratch_dir: Path, *, num_proc
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+        env=_launch_env(),
         preexec_fn=_die_with_parent,
         start_new_session=True,
     )

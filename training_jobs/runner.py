@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import shutil
 import socket
 import threading
@@ -168,7 +169,8 @@ def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobRe
     )
     ctx.data_snapshot = data.data_snapshot(spec.dataset_id)
     module = importlib.import_module(f"training_jobs.{spec.kind}")
-    ctx.log(f"{spec.kind} job {spec.id} started on {device()}")
+    rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
+    ctx.log(f"{spec.kind} job {spec.id} started on {device()} (rank {rank} of {world})")
     started = time.monotonic()
     result = module.run(ctx)
     train_seconds = round(time.monotonic() - started, 3)

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     generate_max_wait_ms: float = 10.0
     max_queue_size: int = 1024
     model_poll_seconds: float = 1.0
-    # torch intra-op threads for the inference service (unset: one per CPU this process may use).
+    # torch intra-op threads for the inference service (unset: the usable CPUs minus one, at least 1).
     inference_torch_threads: int | None = Field(default=None, ge=1)
 
     @field_validator("database_url")

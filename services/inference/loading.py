@@ -261,10 +261,12 @@ class ModelRegistry:
         policy = targets.get("policy")
         if policy is None:
             current = self._serving["policy"]
-            policy = current.target if current and current.target.source == "default" else None
-            if policy is None:
+            if current is not None and current.target.source == "default":
+                policy = current.target
+            else:
                 policy = self._resolve_default_policy()
-        self._ensure("policy", policy)
+        if policy is not None:  # None: the default cannot be resolved (in /info); keep what serves
+            self._ensure("policy", policy)
         self._ensure("reward", targets.get("reward"))
 
     def _resolve_default_policy(self) -> Target | None:
@@ -285,6 +287,9 @@ class ModelRegistry:
 
     def _ensure(self, kind: Kind, target: Target | None) -> None:
         current = self._serving[kind]
+        failure = self._failures[kind]
+        if failure is not None and (target is None or failure.target.key != target.key):
+            self._failures[kind] = None  # about a version that is no longer wanted
         if target is None:
             if current is not None and current.target.source == "promoted":
                 logger.info("no %s version is promoted any more; %s stops serving", kind, current.name)
@@ -292,8 +297,7 @@ class ModelRegistry:
             return
         if current is not None and current.target.key == target.key:
             return
-        failure = self._failures[kind]
-        if failure is not None and failure.target.key == target.key:
+        if self._failures[kind] is not None:
             return  # it failed already; a newer promotion (another key) is tried, this one is not retried
         self._loading[kind] = target
         try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.core.models import ModelVersion
@@ -89,7 +89,19 @@ def make_version(db: Session) -> Callable[..., ModelVersion]:
 
 
 @pytest.fixture
-def promote(db: Session) -> Callable[[int], None]:
+def restore_promotions(db: Session) -> Iterator[None]:
+    """Whatever a test promotes or demotes, the promoted versions are put back as they were afterwards."""
+    db.rollback()
+    before = list(db.scalars(select(ModelVersion.id).where(ModelVersion.promoted)))
+    yield
+    db.rollback()
+    db.execute(update(ModelVersion).values(promoted=False))
+    db.execute(update(ModelVersion).where(ModelVersion.id.in_(before)).values(promoted=True))
+    db.commit()
+
+
+@pytest.fixture
+def promote(db: Session, restore_promotions: None) -> Callable[[int], None]:
     """Promote a version as the collector's promote route does (model_versions.promote)."""
 
     def run(version_id: int) -> None:
@@ -100,7 +112,7 @@ def promote(db: Session) -> Callable[[int], None]:
 
 
 @pytest.fixture
-def demote_all(db: Session) -> Callable[[str], None]:
+def demote_all(db: Session, restore_promotions: None) -> Callable[[str], None]:
     """Test setup: no promoted version of `kind` (as on a fresh install)."""
 
     def run(kind: str) -> None:

@@ -6,15 +6,17 @@ judged it already. Every writer of a comparison's leases or votes first locks th
 reads the counts in a new statement: under READ COMMITTED a statement's snapshot can predate a lease that
 another transaction committed while this one waited, so counts read before the lock are only a hint.
 
-Hand-written SQL, because `next` and a vote run hundreds of times a second: each is a few statements.
+Hand-written SQL sent straight through the driver (psycopg), inside the session's transaction: `next` and
+a vote run hundreds of times a second, so each is two statements plus the commit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from psycopg.rows import dict_row
 from sqlalchemy.orm import Session
 
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
@@ -23,6 +25,9 @@ from services.core.settings import get_settings
 from services.domain.limits import check_text
 
 MAX_IDEMPOTENCY_KEY = 200
+# How many open comparisons at the front of the queue one statement looks at; the next window is read only
+# when all of them are taken, locked or already judged by this annotator.
+WINDOW = 64
 
 
 @dataclass(frozen=True)
@@ -60,163 +65,193 @@ class StoredPreference:
     created_at: datetime
 
 
-# k of the dataset, and the comparison this annotator holds a live lease on there, if any.
-_DATASET_AND_HELD = text(
-    """
-    SELECT d.annotations_per_comparison AS k,
-           (SELECT l.comparison_id FROM lease l JOIN comparison c ON c.id = l.comparison_id
-            WHERE l.annotator_id = :annotator_id AND c.dataset_id = d.id AND NOT c.is_complete
-              AND l.expires_at > statement_timestamp()
-            ORDER BY l.comparison_id LIMIT 1) AS held
-    FROM dataset d WHERE d.id = :dataset_id
-    """
-)
+def _execute(session: Session, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run one statement on the session's own connection and transaction, without SQLAlchemy's overhead."""
+    driver = session.connection().connection.driver_connection
+    with driver.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
-# Reload keeps progress: the held lease is extended, under the comparison's lock.
-_REFRESH = text(
-    """
-    WITH locked AS (SELECT id FROM comparison WHERE id = :comparison_id FOR UPDATE)
-    UPDATE lease SET expires_at = statement_timestamp() + make_interval(secs => :lease_seconds)
-    FROM locked
-    WHERE lease.comparison_id = locked.id AND lease.annotator_id = :annotator_id
-      AND lease.expires_at > statement_timestamp()
-    RETURNING lease.comparison_id
-    """
-)
 
-# The first open comparison with a free slot that this annotator has not judged; the partial index on open
-# comparisons keeps this cheap however much work is complete. Rows other transactions hold are skipped.
-_CANDIDATE = text(
-    """
-    SELECT c.id FROM comparison c
-    WHERE c.dataset_id = :dataset_id AND NOT c.is_complete AND c.id <> ALL(CAST(:tried AS bigint[]))
-      AND c.vote_count + (SELECT count(*) FROM lease l
-                          WHERE l.comparison_id = c.id AND l.annotator_id <> :annotator_id
-                            AND l.expires_at > statement_timestamp()) < :k
-      AND NOT EXISTS (SELECT 1 FROM preference p WHERE p.comparison_id = c.id AND p.annotator_id = :annotator_id)
-    ORDER BY c.id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-    """
-)
+_LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
+      WHERE l.comparison_id = c.id AND l.annotator_id <> %(annotator_id)s
+        AND l.expires_at > statement_timestamp())"""
 
-# Under the comparison's lock, in a fresh snapshot: re-check the counts, grant the lease, drop this
-# annotator's expired leases (they count for nothing, so no lock is needed for them).
-_GRANT = text(
-    """
+# The first comparison of a window of the open ones (in id order, from the partial index) that has a free
+# slot and that this annotator has not judged; rows other transactions hold are skipped. Reading a bounded
+# window first keeps the plan an ordered index walk even before the table has statistics, and the cost
+# flat however much work is complete. OFFSET 0 keeps NOT EXISTS a per-row probe rather than an anti-join
+# over all of the annotator's votes.
+_PICK = f"""
+    SELECT c.id FROM (
+        SELECT id FROM comparison
+        WHERE dataset_id = %(dataset_id)s AND NOT is_complete AND id > %(after)s
+        ORDER BY id LIMIT {WINDOW}
+    ) front JOIN comparison c ON c.id = front.id
+    WHERE NOT c.is_complete
+      AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < %(k)s
+      AND NOT EXISTS (SELECT 1 FROM preference p
+                      WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
+    ORDER BY c.id LIMIT 1
+    FOR UPDATE OF c SKIP LOCKED
+"""
+
+# First statement of `next`: k, the comparison this annotator already holds a live lease on (reload keeps
+# progress), else a candidate from the first window. Leases are soft state: this transaction commits
+# without waiting for the WAL flush (a crash can only return leased work to the pool early); votes do wait.
+_START = f"""
+    SELECT set_config('synchronous_commit', 'off', true) AS async_commit,
+           d.annotations_per_comparison AS k, held.comparison_id AS held, pick.id AS candidate
+    FROM dataset d
+    LEFT JOIN LATERAL (
+        SELECT l.comparison_id FROM lease l JOIN comparison c ON c.id = l.comparison_id
+        WHERE l.annotator_id = %(annotator_id)s AND c.dataset_id = d.id AND NOT c.is_complete
+          AND l.expires_at > statement_timestamp()
+        ORDER BY l.comparison_id LIMIT 1
+    ) held ON true
+    LEFT JOIN LATERAL ({_PICK.replace("%(k)s", "d.annotations_per_comparison")}) pick
+        ON held.comparison_id IS NULL
+    WHERE d.id = %(dataset_id)s
+"""
+
+_WINDOW_END = f"""
+    SELECT max(id) AS window_end FROM (
+        SELECT id FROM comparison
+        WHERE dataset_id = %(dataset_id)s AND NOT is_complete AND id > %(after)s
+        ORDER BY id LIMIT {WINDOW}
+    ) front
+"""
+
+_ASSIGNMENT = """
+    SELECT x.comparison_id, p.text AS prompt, c.response_a, c.response_b, x.expires_at AS lease_expires_at
+    FROM {source} x JOIN comparison c ON c.id = x.comparison_id JOIN prompt p ON p.id = c.prompt_id
+"""
+
+# Under the candidate's lock, in a fresh snapshot: re-check its counts, grant the lease, drop this
+# annotator's expired leases (they count for nothing, so they need no lock), and answer the comparison.
+_GRANT = f"""
     WITH expired AS (
         DELETE FROM lease
-        WHERE annotator_id = :annotator_id AND comparison_id <> :comparison_id
+        WHERE annotator_id = %(annotator_id)s AND comparison_id <> %(comparison_id)s
           AND expires_at <= statement_timestamp()
+    ), granted AS (
+        INSERT INTO lease (comparison_id, annotator_id, expires_at)
+        SELECT c.id, %(annotator_id)s, statement_timestamp() + make_interval(secs => %(lease_seconds)s)
+        FROM comparison c
+        WHERE c.id = %(comparison_id)s AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < %(k)s
+          AND NOT EXISTS (SELECT 1 FROM preference
+                          WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s)
+        ON CONFLICT (comparison_id, annotator_id)
+            DO UPDATE SET expires_at = EXCLUDED.expires_at, created_at = statement_timestamp()
+        RETURNING comparison_id, expires_at
     )
-    INSERT INTO lease (comparison_id, annotator_id, expires_at)
-    SELECT :comparison_id, :annotator_id, statement_timestamp() + make_interval(secs => :lease_seconds)
-    WHERE (SELECT vote_count FROM comparison WHERE id = :comparison_id)
-          + (SELECT count(*) FROM lease
-             WHERE comparison_id = :comparison_id AND annotator_id <> :annotator_id
-               AND expires_at > statement_timestamp()) < :k
-      AND NOT EXISTS (SELECT 1 FROM preference
-                      WHERE comparison_id = :comparison_id AND annotator_id = :annotator_id)
-    ON CONFLICT (comparison_id, annotator_id)
-        DO UPDATE SET expires_at = EXCLUDED.expires_at, created_at = statement_timestamp()
-    RETURNING comparison_id
-    """
-)
+    {_ASSIGNMENT.format(source="granted")}
+"""
 
-_CONTENT = text(
-    """
-    SELECT c.id AS comparison_id, p.text AS prompt, c.response_a, c.response_b, l.expires_at AS lease_expires_at
-    FROM comparison c JOIN prompt p ON p.id = c.prompt_id
-    JOIN lease l ON l.comparison_id = c.id AND l.annotator_id = :annotator_id
-    WHERE c.id = :comparison_id
-    """
-)
+# Reload: extend the live lease this annotator holds, under the comparison's lock.
+_REFRESH = f"""
+    WITH locked AS (
+        SELECT id FROM comparison WHERE id = %(comparison_id)s FOR UPDATE
+    ), refreshed AS (
+        UPDATE lease SET expires_at = statement_timestamp() + make_interval(secs => %(lease_seconds)s)
+        FROM locked
+        WHERE lease.comparison_id = locked.id AND lease.annotator_id = %(annotator_id)s
+          AND lease.expires_at > statement_timestamp()
+        RETURNING lease.comparison_id, lease.expires_at
+    )
+    {_ASSIGNMENT.format(source="refreshed")}
+"""
 
 
 def next_comparison(session: Session, annotator: Annotator, dataset_id: int) -> Assignment | None:
     """Lease the annotator a comparison of the dataset (the one they hold, if any); None when none is free."""
-    params = {"annotator_id": annotator.id, "dataset_id": dataset_id}
-    row = session.execute(_DATASET_AND_HELD, params).one_or_none()
-    if row is None:
+    params: dict[str, Any] = {
+        "annotator_id": annotator.id,
+        "dataset_id": dataset_id,
+        "after": 0,
+        "lease_seconds": get_settings().lease_seconds,
+    }
+    rows = _execute(session, _START, params)
+    if not rows:
+        session.rollback()
         raise NotFoundError(f"dataset {dataset_id} not found")
-    k, held = row
-    lease_seconds = get_settings().lease_seconds
-    params |= {"k": k, "lease_seconds": lease_seconds}
-    if held is not None and session.execute(_REFRESH, params | {"comparison_id": held}).first():
-        return _assignment(session, annotator.id, held)
-    tried: list[int] = []
-    while True:
-        candidate = session.execute(_CANDIDATE, params | {"tried": tried}).scalar()
-        if candidate is None:
+    start = rows[0]
+    params["k"] = start["k"]
+    if start["held"] is not None:
+        refreshed = _execute(session, _REFRESH, params | {"comparison_id": start["held"]})
+        if refreshed:
             session.commit()
-            return None
-        if session.execute(_GRANT, params | {"comparison_id": candidate}).first():
-            return _assignment(session, annotator.id, candidate)
-        # Its slots filled between the search's snapshot and the lock: look further.
-        tried.append(candidate)
+            return Assignment(**refreshed[0])
+    candidate = start["candidate"]
+    while True:
+        if candidate is not None:
+            granted = _execute(session, _GRANT, params | {"comparison_id": candidate})
+            if granted:
+                session.commit()
+                return Assignment(**granted[0])
+            # Its slots filled between the search's snapshot and the lock: look past it.
+            params["after"] = candidate
+        else:
+            # Nothing free in this window: move to the next one, if any.
+            params["after"] = _execute(session, _WINDOW_END, params)[0]["window_end"]
+            if params["after"] is None:
+                session.commit()
+                return None
+        picked = _execute(session, _PICK, params)
+        candidate = picked[0]["id"] if picked else None
 
-
-def _assignment(session: Session, annotator_id: int, comparison_id: int) -> Assignment:
-    row = session.execute(_CONTENT, {"annotator_id": annotator_id, "comparison_id": comparison_id}).one()
-    session.commit()
-    return Assignment(**row._asdict())
-
-
-# Lock the comparison; also look up a preference stored earlier under the same idempotency key.
-_LOCK = text(
-    """
-    SELECT c.vote_count, d.annotations_per_comparison AS k,
-           (SELECT p.id FROM preference p
-            WHERE p.annotator_id = :annotator_id AND p.idempotency_key = :key) AS replay_id
-    FROM comparison c JOIN dataset d ON d.id = c.dataset_id
-    WHERE c.id = :comparison_id
-    FOR UPDATE OF c
-    """
-)
-
-# Under the lock, in a fresh snapshot: release this annotator's lease and read what decides the vote.
-_RELEASE = text(
-    """
-    WITH mine AS (
-        DELETE FROM lease WHERE comparison_id = :comparison_id AND annotator_id = :annotator_id
-        RETURNING created_at, expires_at > statement_timestamp() AS live
-    )
-    SELECT (SELECT created_at FROM mine) AS leased_at,
-           coalesce((SELECT live FROM mine), false) AS live,
-           (SELECT count(*) FROM lease
-            WHERE comparison_id = :comparison_id AND annotator_id <> :annotator_id
-              AND expires_at > statement_timestamp()) AS others,
-           EXISTS (SELECT 1 FROM preference
-                   WHERE comparison_id = :comparison_id AND annotator_id = :annotator_id) AS voted,
-           (SELECT vote_count FROM comparison WHERE id = :comparison_id) AS vote_count
-    """
-)
 
 _PREFERENCE_COLUMNS = (
     "id, comparison_id, annotator_id, choice, strength, rationale, time_spent_ms, shown_left, both_bad, "
     "idempotency_key, leased_at, created_at"
 )
 
-_INSERT = text(
-    f"""
-    WITH stored AS (
+# Lock the comparison; also look up a preference stored earlier under the same idempotency key.
+_LOCK = """
+    SELECT d.annotations_per_comparison AS k,
+           (SELECT p.id FROM preference p
+            WHERE p.annotator_id = %(annotator_id)s AND p.idempotency_key = %(key)s) AS replay_id
+    FROM comparison c JOIN dataset d ON d.id = c.dataset_id
+    WHERE c.id = %(comparison_id)s
+    FOR UPDATE OF c
+"""
+
+# Under the lock, in a fresh snapshot, one statement: release this annotator's lease, decide, store the vote
+# and count it. The vote is stored only if this annotator has not judged the comparison and either holds a
+# live lease (their slot was reserved) or a slot is free without one.
+_VOTE = f"""
+    WITH mine AS (
+        DELETE FROM lease WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s
+        RETURNING created_at, expires_at > statement_timestamp() AS live
+    ), state AS (
+        SELECT (SELECT created_at FROM mine) AS leased_at,
+               coalesce((SELECT live FROM mine), false) AS live,
+               {_LIVE_LEASES_OF_OTHERS} AS others,
+               EXISTS (SELECT 1 FROM preference
+                       WHERE comparison_id = c.id AND annotator_id = %(annotator_id)s) AS voted,
+               c.vote_count
+        FROM comparison c WHERE c.id = %(comparison_id)s
+    ), stored AS (
         INSERT INTO preference (comparison_id, annotator_id, choice, strength, rationale, time_spent_ms,
                                 shown_left, both_bad, idempotency_key, leased_at)
-        VALUES (:comparison_id, :annotator_id, :choice, :strength, :rationale, :time_spent_ms,
-                :shown_left, :both_bad, :key, :leased_at)
+        SELECT %(comparison_id)s, %(annotator_id)s, %(choice)s, %(strength)s, %(rationale)s,
+               %(time_spent_ms)s, %(shown_left)s, %(both_bad)s, %(key)s, state.leased_at
+        FROM state
+        WHERE NOT state.voted AND (state.live OR state.vote_count + state.others < %(k)s)
         ON CONFLICT DO NOTHING
         RETURNING {_PREFERENCE_COLUMNS}
     ), counted AS (
-        UPDATE comparison SET vote_count = vote_count + 1, is_complete = vote_count + 1 >= :k
-        WHERE id = :comparison_id AND :fills_slot AND EXISTS (SELECT 1 FROM stored)
+        UPDATE comparison SET vote_count = vote_count + 1, is_complete = vote_count + 1 >= %(k)s
+        WHERE id = %(comparison_id)s AND %(fills_slot)s AND EXISTS (SELECT 1 FROM stored)
     )
-    SELECT {_PREFERENCE_COLUMNS} FROM stored
-    """
-)
+    SELECT state.voted, state.live, state.others, state.vote_count, to_jsonb(stored) AS stored
+    FROM state LEFT JOIN stored ON true
+"""
 
-_BY_KEY = text(
-    f"SELECT {_PREFERENCE_COLUMNS} FROM preference WHERE annotator_id = :annotator_id AND idempotency_key = :key"
-)
+_BY_KEY = f"""
+    SELECT {_PREFERENCE_COLUMNS} FROM preference
+    WHERE annotator_id = %(annotator_id)s AND idempotency_key = %(key)s
+"""
 
 
 def check_vote(vote: Vote) -> None:
@@ -254,54 +289,61 @@ def record_preference(
         if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidInputError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
         check_text("Idempotency-Key", idempotency_key)
-    params = {"annotator_id": annotator.id, "comparison_id": comparison_id, "key": idempotency_key}
-    locked = session.execute(_LOCK, params).one_or_none()
-    if locked is None:
+    params: dict[str, Any] = {
+        "annotator_id": annotator.id,
+        "comparison_id": comparison_id,
+        "key": idempotency_key,
+    }
+    locked = _execute(session, _LOCK, params)
+    if not locked:
         session.rollback()
         raise NotFoundError(f"comparison {comparison_id} not found")
-    if locked.replay_id is not None:
+    if locked[0]["replay_id"] is not None:
         return _replay(session, annotator.id, comparison_id, idempotency_key)
-    state = session.execute(_RELEASE, params).one()
-    if state.voted:
+    k = locked[0]["k"]
+    params |= {
+        "choice": vote.choice,
+        "strength": vote.strength,
+        "rationale": vote.rationale,
+        "time_spent_ms": vote.time_spent_ms,
+        "shown_left": vote.shown_left,
+        "both_bad": vote.both_bad,
+        "k": k,
+        "fills_slot": vote.choice != "skip",
+    }
+    outcome = _execute(session, _VOTE, params)[0]
+    if outcome["stored"] is not None:
+        session.commit()
+        return _stored(outcome["stored"])
+    session.rollback()
+    if outcome["voted"]:
         # A concurrent retry with this key may have committed while this request waited for the lock.
-        if idempotency_key is not None and session.execute(_BY_KEY, params).first():
+        if idempotency_key is not None and _execute(session, _BY_KEY, params):
             return _replay(session, annotator.id, comparison_id, idempotency_key)
         session.rollback()
         raise ConflictError(f"annotator {annotator.id} has already judged comparison {comparison_id}")
-    if not state.live and state.vote_count + state.others >= locked.k:
-        session.rollback()
+    if not outcome["live"] and outcome["vote_count"] + outcome["others"] >= k:
         raise ConflictError(
             f"comparison {comparison_id} has no free slot: your lease is missing or expired and "
-            f"{state.vote_count} votes plus {state.others} leases of others fill its {locked.k}"
+            f"{outcome['vote_count']} votes plus {outcome['others']} leases of others fill its {k}"
         )
-    row = session.execute(
-        _INSERT,
-        params
-        | {
-            "choice": vote.choice,
-            "strength": vote.strength,
-            "rationale": vote.rationale,
-            "time_spent_ms": vote.time_spent_ms,
-            "shown_left": vote.shown_left,
-            "both_bad": vote.both_bad,
-            "leased_at": state.leased_at,
-            "k": locked.k,
-            "fills_slot": vote.choice != "skip",
-        },
-    ).one_or_none()
-    if row is None:
-        # Only the idempotency key can clash here: another request with it committed meanwhile.
-        session.rollback()
-        return _replay(session, annotator.id, comparison_id, idempotency_key)
-    session.commit()
-    return StoredPreference(**row._asdict())
+    # Only the idempotency key can have clashed: another request with it committed meanwhile.
+    return _replay(session, annotator.id, comparison_id, idempotency_key)
+
+
+def _stored(row: dict[str, Any]) -> StoredPreference:
+    """A preference from its JSON form (to_jsonb), timestamps parsed back."""
+    for key in ("leased_at", "created_at"):
+        if row[key] is not None:
+            row[key] = datetime.fromisoformat(row[key])
+    return StoredPreference(**row)
 
 
 def _replay(session: Session, annotator_id: int, comparison_id: int, key: str | None) -> StoredPreference:
-    row = session.execute(_BY_KEY, {"annotator_id": annotator_id, "key": key}).one()
+    rows = _execute(session, _BY_KEY, {"annotator_id": annotator_id, "key": key})
     session.rollback()
-    if row.comparison_id != comparison_id:
+    if rows[0]["comparison_id"] != comparison_id:
         raise InvalidInputError(
-            f"Idempotency-Key {key!r} was already used for comparison {row.comparison_id}"
+            f"Idempotency-Key {key!r} was already used for comparison {rows[0]['comparison_id']}"
         )
-    return StoredPreference(**row._asdict())
+    return StoredPreference(**rows[0])

@@ -1,0 +1,56 @@
+"""`rlhf train ... --wait`, `rlhf jobs`, `rlhf models [promote ID]` against the real collector and worker."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import httpx
+
+from tests.training_jobs.conftest import Worker, create_dataset
+
+
+def rlhf(env: dict[str, str], collector_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**env, "RLHF_COLLECTOR_URL": collector_url, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_train_wait_follows_the_job_and_the_version_can_be_promoted(
+    admin: httpx.Client, worker: Worker, jobs_env, collector_url, tiny_gpt2
+):
+    dataset = create_dataset(admin, 12)
+    params = json.dumps({"max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-3})
+
+    trained = rlhf(
+        jobs_env, collector_url, "train", "sft", "--dataset", dataset["name"], "--base-model", str(tiny_gpt2),
+        "--params", params, "--wait",
+    )  # fmt: skip
+
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "succeeded" in trained.stdout and "train_seconds" in trained.stdout
+    job_id = int(re.search(r"job (\d+) queued", trained.stdout).group(1))
+    version_id = int(re.search(r"model version id (\d+)", trained.stdout).group(1))
+    listed = rlhf(jobs_env, collector_url, "jobs")
+    assert listed.returncode == 0 and re.search(rf"\b{job_id}\b.*sft.*succeeded", listed.stdout)
+    promoted = rlhf(jobs_env, collector_url, "models", "promote", str(version_id))
+    assert promoted.returncode == 0 and f"promoted policy-{version_id}" in promoted.stdout
+    models = rlhf(jobs_env, collector_url, "models")
+    assert re.search(rf"policy-{version_id}.*yes", models.stdout)
+
+
+def test_train_with_bad_params_prints_the_api_error(admin: httpx.Client, jobs_env, collector_url):
+    dataset = create_dataset(admin, 0)
+
+    result = rlhf(
+        jobs_env, collector_url, "train", "dpo", "--dataset", dataset["name"], "--params", '{"bta": 0.1}'
+    )
+
+    assert result.returncode == 1
+    assert "unknown parameter params.bta" in result.stdout

@@ -1,0 +1,153 @@
+"""Job and model-version rules that need no worker: claims, promotion, the params table, the watchdog lock,
+the data layer's split and aggregation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.core.db import get_engine
+from services.core.models import Job, ModelVersion
+from services.domain import jobs, trl_fields
+from tests.training_jobs.conftest import create_dataset
+from training_jobs import data, param_table, watchdog
+
+
+def _job(db: Session, dataset_id: int, **fields) -> Job:
+    job = Job(kind="sft", dataset_id=dataset_id, params={}, **fields)
+    db.add(job)
+    db.commit()
+    return job
+
+
+def test_a_job_is_claimed_once_however_often_it_is_delivered(admin: httpx.Client, db: Session):
+    dataset = create_dataset(admin, 0)
+    job = _job(db, dataset["id"])
+
+    first = jobs.claim(db, job.id, worker="w1")
+    second = jobs.claim(db, job.id, worker="w2")
+
+    assert first is not None and first.status == "running" and first.worker == "w1" and first.attempts == 1
+    assert second is None
+    assert jobs.finish_failed(db, job.id, error="test over")
+    assert not jobs.finish_cancelled(db, job.id)  # a settled job stays settled
+    db.refresh(job)
+    assert job.status == "failed" and job.error == "test over"
+
+
+def test_a_running_job_without_heartbeat_is_failed_as_lost(admin: httpx.Client, db: Session):
+    dataset = create_dataset(admin, 0)
+    job = _job(db, dataset["id"], status="running", worker="gone@host")
+    db.execute(text("UPDATE job SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"), {"id": job.id})
+    db.commit()
+
+    jobs.fail_lost(db, heartbeat_timeout_seconds=60)  # the collector's watchdog may get there first
+
+    db.refresh(job)
+    assert job.status == "failed" and job.error.startswith("worker lost (no heartbeat since")
+    assert "gone@host" in job.error
+
+
+def test_watchdog_tick_is_skipped_while_another_collector_holds_the_lock():
+    with get_engine().connect() as other:
+        assert other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": watchdog.LOCK_KEY}).scalar()
+        try:
+            assert watchdog.tick().ran is False
+        finally:
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": watchdog.LOCK_KEY})
+
+
+def _version(db: Session, kind: str, job_id: int | None = None) -> ModelVersion:
+    version_id = db.execute(
+        text("SELECT nextval(pg_get_serial_sequence('model_version', 'id'))")
+    ).scalar_one()
+    version = ModelVersion(
+        id=version_id, name=f"{kind}-{version_id}", kind=kind, base_model="b", path=f"{kind}-{version_id}"
+    )
+    db.add(version)
+    db.commit()
+    return version
+
+
+def test_promote_keeps_one_promoted_version_per_kind(admin: httpx.Client, db: Session):
+    first, second, reward = _version(db, "policy"), _version(db, "policy"), _version(db, "reward")
+
+    assert admin.post(f"/api/v1/models/{reward.id}/promote").json()["promoted"] is True
+    assert admin.post(f"/api/v1/models/{first.id}/promote").json()["promoted"] is True
+    promoted = admin.post(f"/api/v1/models/{second.id}/promote").raise_for_status().json()
+
+    assert promoted["promoted"] is True and promoted["name"] == f"policy-{second.id}"
+    listed = {v["id"]: v for v in admin.get("/api/v1/models").json()["data"]}
+    assert listed[first.id]["promoted"] is False
+    assert listed[reward.id]["promoted"] is True
+    assert [
+        v["id"]
+        for v in admin.get("/api/v1/models", params={"kind": "policy"}).json()["data"]
+        if v["promoted"]
+    ] == [second.id]
+    assert admin.post("/api/v1/models/999999999/promote").status_code == 404
+
+
+def test_params_table_matches_the_installed_trl_and_the_job_modules():
+    fresh: dict = {}
+    exec(param_table.render(), fresh)  # noqa: S102 - our own generated source
+
+    assert fresh["TRAINING_ARGUMENTS"] == trl_fields.TRAINING_ARGUMENTS
+    assert fresh["TRL_CONFIG_FIELDS"] == trl_fields.TRL_CONFIG_FIELDS
+    assert fresh["KIND_EXTRA_PARAMS"] == trl_fields.KIND_EXTRA_PARAMS, (
+        "run python -m training_jobs.param_table --write"
+    )
+    assert fresh["KIND_CONFIG"] == trl_fields.KIND_CONFIG
+
+
+def test_collector_imports_neither_torch_nor_transformers():
+    code = "import sys, services.collector.app; print(sorted({'torch', 'transformers', 'trl'} & set(sys.modules)))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+def test_train_eval_split_is_deterministic_and_an_item_keeps_its_side():
+    items = [{"prompt": f"p{i}", "chosen": "c", "rejected": "r"} for i in range(200)]
+    train, evaluation = data.split_train_eval(items, eval_fraction=0.2)
+    again = data.split_train_eval(list(reversed(items)), eval_fraction=0.2)
+    bigger = data.split_train_eval(items + [{"prompt": f"new{i}"} for i in range(100)], eval_fraction=0.2)
+
+    assert 20 <= len(evaluation) <= 60 and len(train) + len(evaluation) == 200
+    assert {i["prompt"] for i in again[1]} == {i["prompt"] for i in evaluation}
+    assert {i["prompt"] for i in evaluation} <= {i.get("prompt") for i in bigger[1]}
+    assert len(data.split_train_eval(items[:2], eval_fraction=0.1)[1]) == 1
+
+
+def _annotator(admin: httpx.Client, collector_url: str) -> httpx.Client:
+    created = admin.post("/api/v1/annotators", json={"name": "judge"}).raise_for_status().json()
+    return httpx.Client(base_url=collector_url, headers={"Authorization": f"Bearer {created['token']}"})
+
+
+def test_preference_pairs_follow_the_majority_and_leave_out_ties(admin: httpx.Client, collector_url: str):
+    dataset = admin.post(
+        "/api/v1/datasets", json={"name": f"majority-{uuid.uuid4().hex[:8]}", "annotations_per_comparison": 3}
+    ).json()
+    items = [{"prompt": f"q{i}", "response_a": f"a{i}", "response_b": f"b{i}"} for i in range(2)]
+    admin.post(f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": items}).raise_for_status()
+    votes = {"q0": ["b", "b", "a"], "q1": ["a", "tie", "b"]}
+    for index in range(3):
+        with _annotator(admin, collector_url) as client:
+            for _ in range(2):
+                shown = client.get(f"/api/v1/datasets/{dataset['id']}/next").raise_for_status().json()
+                choice = votes[shown["prompt"]][index]
+                vote = {"choice": choice, "strength": 3} if choice in ("a", "b") else {"choice": choice}
+                client.post(
+                    f"/api/v1/comparisons/{shown['comparison_id']}/preferences", json=vote
+                ).raise_for_status()
+
+    result = data.preference_pairs(dataset["id"])
+
+    assert [(p["prompt"], p["chosen"], p["rejected"]) for p in result.pairs] == [("q0", "b0", "a0")]
+    assert result.pairs[0]["margin"] == pytest.approx(1.0)
+    assert result.snapshot["dataset_id"] == dataset["id"] and result.snapshot["max_preference_id"] is not None

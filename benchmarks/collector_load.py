@@ -523,7 +523,8 @@ SEED_SQL = [
     """,
     """
     CREATE TEMP TABLE seed_annotators AS
-    SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM annotator WHERE name LIKE 'seed-%%' ORDER BY id DESC LIMIT 1000
+    SELECT row_number() OVER (ORDER BY id) - 1 AS n, id
+    FROM (SELECT id FROM annotator WHERE name LIKE 'seed-%%' ORDER BY id DESC LIMIT 1000) latest
     """,
     """
     INSERT INTO comparison (dataset_id, prompt_id, response_a, response_b, vote_count, is_complete)
@@ -564,8 +565,25 @@ def seed(database_url: str, dataset_id: int, n: int) -> float:
     return time.perf_counter() - began
 
 
-def timed_export(url: str, token: str, dataset_id: int, pid: int | None) -> dict[str, Any]:
-    """Stream a full trl export, discarding it; sample the collector's memory (RSS of it and its children)."""
+def search_latency(database_url: str, dataset_id: int, annotator_id: int, calls: int = 300) -> dict[str, Any]:
+    """The first statement of `next` (held lease + windowed candidate search + row lock) on its own, rolled
+    back each time: what the search itself costs at this size, without commits or HTTP."""
+    from services.domain import annotation
+
+    params = {"annotator_id": annotator_id, "dataset_id": dataset_id, "after": 0}
+    timings = []
+    with psycopg.connect(database_url) as conn:
+        for _ in range(calls):
+            began = time.perf_counter()
+            row = conn.execute(annotation._START, params).fetchone()
+            timings.append(time.perf_counter() - began)
+            assert row is not None and row[3] is not None, "no candidate found"
+            conn.rollback()
+    return latency_summary(timings)
+
+
+def timed_export(url: str, token: str, dataset_id: int, pid: int | None, fmt: str) -> dict[str, Any]:
+    """Stream a full export, discarding it; sample the collector's memory (RSS of it and its children)."""
     process = psutil.Process(pid) if pid else None
 
     def rss() -> int:
@@ -586,7 +604,7 @@ def timed_export(url: str, token: str, dataset_id: int, pid: int | None) -> dict
     client = Http(url, token)
     began = time.perf_counter()
     client.connection.request(
-        "GET", f"/api/v1/datasets/{dataset_id}/export?format=trl", headers=client.headers
+        "GET", f"/api/v1/datasets/{dataset_id}/export?format={fmt}", headers=client.headers
     )
     response = client.connection.getresponse()
     lines = size = 0
@@ -627,14 +645,37 @@ def scale_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any
             "SELECT count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id WHERE c.dataset_id = %s",
             (large_id,),
         ).fetchone()[0]
-    tokens = [token for _, token in make_annotators(admin, args.annotators)]
+    people = make_annotators(admin, args.annotators)
+    tokens = [token for _, token in people]
+    result["search_small"] = search_latency(stack["database_url"], small_id, people[0][0])
+    result["search_large"] = search_latency(stack["database_url"], large_id, people[0][0])
+    result["search_p50_large_over_small"] = round(
+        result["search_large"]["p50_ms"] / result["search_small"]["p50_ms"], 2
+    )
+    # One annotator alone: what `next` itself costs, without queueing behind 31 others on a shared CPU.
+    os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
+    result["alone_small"] = direct_load(tokens[:1], small_id, 100, CpuMeter(stack["database_url"], None))
+    result["alone_large"] = direct_load(tokens[1:2], large_id, 100, CpuMeter(stack["database_url"], None))
+    result["alone_next_p50_large_over_small"] = round(
+        result["alone_large"]["next"]["p50_ms"] / result["alone_small"]["next"]["p50_ms"], 2
+    )
+    # All annotators at once, over HTTP.
     votes = min(args.votes, 1000)
-    result["load_small"] = http_load(stack["url"], tokens, small_id, min(votes, 200))
-    result["load_large"] = http_load(stack["url"], tokens, large_id, votes)
+    result["load_small"] = http_load(stack["url"], tokens[2:], small_id, min(votes, 200))
+    result["load_large"] = http_load(stack["url"], tokens[2:], large_id, votes)
     small_p50, large_p50 = result["load_small"]["next"]["p50_ms"], result["load_large"]["next"]["p50_ms"]
-    result["next_p50_large_over_small"] = round(large_p50 / small_p50, 2)
-    result["export_small"] = timed_export(stack["url"], stack["admin_token"], small_id, stack["pid"])
-    result["export_large"] = timed_export(stack["url"], stack["admin_token"], large_id, stack["pid"])
+    result["load_next_p50_large_over_small"] = round(large_p50 / small_p50, 2)
+    for fmt in ("trl", "raw"):
+        result[f"export_{fmt}_small"] = timed_export(
+            stack["url"], stack["admin_token"], small_id, stack["pid"], fmt
+        )
+        result[f"export_{fmt}_large"] = timed_export(
+            stack["url"], stack["admin_token"], large_id, stack["pid"], fmt
+        )
+    result["goals"] = {
+        "export_trl_1m_votes_lt_60s": result["export_trl_large"]["seconds"] < GOALS["export_seconds_1m"],
+        "next_search_as_fast_at_scale": result["search_p50_large_over_small"] < 1.5,
+    }
     return result
 
 

@@ -82,19 +82,20 @@ _LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
 # window first keeps the plan an ordered index walk even before the table has statistics, and the cost
 # flat however much work is complete. OFFSET 0 keeps NOT EXISTS a per-row probe rather than an anti-join
 # over all of the annotator's votes.
-_PICK = f"""
+_PICK_TEMPLATE = f"""
     SELECT c.id FROM (
         SELECT id FROM comparison
         WHERE dataset_id = %(dataset_id)s AND NOT is_complete AND id > %(after)s
         ORDER BY id LIMIT {WINDOW}
     ) front JOIN comparison c ON c.id = front.id
-    WHERE NOT c.is_complete
-      AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < %(k)s
+    WHERE {{gate}} NOT c.is_complete
+      AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < {{k}}
       AND NOT EXISTS (SELECT 1 FROM preference p
                       WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
     ORDER BY c.id LIMIT 1
     FOR UPDATE OF c SKIP LOCKED
 """
+_PICK = _PICK_TEMPLATE.format(gate="", k="%(k)s")
 
 # First statement of `next`: k, the comparison this annotator already holds a live lease on (reload keeps
 # progress), else a candidate from the first window. Leases are soft state: this transaction commits
@@ -109,8 +110,9 @@ _START = f"""
           AND l.expires_at > statement_timestamp()
         ORDER BY l.comparison_id LIMIT 1
     ) held ON true
-    LEFT JOIN LATERAL ({_PICK.replace("%(k)s", "d.annotations_per_comparison")}) pick
-        ON held.comparison_id IS NULL
+    LEFT JOIN LATERAL (
+        {_PICK_TEMPLATE.format(gate="held.comparison_id IS NULL AND", k="d.annotations_per_comparison")}
+    ) pick ON true
     WHERE d.id = %(dataset_id)s
 """
 

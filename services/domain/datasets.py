@@ -130,16 +130,22 @@ def list_with_progress(session: Session) -> list[DatasetProgress]:
     return [DatasetProgress(d, progress.get(d.id, Progress())) for d in datasets]
 
 
+# Counted from this annotator's own votes (cheap) and the open comparisons (an index-only count), rather
+# than by probing every open comparison for a vote of theirs: the web form asks after every item.
 _FOR_ANNOTATOR = text(
     """
     SELECT d.id, d.name, d.guidelines, d.annotations_per_comparison,
-           (SELECT count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
-            WHERE c.dataset_id = d.id AND p.annotator_id = :annotator_id) AS done_by_me,
-           (SELECT count(*) FROM comparison c
-            WHERE c.dataset_id = d.id AND NOT c.is_complete
-              AND NOT EXISTS (SELECT 1 FROM preference p
-                              WHERE p.comparison_id = c.id AND p.annotator_id = :annotator_id)) AS remaining
-    FROM dataset d ORDER BY d.id
+           coalesce(mine.done, 0) AS done_by_me,
+           (SELECT count(*) FROM comparison c WHERE c.dataset_id = d.id AND NOT c.is_complete)
+             - coalesce(mine.open_done, 0) AS remaining
+    FROM dataset d
+    LEFT JOIN (
+        SELECT c.dataset_id, count(*) AS done, count(*) FILTER (WHERE NOT c.is_complete) AS open_done
+        FROM preference p JOIN comparison c ON c.id = p.comparison_id
+        WHERE p.annotator_id = :annotator_id
+        GROUP BY c.dataset_id
+    ) mine ON mine.dataset_id = d.id
+    ORDER BY d.id
     """
 )
 

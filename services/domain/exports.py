@@ -6,9 +6,8 @@ grow with the table (a million votes stream in constant memory).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-
-from sqlalchemy import TextClause, text
 
 from services.core.db import get_sessionmaker
 from services.core.errors import InvalidInputError
@@ -20,8 +19,7 @@ CHUNK_ROWS = 2000
 # margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
 # "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
-_TRL = text(
-    """
+_TRL = """
     WITH tally AS (
         SELECT v.comparison_id,
                count(*) FILTER (WHERE v.choice = 'a') AS a,
@@ -29,7 +27,7 @@ _TRL = text(
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'a') AS strength_a,
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'b') AS strength_b
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND v.choice IN ('a', 'b')
+        WHERE c.dataset_id = %(dataset_id)s AND v.choice IN ('a', 'b')
         GROUP BY v.comparison_id
     )
     SELECT json_build_object(
@@ -41,11 +39,9 @@ _TRL = text(
     FROM tally t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
     WHERE t.a <> t.b
     ORDER BY c.id
-    """
-)
+"""
 
-_RAW = text(
-    """
+_RAW = """
     SELECT json_build_object(
         'comparison_id', c.id,
         'prompt', p.text,
@@ -66,10 +62,9 @@ _RAW = text(
         'created_at', v.created_at
     )::text
     FROM preference v JOIN comparison c ON c.id = v.comparison_id JOIN prompt p ON p.id = c.prompt_id
-    WHERE c.dataset_id = :dataset_id
+    WHERE c.dataset_id = %(dataset_id)s
     ORDER BY c.id, v.id
-    """
-)
+"""
 
 
 def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
@@ -80,10 +75,11 @@ def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
     return _lines(query, dataset_id)
 
 
-def _lines(query: TextClause, dataset_id: int) -> Iterator[bytes]:
+def _lines(query: str, dataset_id: int) -> Iterator[bytes]:
     with get_sessionmaker()() as session:
-        result = session.execute(
-            query, {"dataset_id": dataset_id}, execution_options={"yield_per": CHUNK_ROWS}
-        )
-        for rows in result.partitions():
-            yield ("\n".join(row[0] for row in rows) + "\n").encode()
+        driver = session.connection().connection.driver_connection
+        # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
+        with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
+            cursor.execute(query, {"dataset_id": dataset_id})
+            while rows := cursor.fetchmany(CHUNK_ROWS):
+                yield ("\n".join(row[0] for row in rows) + "\n").encode()

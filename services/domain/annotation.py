@@ -105,9 +105,11 @@ _START = f"""
            d.annotations_per_comparison AS k, held.comparison_id AS held, pick.id AS candidate
     FROM dataset d
     LEFT JOIN LATERAL (
-        SELECT l.comparison_id FROM lease l JOIN comparison c ON c.id = l.comparison_id
-        WHERE l.annotator_id = %(annotator_id)s AND c.dataset_id = d.id AND NOT c.is_complete
-          AND l.expires_at > statement_timestamp()
+        SELECT l.comparison_id FROM lease l
+        WHERE l.annotator_id = %(annotator_id)s AND l.expires_at > statement_timestamp()
+          -- A per-lease probe (OFFSET 0 keeps it one): the planner must not walk the open comparisons.
+          AND EXISTS (SELECT 1 FROM comparison c
+                      WHERE c.id = l.comparison_id AND c.dataset_id = d.id AND NOT c.is_complete OFFSET 0)
         ORDER BY l.comparison_id LIMIT 1
     ) held ON true
     LEFT JOIN LATERAL (

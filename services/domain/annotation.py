@@ -181,12 +181,15 @@ def next_comparison(session: Session, annotator: Annotator, dataset_id: int) -> 
         raise NotFoundError(f"dataset {dataset_id} not found")
     start = rows[0]
     params["k"] = start["k"]
+    candidate = start["candidate"]
     if start["held"] is not None:
         refreshed = _execute(session, _REFRESH, params | {"comparison_id": start["held"]})
         if refreshed:
             session.commit()
             return Assignment(**refreshed[0])
-    candidate = start["candidate"]
+        # The held lease lapsed (or was voted on) meanwhile; the first statement did not search: do it now.
+        picked = _execute(session, _PICK, params)
+        candidate = picked[0]["id"] if picked else None
     while True:
         if candidate is not None:
             granted = _execute(session, _GRANT, params | {"comparison_id": candidate})

@@ -27,9 +27,9 @@ KIND_EXTRA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
         "top_k": ("int",),
         "top_p": ("float",),
     },
-    "ppo": {},
+    "ppo": {"eval_fraction": ("float",), "eval_samples_per_prompt": ("int",)},
     "reward_model": {"eval_fraction": ("float",)},
-    "rloo": {},
+    "rloo": {"eval_fraction": ("float",), "eval_samples_per_prompt": ("int",)},
     "sft": {"eval_fraction": ("float",)},
 }
 

@@ -1,0 +1,131 @@
+"""ppo: a policy tuned against a reward model with TRL 1.12's PPOTrainer (Ziegler et al. 2019; InstructGPT).
+
+Four networks: the policy (params.policy_version_id, else base_model, else the promoted policy), a frozen
+reference copy of it (with LoRA: the policy with its adapter disabled), the reward model (a reward version:
+params.reward_model_version_id, else the promoted one) behind `PolicyTokenRewardModel`, so that any reward
+version works whatever its tokenizer, and a value model (see reward_adapter.value_model for how it starts).
+The per-token reward is the KL penalty −kl_coef·(log π − log π_ref), plus the reward model's score at the
+last token.
+
+Prompts are the dataset's distinct prompts; a deterministic share (eval_fraction) is held out. Before and
+after training, responses to the held-out prompts are sampled and scored (training_jobs.evaluation): the
+pinned metrics reward_before, reward_before_std, reward_after and kl come from there. TRL logs per step
+(objective/scores, objective/kl, objective/entropy, policy/clipfrac_avg, ...) reach the job through
+ctx.callbacks.
+
+Params besides PPOConfig's fields: eval_fraction (default 0.1), eval_samples_per_prompt (default 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training_jobs import evaluation, models
+from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.evaluation import (
+    encode_prompt,
+    held_out_split,
+    log_samples,
+    outcome_metrics,
+    prompt_budget,
+)
+from training_jobs.reward_adapter import PolicyTokenRewardModel, load_reward_scorer, value_model
+from training_jobs.trl_config import apply_trainable, build_config, device, peft_config
+
+EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float, "eval_samples_per_prompt": int}
+
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1e-5,
+    "per_device_train_batch_size": 16,
+    "num_mini_batches": 1,
+    "num_ppo_epochs": 4,
+    "response_length": 48,
+    "stop_token": "eos",  # responses end where the policy ends them; TRL's default samples past eos
+    "kl_coef": 0.05,
+    "num_sample_generations": 0,  # TRL's sample tables go to stdout; the held-out evaluation replaces them
+}
+
+
+def run(ctx: JobContext) -> JobResult:
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+    if ctx.dataset_id is None:
+        raise JobInputError("a ppo job needs a dataset of prompts")
+    policy_path, policy_name = models.policy_source(ctx)
+    reward_path, reward_name = models.resolve_reward_model(ctx)
+    config = build_config(PPOConfig, ctx, **DEFAULTS)
+    train_prompts, eval_prompts = held_out_split(ctx)
+    ctx.log(
+        f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
+        f"policy {policy_name}, reward model {reward_name}"
+    )
+
+    set_seed(config.seed)  # the value model's fresh head, the held-out samples, PPO's rollouts
+    tokenizer = models.load_tokenizer(policy_path)
+    policy = models.load_causal_lm(policy_path)
+    lora = peft_config(ctx)
+    reference = None if lora is not None else models.load_causal_lm(policy_path).requires_grad_(False)
+    scorer = load_reward_scorer(reward_path, reward_name)
+    scorer.model.to(device())
+    critic = value_model(policy_path, tokenizer, reward_path, scorer)
+    apply_trainable(policy, ctx)
+
+    budget = prompt_budget(tokenizer, policy, config.response_length)
+    train_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in train_prompts]
+    eval_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in eval_prompts]
+    known = {
+        tuple(ids): prompt
+        for ids, prompt in zip(train_ids + eval_ids, train_prompts + eval_prompts, strict=True)
+    }
+    if (
+        config.total_episodes is None
+        and config.num_train_epochs * len(train_ids) < config.per_device_train_batch_size
+    ):
+        raise JobInputError(
+            f"{len(train_ids)} training prompts fill no batch of {config.per_device_train_batch_size}: "
+            "add prompts, lower per_device_train_batch_size, or set total_episodes"
+        )
+    ctx.record_config(config)
+
+    sampling = evaluation.Sampling(
+        max_new_tokens=config.response_length,
+        temperature=config.temperature,
+        stop_token_id=tokenizer.eos_token_id if config.stop_token == "eos" else config.stop_token_id,
+        samples_per_prompt=int(ctx.params.get("eval_samples_per_prompt", 4)),
+        seed=config.seed,
+    )
+    policy.to(device())
+    ctx.log(f"evaluating the starting policy on {len(eval_prompts)} held-out prompts")
+    before = evaluation.evaluate(policy, tokenizer, eval_prompts, eval_ids, scorer, sampling, with_kl=False)
+    ctx.progress(0.05, reward_before=before.reward_mean, reward_before_std=before.reward_std)
+    ctx.raise_if_cancelled()
+
+    trainer = PPOTrainer(
+        args=config,
+        processing_class=tokenizer,
+        model=policy,
+        ref_model=reference,
+        reward_model=PolicyTokenRewardModel(scorer, tokenizer, known),
+        value_model=critic,
+        train_dataset=Dataset.from_dict({"input_ids": train_ids}),
+        eval_dataset=Dataset.from_dict({"input_ids": eval_ids}),
+        callbacks=ctx.callbacks,
+        peft_config=lora,
+    )
+    ctx.trainer_span = (0.05, 0.9)
+    trainer.train()
+    ctx.raise_if_cancelled()
+
+    trained = trainer.accelerator.unwrap_model(trainer.model).policy
+    ctx.log("evaluating the trained policy on the held-out prompts")
+    after = evaluation.evaluate(
+        trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=trainer.ref_model
+    )
+    metrics = outcome_metrics(before, after, train_prompts=len(train_prompts), eval_prompts=len(eval_prompts))
+    metrics["ppo_steps"] = trainer.state.global_step
+    log_samples(ctx, before, after)
+    ctx.progress(0.95, **metrics)
+    models.save_model(trained, tokenizer, ctx.output_dir)
+    return JobResult(model_kind="policy", metrics=metrics, base_model=policy_name)

@@ -1,0 +1,123 @@
+"""rloo: a policy tuned against a reward model with TRL's RLOOTrainer (REINFORCE Leave-One-Out,
+Ahmadian et al. 2024): `num_generations` samples per prompt, each one's baseline the mean reward of the
+others, with a KL penalty (beta) to the starting policy.
+
+The reward is the reward model version (params.reward_model_version_id, else the promoted one) as a plain
+callable over text (reward_adapter.reward_function), so a reward model with its own tokenizer works and its
+inputs follow encode_reward_input. It scores each completion against the full prompt (the `reward_prompt`
+column): a prompt too long for the policy's window is cut from the left for the policy only.
+
+Held-out prompts, evaluation and the pinned metrics (reward_before, reward_before_std, reward_after, kl)
+are those of the ppo job (training_jobs.evaluation).
+
+Params besides RLOOConfig's fields: eval_fraction (default 0.1), eval_samples_per_prompt (default 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training_jobs import evaluation, models
+from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.evaluation import (
+    encode_prompt,
+    held_out_split,
+    log_samples,
+    outcome_metrics,
+    prompt_budget,
+)
+from training_jobs.reward_adapter import load_reward_scorer, reward_function
+from training_jobs.trl_config import apply_trainable, build_config, device, peft_config
+
+EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float, "eval_samples_per_prompt": int}
+
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1e-5,
+    "num_generations": 4,
+    "per_device_train_batch_size": 16,  # 4 prompts × 4 generations
+    "max_completion_length": 48,
+    "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
+}
+
+
+def run(ctx: JobContext) -> JobResult:
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl import RLOOConfig, RLOOTrainer
+
+    if ctx.dataset_id is None:
+        raise JobInputError("an rloo job needs a dataset of prompts")
+    policy_path, policy_name = models.policy_source(ctx)
+    reward_path, reward_name = models.resolve_reward_model(ctx)
+    config = build_config(RLOOConfig, ctx, **DEFAULTS)
+    train_prompts, eval_prompts = held_out_split(ctx)
+    ctx.log(
+        f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
+        f"policy {policy_name}, reward model {reward_name}"
+    )
+
+    set_seed(config.seed)
+    tokenizer = models.load_tokenizer(policy_path)
+    policy = models.load_causal_lm(policy_path)
+    scorer = load_reward_scorer(reward_path, reward_name)
+    scorer.model.to(device())
+    apply_trainable(policy, ctx)
+    budget = prompt_budget(tokenizer, policy, config.max_completion_length)
+    train_rows = [
+        {"prompt": fit_prompt_text(tokenizer, prompt, budget=budget), "reward_prompt": prompt}
+        for prompt in train_prompts
+    ]
+    eval_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in eval_prompts]
+    ctx.record_config(config)
+
+    sampling = evaluation.Sampling(
+        max_new_tokens=config.max_completion_length,
+        temperature=config.temperature,
+        stop_token_id=tokenizer.eos_token_id,  # RLOO's generation ends at eos
+        samples_per_prompt=int(ctx.params.get("eval_samples_per_prompt", 4)),
+        seed=config.seed,
+    )
+    policy.to(device())
+    ctx.log(f"evaluating the starting policy on {len(eval_prompts)} held-out prompts")
+    before = evaluation.evaluate(policy, tokenizer, eval_prompts, eval_ids, scorer, sampling, with_kl=False)
+    ctx.progress(0.05, reward_before=before.reward_mean, reward_before_std=before.reward_std)
+    ctx.raise_if_cancelled()
+
+    lora = peft_config(ctx)
+    trainer = RLOOTrainer(
+        model=policy,
+        reward_funcs=reward_function(scorer),
+        args=config,
+        train_dataset=Dataset.from_list(train_rows),
+        processing_class=tokenizer,
+        callbacks=ctx.callbacks,
+        peft_config=lora,
+    )
+    ctx.trainer_span = (0.05, 0.9)
+    trainer.train()
+    ctx.raise_if_cancelled()
+
+    trained = trainer.accelerator.unwrap_model(trainer.model)
+    reference = trainer.ref_model
+    if reference is None and lora is None:  # beta = 0: TRL kept no reference, but the KL is still reported
+        reference = models.load_causal_lm(policy_path).to(device())
+    ctx.log("evaluating the trained policy on the held-out prompts")
+    after = evaluation.evaluate(
+        trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=reference
+    )
+    metrics = outcome_metrics(before, after, train_prompts=len(train_prompts), eval_prompts=len(eval_prompts))
+    metrics["rloo_steps"] = trainer.state.global_step
+    log_samples(ctx, before, after)
+    ctx.progress(0.95, **metrics)
+    models.save_model(trained, tokenizer, ctx.output_dir)
+    return JobResult(model_kind="policy", metrics=metrics, base_model=policy_name)
+
+
+def fit_prompt_text(tokenizer: Any, prompt: str, *, budget: int) -> str:
+    """The prompt, or its end that fits `budget` tokens (RLOOTrainer tokenizes prompts itself, untruncated)."""
+    ids = tokenizer(prompt)["input_ids"]
+    while len(ids) > budget:
+        prompt = tokenizer.decode(ids[len(ids) - budget :], skip_special_tokens=True)
+        ids = tokenizer(prompt)["input_ids"]
+        budget -= 1  # decoding and re-encoding may merge tokens differently: shrink until it fits
+    return prompt

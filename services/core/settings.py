@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_new_tokens_cap: int = 1024
     reward_max_batch_size: int = 64
     reward_max_wait_ms: float = 5.0
+    # Padded tokens per reward forward pass: a batch is split by length so that short pairs are not padded
+    # to the longest. On CPU, MiniLM passes past ~2k tokens got slower per pair (cache); raise it on a GPU.
+    reward_max_batch_tokens: int = Field(default=2048, ge=1)
     generate_max_batch_size: int = 16
     generate_max_wait_ms: float = 10.0
     max_queue_size: int = 1024

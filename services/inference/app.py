@@ -86,11 +86,18 @@ def torch_threads(settings: Settings) -> int:
     return max(1, cpus - 1)
 
 
-def _score_batch(registry: ModelRegistry, batch_size: int, batch: list[list[tuple[str, str]]]) -> list[Any]:
+def _score_batch(
+    registry: ModelRegistry, settings: Settings, batch: list[list[tuple[str, str]]]
+) -> list[Any]:
     reward = registry.serving("reward")  # one reference for the whole batch: the version that answers
     if reward is None:
         return [ModelUnavailableError(_no_model_message(registry, "reward"))] * len(batch)
-    scores = score_pairs(reward, [pair for request in batch for pair in request], batch_size=batch_size)
+    scores = score_pairs(
+        reward,
+        [pair for request in batch for pair in request],
+        batch_size=settings.reward_max_batch_size,
+        max_tokens=settings.reward_max_batch_tokens,
+    )
     outcomes: list[Any] = []
     offset = 0
     for request in batch:
@@ -129,7 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(registry.start)
     reward_batcher: MicroBatcher[list[tuple[str, str]]] = MicroBatcher(
         "reward",
-        lambda batch: _score_batch(registry, settings.reward_max_batch_size, batch),
+        lambda batch: _score_batch(registry, settings, batch),
         max_batch_size=settings.reward_max_batch_size,
         max_wait_s=settings.reward_max_wait_ms / 1000,
         max_queue_size=settings.max_queue_size,
@@ -212,6 +219,7 @@ async def _generate(runtime: Runtime, body: GenerateRequest) -> tuple[dict[str, 
     params = _validated(runtime, body, stream=False)
     job = GenerationJob(body.inputs, params)
     try:
+        # A client that goes away cancels the future: dropped if still queued, else its row stops.
         result: GenerationResult = await runtime.generate_batcher.submit(job)
     except asyncio.CancelledError:
         job.cancelled = True
@@ -243,6 +251,7 @@ async def _generate_stream(runtime: Runtime, body: GenerateRequest) -> Streaming
         first = await events.get()
     except asyncio.CancelledError:
         job.cancelled = True
+        future.cancel()  # still queued: the batcher drops it
         raise
     if first is _END:
         await future  # raises the request's error
@@ -327,6 +336,7 @@ def create_app() -> FastAPI:
             "batching": {
                 "reward": {
                     "max_batch_size": settings.reward_max_batch_size,
+                    "max_batch_tokens": settings.reward_max_batch_tokens,
                     "max_wait_ms": settings.reward_max_wait_ms,
                     "queued": runtime.reward_batcher.queued_units,
                 },

@@ -23,14 +23,31 @@ def encode_pairs(reward: LoadedModel, pairs: list[tuple[str, str]]) -> list[list
     ]
 
 
-def score_encoded(reward: LoadedModel, encoded: list[list[int]], *, batch_size: int) -> list[float]:
-    """Scores in the order given; the forward passes take up to `batch_size` rows of similar length."""
+def chunks_by_length(lengths: list[int], *, batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped for forward passes: shortest first, at most `batch_size` rows and `max_tokens`
+    padded tokens each (a row longer than `max_tokens` goes alone), so that little compute is padding."""
+    chunks: list[list[int]] = []
+    chunk: list[int] = []
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        # Sorted by length: the newcomer is the longest, so it sets the padded width.
+        if chunk and (len(chunk) == batch_size or (len(chunk) + 1) * lengths[index] > max_tokens):
+            chunks.append(chunk)
+            chunk = []
+        chunk.append(index)
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+def score_encoded(
+    reward: LoadedModel, encoded: list[list[int]], *, batch_size: int, max_tokens: int
+) -> list[float]:
+    """Scores in the order given."""
     scores = [0.0] * len(encoded)
-    # Sorting by length keeps padding (wasted compute) small.
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in chunks_by_length(
+            [len(ids) for ids in encoded], batch_size=batch_size, max_tokens=max_tokens
+        ):
             width = max(len(encoded[i]) for i in chunk)
             input_ids = torch.full((len(chunk), width), reward.pad_token_id, dtype=torch.long)
             attention_mask = torch.zeros((len(chunk), width), dtype=torch.long)
@@ -40,10 +57,12 @@ def score_encoded(reward: LoadedModel, encoded: list[list[int]], *, batch_size: 
             logits = reward.model(
                 input_ids=input_ids.to(reward.device), attention_mask=attention_mask.to(reward.device)
             ).logits
-            for row, value in zip(chunk, logits[:, 0].float().tolist(), strict=True):
-                scores[row] = value
+            for i, value in zip(chunk, logits[:, 0].float().tolist(), strict=True):
+                scores[i] = value
     return scores
 
 
-def score_pairs(reward: LoadedModel, pairs: list[tuple[str, str]], *, batch_size: int) -> list[float]:
-    return score_encoded(reward, encode_pairs(reward, pairs), batch_size=batch_size)
+def score_pairs(
+    reward: LoadedModel, pairs: list[tuple[str, str]], *, batch_size: int, max_tokens: int
+) -> list[float]:
+    return score_encoded(reward, encode_pairs(reward, pairs), batch_size=batch_size, max_tokens=max_tokens)

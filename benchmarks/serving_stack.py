@@ -1,0 +1,241 @@
+"""What the serving benchmarks share: a scratch database and artifact store, model versions, the inference
+service as a uvicorn subprocess, and a lean HTTP/1.1 load client.
+
+The load client is a few lines of asyncio on keep-alive connections (as `wrk` would be) rather than httpx:
+on a 2-core machine the load generator shares the CPUs with the server, and httpx's per-request cost
+would be measured as the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from services.core import embedded  # noqa: E402
+from services.core.artifacts import new_version_dir  # noqa: E402
+from services.core.db import reset_engine, session_scope  # noqa: E402
+from services.core.migrate import upgrade_to_head  # noqa: E402
+from services.core.models import ModelVersion  # noqa: E402
+from services.core.settings import get_settings  # noqa: E402
+from services.domain import model_versions  # noqa: E402
+
+DATA_DIR = Path(os.environ.get("RLHF_TEST_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServingStack:
+    """A scratch database (dropped at exit) and artifact dir; the builtin model cache stays in the state dir."""
+
+    def __init__(self, *, postgres_url: str | None = None) -> None:
+        self.postgres_url = postgres_url
+        self.scratch = Path(tempfile.mkdtemp(prefix="rlhf-bench-"))
+        self.embedded: embedded.EmbeddedPostgres | None = None
+        self.server: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> ServingStack:
+        admin = self.postgres_url
+        if admin is None:
+            if _port_open(5432):
+                admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+            else:
+                self.embedded = embedded.start_postgres(self.scratch / "postgres")
+                admin = self.embedded.url
+        self.admin_url = admin
+        self.database = f"rlhf_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        base, _, query = admin.partition("?")
+        url = base.rsplit("/", 1)[0] + "/" + self.database + (("?" + query) if query else "")
+        upgrade_to_head(url)
+        self.env = {
+            "RLHF_DATABASE_URL": url,
+            "RLHF_ARTIFACT_DIR": str(self.scratch / "artifacts"),
+            "RLHF_STATE_DIR": str(get_settings().state_dir.resolve()),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        os.environ.update(self.env)
+        get_settings.cache_clear()
+        reset_engine()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_inference()
+        reset_engine()
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        if self.embedded is not None:
+            self.embedded.stop()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def add_promoted_version(self, kind: str, name: str, build: Callable[[Path], None]) -> Path:
+        """Write a model version into the artifact store, insert its row and promote it."""
+        relative = f"bench/{name}"
+        with new_version_dir(relative) as directory:
+            build(directory)
+        with session_scope() as session:
+            version = ModelVersion(name=name, kind=kind, base_model="benchmark", path=relative)
+            session.add(version)
+            session.commit()
+            model_versions.promote(session, version.id)
+        return self.scratch / "artifacts" / relative
+
+    def start_inference(self, extra_env: dict[str, str] | None = None) -> str:
+        port = _free_port()
+        env = {**os.environ, **self.env, "RLHF_INFERENCE_PORT": str(port), **(extra_env or {})}
+        log = open(self.scratch / "inference.log", "wb")  # noqa: SIM115 - lives as long as the server
+        self.server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "services.inference.app:app",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError((self.scratch / "inference.log").read_text()[-3000:])
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the inference service did not start")
+
+    def stop_inference(self) -> None:
+        if self.server is not None and self.server.poll() is None:
+            self.server.terminate()
+            self.server.wait(30)
+
+    def metric(self, name: str, queue: str) -> float:
+        text = httpx.get(self.url + "/metrics").text
+        match = re.search(rf'^{name}{{queue="{queue}"}} ([0-9.e+]+)$', text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that posts JSON and reads the answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, url: str) -> Connection:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return cls(reader, writer)
+
+    async def post(self, path: str, payload: bytes) -> tuple[int, Any]:
+        self.writer.write(
+            b"POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (path.encode(), len(payload))
+            + payload
+        )
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = await self.reader.readexactly(length)
+        return status, json.loads(body)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def run_clients(url: str, path: str, payloads: list[bytes], clients: int) -> dict[str, Any]:
+    """`clients` connections take the payloads in order, each sending its next one when answered."""
+    queue = list(reversed(payloads))
+    latencies: list[float] = []
+    answers: list[tuple[int, int, Any]] = []
+    connections = [await Connection.open(url) for _ in range(clients)]
+
+    async def client(connection: Connection) -> None:
+        while queue:
+            index = len(payloads) - len(queue)
+            payload = queue.pop()
+            started = time.perf_counter()
+            status, body = await connection.post(path, payload)
+            latencies.append(time.perf_counter() - started)
+            answers.append((index, status, body))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(connection) for connection in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
+    answers.sort(key=lambda answer: answer[0])
+    return {
+        "elapsed": elapsed,
+        "latencies": latencies,
+        "statuses": [status for _, status, _ in answers],
+        "bodies": [body for _, _, body in answers],
+    }
+
+
+def oasst_pairs(limit: int) -> list[tuple[str, str]]:
+    """(prompter message, assistant reply) pairs from the OpenAssistant trees in the shared data."""
+    pairs: list[tuple[str, str]] = []
+
+    def walk(message: dict[str, Any]) -> None:
+        for reply in message.get("replies", []):
+            if message["role"] == "prompter" and reply["role"] == "assistant":
+                pairs.append((message["text"], reply["text"]))
+            walk(reply)
+
+    with open(DATA_DIR / "oasst_en_100_ranked_trees.jsonl") as lines:
+        for line in lines:
+            walk(json.loads(line)["prompt"])
+    return pairs[:limit]

@@ -353,7 +353,6 @@ def create_app() -> FastAPI:
         "/generate",
         tags=["Text Generation Inference"],
         response_model=GenerateResponse,
-        response_model_exclude_none=True,
         responses=ERROR_RESPONSES,
     )
     async def generate(body: GenerateRequest, runtime: RuntimeDep) -> JSONResponse:

@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.core.models import ModelVersion
-from services.domain import model_versions
 from tests.inference.tiny_models import add_version, build_tiny_gpt2
 from tests.servers import ServerProcess, free_port, uvicorn_args
 
@@ -101,12 +100,11 @@ def restore_promotions(db: Session) -> Iterator[None]:
 
 
 @pytest.fixture
-def promote(db: Session, restore_promotions: None) -> Callable[[int], None]:
-    """Promote a version as the collector's promote route does (model_versions.promote)."""
+def promote(admin: httpx.Client, restore_promotions: None) -> Callable[[int], None]:
+    """Promote a version through the collector: POST /api/v1/models/{id}/promote."""
 
     def run(version_id: int) -> None:
-        db.rollback()
-        model_versions.promote(db, version_id)
+        admin.post(f"/api/v1/models/{version_id}/promote").raise_for_status()
 
     return run
 

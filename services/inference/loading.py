@@ -137,13 +137,23 @@ def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    # The first call switches off truncation/padding saved in tokenizer.json, which mutates the Rust
+    # tokenizer; done here, before two threads (event loop and worker) can call it at once.
+    tokenizer("warm-up")
+    return tokenizer
+
+
 def load_policy(target: Target) -> LoadedModel:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     started = time.monotonic()
     device = _device()
-    tokenizer = AutoTokenizer.from_pretrained(target.path)
+    tokenizer = _load_tokenizer(target.path)
     model = AutoModelForCausalLM.from_pretrained(target.path, dtype=torch.float32).to(device).eval()
     eos_ids = _eos_ids(model, tokenizer)
     pad_token_id = tokenizer.pad_token_id
@@ -167,11 +177,11 @@ def load_policy(target: Target) -> LoadedModel:
 
 def load_reward(target: Target) -> LoadedModel:
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     started = time.monotonic()
     device = _device()
-    tokenizer = AutoTokenizer.from_pretrained(target.path)
+    tokenizer = _load_tokenizer(target.path)
     model = AutoModelForSequenceClassification.from_pretrained(target.path, num_labels=1, dtype=torch.float32)
     model = model.to(device).eval()
     pad_token_id = tokenizer.pad_token_id

@@ -70,20 +70,27 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def percentile_ms(ordered: list[float], q: float) -> float:
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
 
 
 def latency_summary(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"calls": 0, "p50_ms": None, "p99_ms": None, "mean_ms": None}
+    ordered = sorted(values)
     return {
         "calls": len(values),
-        "p50_ms": round(percentile(values, 0.50) * 1000, 2) if values else None,
-        "p99_ms": round(percentile(values, 0.99) * 1000, 2) if values else None,
-        "mean_ms": round(statistics.fmean(values) * 1000, 2) if values else None,
+        "p50_ms": percentile_ms(ordered, 0.50),
+        "p99_ms": percentile_ms(ordered, 0.99),
+        "mean_ms": round(statistics.fmean(values) * 1000, 2),
     }
+
+
+def fetch_one(conn: psycopg.Connection, sql: str, params: Any = None) -> Any:
+    """The single value a query answers."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return row[0]
 
 
 # --- the system under test --------------------------------------------------------------------------------
@@ -293,7 +300,7 @@ class CpuMeter:
 
     def _postmaster(self) -> psutil.Process:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            backend = fetch_one(conn, "SELECT pg_backend_pid()")
         return psutil.Process(backend).parent()
 
     def _usage(self) -> dict[str, float]:
@@ -319,18 +326,16 @@ class CpuMeter:
 
     def _sessions(self) -> int:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            return conn.execute(
-                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
-            ).fetchone()[0]
+            return fetch_one(conn, "SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
 
     def start(self) -> None:
         self.sessions = self._sessions()
         self.before = self._usage()
 
-    def stop(self, votes: int) -> dict[str, float]:
+    def stop(self, votes: int) -> dict[str, float | None]:
         after = self._usage()
         used = {name: after[name] - self.before[name] for name in after}
-        per_vote = {
+        per_vote: dict[str, float | None] = {
             f"{name}_ms_per_vote": round(1000 * value / max(votes, 1), 3) for name, value in used.items()
         }
         total = sum(used.values())
@@ -451,16 +456,18 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
 
 def stored_votes(database_url: str, dataset_id: int) -> int:
     with psycopg.connect(database_url) as conn:
-        return conn.execute(
+        return fetch_one(
+            conn,
             "SELECT count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id WHERE c.dataset_id = %s",
             (dataset_id,),
-        ).fetchone()[0]
+        )
 
 
 def over_collected(database_url: str, dataset_id: int) -> int:
     """Comparisons with more slot-filling votes than annotations_per_comparison (must be 0)."""
     with psycopg.connect(database_url) as conn:
-        return conn.execute(
+        return fetch_one(
+            conn,
             """
             SELECT count(*) FROM (
                 SELECT c.id FROM comparison c JOIN dataset d ON d.id = c.dataset_id
@@ -470,7 +477,7 @@ def over_collected(database_url: str, dataset_id: int) -> int:
             ) over
             """,
             (dataset_id,),
-        ).fetchone()[0]
+        )
 
 
 def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]:
@@ -646,10 +653,11 @@ def scale_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any
     result["seed_seconds_small"] = round(seed(stack["database_url"], small_id, 1000), 1)
     result["seed_seconds_large"] = round(seed(stack["database_url"], large_id, n), 1)
     with psycopg.connect(stack["database_url"]) as conn:
-        result["votes_in_large"] = conn.execute(
+        result["votes_in_large"] = fetch_one(
+            conn,
             "SELECT count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id WHERE c.dataset_id = %s",
             (large_id,),
-        ).fetchone()[0]
+        )
     people = make_annotators(admin, args.annotators)
     tokens = [token for _, token in people]
     result["search_small"] = search_latency(stack["database_url"], small_id, people[0][0])

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from psycopg.rows import dict_row
 from sqlalchemy.orm import Session
 
@@ -67,7 +68,7 @@ class StoredPreference:
 
 def _execute(session: Session, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run one statement on the session's own connection and transaction, without SQLAlchemy's overhead."""
-    driver = session.connection().connection.driver_connection
+    driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
     with driver.cursor(row_factory=dict_row) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []

@@ -106,7 +106,7 @@ _SKIPS = text(
 def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
     if not ids:
         return {}
-    skips = dict(session.execute(_SKIPS, {"ids": ids}).tuples().all())
+    skips: dict[int, int] = dict(session.execute(_SKIPS, {"ids": ids}).tuples().all())
     return {
         row.dataset_id: Progress(
             comparisons=row.comparisons,

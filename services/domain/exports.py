@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import cast
+
+import psycopg
 
 from services.core.db import get_sessionmaker
 from services.core.errors import InvalidInputError
@@ -77,7 +80,7 @@ def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
 
 def _lines(query: str, dataset_id: int) -> Iterator[bytes]:
     with get_sessionmaker()() as session:
-        driver = session.connection().connection.driver_connection
+        driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
         # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
         with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
             cursor.execute(query, {"dataset_id": dataset_id})

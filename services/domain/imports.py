@@ -10,7 +10,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, get_args
+from typing import IO, Any, Literal, get_args
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ class KnownPair:
 
 
 def import_file(
-    session: Session, dataset_id: int, source: BinaryIO, *, format: str, with_preferences: bool
+    session: Session, dataset_id: int, source: IO[bytes], *, format: str, with_preferences: bool
 ) -> ImportResult:
     """Import a JSONL file into a dataset; with_preferences records each known winner as a vote of the
     built-in `import` annotator (it fills a slot). A/B order is randomised either way."""
@@ -80,7 +80,7 @@ def import_file(
     return ImportResult(comparisons=stored, preferences=stored if with_preferences else 0)
 
 
-def _records(source: BinaryIO) -> Iterator[tuple[int, Any]]:
+def _records(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for each non-blank line; a line longer than the limit is refused unread."""
     limit = 100 * get_settings().max_text_bytes
     line_number = 0

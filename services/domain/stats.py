@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ class WinRate:
     interval: str = "wilson"
 
 
-def agreement_from_tallies(tallies: list[tuple[tuple[int, ...], int]]) -> Agreement:
+def agreement_from_tallies(tallies: Sequence[tuple[tuple[int, ...], int]]) -> Agreement:
     """Agreement from (per-category vote counts of a comparison, number of comparisons with those counts).
 
     Krippendorff's alpha (nominal) via the coincidence matrix: each comparison with m values adds

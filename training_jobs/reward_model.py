@@ -29,6 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 32,
     "max_length": 512,
     "weight_decay": 0.01,
+    # Batches of pairs of similar length: each batch pads to its longest row, so on short texts this cuts
+    # the padded tokens (and the time). The sampler reads the "length" column, which column pruning would
+    # remove; the preference collator ignores it.
+    "train_sampling_strategy": "group_by_length",
+    "remove_unused_columns": False,
 }
 
 SCORE_BATCH_SIZE = 64
@@ -88,12 +93,13 @@ def _dataset_id(ctx: JobContext) -> int:
 
 
 def _encode(tokenizer: Any, pair: dict[str, Any], max_length: int) -> dict[str, Any]:
+    chosen = encode_reward_input(tokenizer, pair["prompt"], pair["chosen"], max_length=max_length)
+    rejected = encode_reward_input(tokenizer, pair["prompt"], pair["rejected"], max_length=max_length)
     return {
-        "chosen_ids": encode_reward_input(tokenizer, pair["prompt"], pair["chosen"], max_length=max_length),
-        "rejected_ids": encode_reward_input(
-            tokenizer, pair["prompt"], pair["rejected"], max_length=max_length
-        ),
+        "chosen_ids": chosen,
+        "rejected_ids": rejected,
         "margin": float(pair.get("margin") or 0.0),
+        "length": max(len(chosen), len(rejected)),
     }
 
 

@@ -98,7 +98,8 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
     admin: httpx.Client, worker: Worker, dataset, tiny_gpt2, db: Session
 ):
     running_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=ENDLESS)
-    wait_for_job(admin, running_id, until=_training)
+    training = wait_for_job(admin, running_id, until=_training)
+    assert 0 < training["progress"] < 1 and training["eta_seconds"] > 0 and training["heartbeat_at"]
     queued_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2))
 
     queued = admin.post(f"/api/v1/jobs/{queued_id}/cancel").raise_for_status().json()

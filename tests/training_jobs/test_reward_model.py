@@ -81,3 +81,59 @@ def test_reward_model_job_produces_loadable_reward_version(
         ],
     )
     assert good > bad
+
+
+def _c_attn(path: Path, layer: int) -> torch.Tensor:
+    return AutoModelForSequenceClassification.from_pretrained(path).transformer.h[layer].attn.c_attn.weight
+
+
+def test_reward_model_job_with_frozen_layers_trains_only_the_named_ones(
+    admin: httpx.Client, worker, make_dataset, tiny_gpt2
+):
+    dataset = make_dataset(16)
+    params = {
+        "max_steps": 3,
+        "learning_rate": 1e-2,
+        "per_device_train_batch_size": 4,
+        "trainable": ["transformer.h.1"],
+    }
+    job = wait_for_job(
+        admin, submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=params)
+    )
+
+    assert job["status"] == "succeeded", job
+    path = version_path(admin.get(f"/api/v1/models/{job['model_version_id']}").json()["path"])
+    assert torch.equal(_c_attn(path, 0), _c_attn(tiny_gpt2, 0))
+    assert not torch.equal(_c_attn(path, 1), _c_attn(tiny_gpt2, 1))
+
+
+def test_reward_model_job_with_lora_saves_a_plain_model_with_a_trained_head(
+    admin: httpx.Client, worker, make_dataset, tiny_gpt2
+):
+    dataset = make_dataset(16)
+    params = {"max_steps": 3, "learning_rate": 1e-2, "per_device_train_batch_size": 4, "lora": {"r": 4}}
+    job = wait_for_job(
+        admin, submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=params)
+    )
+
+    assert job["status"] == "succeeded", job
+    path = version_path(admin.get(f"/api/v1/models/{job['model_version_id']}").json()["path"])
+    assert not (path / "adapter_config.json").exists()
+    trained = AutoModelForSequenceClassification.from_pretrained(path)
+    assert not torch.equal(_c_attn(path, 0), _c_attn(tiny_gpt2, 0))  # the LoRA delta, merged in
+    assert trained.score.weight.abs().sum() > 0
+
+
+def test_reward_model_job_on_minilm_uses_its_bert_tokenizer(admin: httpx.Client, worker, make_dataset):
+    dataset = make_dataset(12)
+    params = {"max_steps": 2, "per_device_train_batch_size": 4}
+    job = wait_for_job(admin, submit(admin, "reward_model", dataset["id"], params=params))  # the default base
+
+    assert job["status"] == "succeeded", job
+    version = admin.get(f"/api/v1/models/{job['model_version_id']}").json()
+    assert version["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    path = version_path(version["path"])
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    ids = encode_reward_input(tokenizer, "Describe your day:", " It was fine.", max_length=64)
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert AutoModelForSequenceClassification.from_pretrained(path).config.num_labels == 1

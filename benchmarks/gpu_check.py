@@ -1,0 +1,134 @@
+"""The CUDA path, checked once: a reward_model job and a ppo job through the API on the GPU, then the same
+two jobs with the GPU hidden (CPU), and the speed-up; prints JSON. Needs a machine with a CUDA GPU (the
+CPU pass runs anywhere: --devices cpu).
+
+    python benchmarks/gpu_check.py                     # cuda, then cpu
+    python benchmarks/gpu_check.py --devices cpu --pairs 200 --episodes 64    # the script itself, anywhere
+
+Each pass starts its own stack (see benchmarks/reward_quality.py): a reward model on MiniLM from the first
+--pairs ETHICS training pairs, then PPO on the built-in tiny GPT-2 against it, prompts from the
+OpenAssistant trees. Reported per device: each job's train_seconds (inside the job), its wall time from
+submission, the device the job logged, and for the reward model its held-out accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("reward_quality", HERE / "reward_quality.py")
+assert _spec is not None and _spec.loader is not None
+reward_quality = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(reward_quality)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--devices", default="cuda,cpu", help="comma-separated: cuda, cpu")
+    parser.add_argument("--pairs", type=int, default=2000, help="ETHICS training pairs for the reward model")
+    parser.add_argument("--episodes", type=int, default=512, help="PPO total_episodes")
+    parser.add_argument("--data-dir", type=Path, default=HERE.parents[1] / "shared" / "data")
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    return parser.parse_args()
+
+
+def run_job(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    job_id = client.post("/api/v1/jobs", json=body).raise_for_status().json()["id"]
+    while True:
+        job = client.get(f"/api/v1/jobs/{job_id}").raise_for_status().json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(1)
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"{body['kind']} job {job['status']}: {job['error']}")
+    job["wall_seconds"] = round(time.monotonic() - started, 1)
+    return job
+
+
+def device_logged(job: dict[str, Any]) -> str:
+    line = next((line for line in job["log_tail"].splitlines() if " started on " in line), "")
+    return line.split(" started on ", 1)[-1].split(" ")[0]
+
+
+def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
+    worker_env = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}
+    with reward_quality.stack(args.database_url, worker_env=worker_env) as running:
+        headers = {"Authorization": f"Bearer {running['token']}"}
+        with httpx.Client(base_url=running["url"], headers=headers, timeout=120) as client:
+            pairs = reward_quality.read_pairs(args.data_dir / "ethics_utilitarianism_train.csv", args.pairs)
+            dataset_id, _ = reward_quality.import_training_data(client, pairs)
+            reward = run_job(
+                client,
+                {"kind": "reward_model", "dataset_id": dataset_id, "base_model": reward_quality.MINILM},
+            )
+            prompts = (
+                client.post("/api/v1/datasets", json={"name": "oasst-prompts"}).raise_for_status().json()
+            )
+            oasst = (args.data_dir / "oasst_en_100_ranked_trees.jsonl").read_bytes()
+            client.post(
+                f"/api/v1/datasets/{prompts['id']}/import", params={"format": "oasst"}, content=oasst
+            ).raise_for_status()
+            ppo_params = {
+                "reward_model_version_id": reward["model_version_id"],
+                "total_episodes": args.episodes,
+            }
+            ppo = run_job(
+                client,
+                {
+                    "kind": "ppo",
+                    "dataset_id": prompts["id"],
+                    "base_model": "builtin:tiny-gpt2",
+                    "params": ppo_params,
+                },
+            )
+    return {
+        "reward_model": {
+            "device": device_logged(reward),
+            "train_seconds": reward["metrics"]["train_seconds"],
+            "wall_seconds": reward["wall_seconds"],
+            "train_pairs": reward["metrics"]["train_pairs"],
+            "held_out_accuracy": reward["metrics"].get("eval_accuracy"),
+        },
+        "ppo": {
+            "device": device_logged(ppo),
+            "train_seconds": ppo["metrics"]["train_seconds"],
+            "wall_seconds": ppo["wall_seconds"],
+            "reward_before": ppo["metrics"].get("reward_before"),
+            "reward_after": ppo["metrics"].get("reward_after"),
+            "kl": ppo["metrics"].get("kl"),
+        },
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    result: dict[str, Any] = {
+        "benchmark": "gpu_check",
+        "pairs": args.pairs,
+        "ppo_total_episodes": args.episodes,
+    }
+    with contextlib.redirect_stdout(sys.stderr):
+        for device in args.devices.split(","):
+            result[device] = one_pass(args, device)
+    if "cuda" in result and "cpu" in result:
+        result["speedup"] = {
+            kind: round(result["cpu"][kind]["train_seconds"] / result["cuda"][kind]["train_seconds"], 2)
+            for kind in ("reward_model", "ppo")
+        }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

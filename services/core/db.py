@@ -23,7 +23,9 @@ def get_engine() -> Engine:
         raise DatabaseNotConfiguredError(
             "RLHF_DATABASE_URL is not set: run `rlhf up` (embedded Postgres) or point it at a server"
         )
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # Enough pooled connections for every thread of anyio's default pool (40), so concurrent requests never
+    # open new PostgreSQL connections (measured: hundreds per 3,000 votes with a pool of 20).
+    return create_engine(url, pool_size=40, max_overflow=10, pool_pre_ping=True)
 
 
 @lru_cache

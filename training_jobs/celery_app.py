@@ -61,21 +61,19 @@ def enqueue_job(job_id: int) -> None:
     get_app().send_task(TASK_NAME, args=[job_id], queue=GPU_QUEUE, task_id=task_id(job_id))
 
 
-def pending_task_ids() -> set[str]:
-    """Ids of the task messages the broker holds: waiting in the queue, or delivered but unacknowledged.
+def waiting_task_ids() -> set[str]:
+    """Ids of the task messages waiting in the `gpu` queue (kombu's Redis transport: one list per priority).
 
-    kombu's Redis transport keeps a queue as one list per priority step and delivered messages in the
-    `unacked` hash until they are acknowledged (or restored after the visibility timeout).
+    Delivered messages sit in kombu's `unacked` hash until acknowledged; the watchdog does not count them,
+    because a live worker claims its job within moments of delivery: a job still queued long after its
+    message was delivered was delivered to a worker that died before claiming it.
     """
     found: set[str] = set()
     with get_app().connection_for_read() as connection:
         channel: Any = connection.default_channel
-        client = channel.client
         for priority in channel.priority_steps:
-            for raw in client.lrange(channel._q_for_pri(GPU_QUEUE, priority), 0, -1):
+            for raw in channel.client.lrange(channel._q_for_pri(GPU_QUEUE, priority), 0, -1):
                 found.add(_message_task_id(json.loads(raw)))
-        for raw in client.hvals(channel.unacked_key):
-            found.add(_message_task_id(json.loads(raw)[0]))
     return found
 
 

@@ -4,9 +4,11 @@ Each tick, under a PostgreSQL advisory lock (several collectors, one tick at a t
 - a running job whose heartbeat is older than RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker: it is
   marked failed with "worker lost (no heartbeat since ...)". Its broker message may still sit
   unacknowledged; if Redis ever redelivers it, the worker's claim finds the job settled and skips it.
-- a queued job older than RLHF_JOB_REQUEUE_AFTER_SECONDS whose message is in neither the queue nor the
-  broker's unacknowledged set (Redis restarted empty, or the enqueue after the commit failed) is enqueued
-  again. A duplicate message is harmless: only one claim can succeed.
+- a queued job enqueued more than RLHF_JOB_REQUEUE_AFTER_SECONDS ago whose message is not waiting in the
+  queue is enqueued again: Redis restarted empty, the enqueue after the commit failed, or the message was
+  delivered to a worker that died before claiming the job (a live worker claims within moments, so a
+  message in kombu's unacknowledged hash does not count). A duplicate message is harmless: only one claim
+  can succeed.
 
 Light imports only (no torch): the collector imports this module.
 """
@@ -59,9 +61,9 @@ def tick() -> TickReport:
                     session, older_than_seconds=settings.job_requeue_after_seconds
                 )
                 if candidates:
-                    pending = celery_app.pending_task_ids()
+                    waiting = celery_app.waiting_task_ids()
                     for job_id in candidates:
-                        if celery_app.task_id(job_id) in pending:
+                        if celery_app.task_id(job_id) in waiting:
                             continue
                         celery_app.enqueue_job(job_id)
                         jobs.mark_enqueued(session, job_id)

@@ -8,13 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import torch
 from sqlalchemy.orm import Session
 from transformers import AutoModelForSequenceClassification
 
 from services.core.artifacts import version_path
 from services.core.models import Job
-from tests.training_jobs.conftest import Worker, create_dataset, submit, wait_for_job
+from services.core.settings import GPU_QUEUE
+from tests.training_jobs.conftest import JOB_ENV, Worker, create_dataset, submit, wait_for_job
 from training_jobs import celery_app
 
 # Long enough to be caught running: cancel and kill stop it long before the end.
@@ -95,12 +97,16 @@ def test_job_with_a_missing_base_model_fails_with_a_readable_error(
 
 
 def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
-    admin: httpx.Client, worker: Worker, dataset, tiny_gpt2, db: Session
+    admin: httpx.Client, worker: Worker, dataset, tiny_gpt2, db: Session, redis_url: str
 ):
     running_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=ENDLESS)
     training = wait_for_job(admin, running_id, until=_training)
     assert 0 < training["progress"] < 1 and training["eta_seconds"] > 0 and training["heartbeat_at"]
     queued_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2))
+    # Waiting behind the running job longer than the requeue delay: the watchdog leaves its message alone.
+    time.sleep(float(JOB_ENV["RLHF_JOB_REQUEUE_AFTER_SECONDS"]) + 2)
+    messages = redis.Redis.from_url(redis_url).lrange(GPU_QUEUE, 0, -1)
+    assert sum(celery_app.task_id(queued_id) in m.decode() for m in messages) == 1
 
     queued = admin.post(f"/api/v1/jobs/{queued_id}/cancel").raise_for_status().json()
     assert queued["status"] == "cancelled" and queued["cancel_requested"]

@@ -20,7 +20,7 @@ from serving_stack import ServingStack, oasst_pairs, percentile, run_clients
 
 from services.core.settings import get_settings
 from services.inference.app import torch_threads
-from services.inference.generation import GenerationJob, generate_batch
+from services.inference.generation import GenerationJob, GenerationResult, generate_batch
 from services.inference.loading import default_policy_target, load_policy
 from services.inference.schemas import GenerateParameters
 from services.inference.validation import validate_parameters
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(level) for level in args.clients.split(",")]
     prompts = list(dict.fromkeys(prompt[:300] for prompt, _ in oasst_pairs(10_000)))
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {
             "inputs": prompts[i % len(prompts)],
             "parameters": {
@@ -100,7 +100,11 @@ def main() -> None:
         ]
         generate_batch(policy, jobs[:2])
         started = time.perf_counter()
-        tokens = sum(len(outcome.tokens) for job in jobs for outcome in generate_batch(policy, [job]))  # type: ignore[union-attr]
+        tokens = 0
+        for job in jobs:
+            (outcome,) = generate_batch(policy, [job])
+            assert isinstance(outcome, GenerationResult), outcome
+            tokens += len(outcome.tokens)
         baseline = tokens / (time.perf_counter() - started)
 
     report: dict[str, Any] = {

@@ -264,8 +264,8 @@ INVALID = [
 def test_invalid_generate_request_answers_422(
     inference: httpx.Client, path: str, change: dict[str, Any], message: str
 ) -> None:
-    body = {"inputs": "The morning", "parameters": {"max_new_tokens": 4}}
-    body = {**body, **change, "parameters": {**body["parameters"], **change.get("parameters", {})}}
+    parameters = {"max_new_tokens": 4, **change.get("parameters", {})}
+    body = {"inputs": "The morning", **change, "parameters": parameters}
 
     response = inference.post(path, json=body)
 

@@ -76,9 +76,9 @@ def build_tiny_reward(directory: Path, *, seed: int) -> Path:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=REWARD_WINDOW,
-        num_labels=1,
         pad_token_id=tokenizer.pad_token_id,
     )
+    config.num_labels = 1
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config)
     # A wide head, so that scores differ by more than rounding between pairs and between seeds.

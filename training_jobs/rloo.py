@@ -116,8 +116,9 @@ def run(ctx: JobContext) -> JobResult:
 def fit_prompt_text(tokenizer: Any, prompt: str, *, budget: int) -> str:
     """The prompt, or its end that fits `budget` tokens (RLOOTrainer tokenizes prompts itself, untruncated)."""
     ids = tokenizer(prompt)["input_ids"]
-    while len(ids) > budget:
-        prompt = tokenizer.decode(ids[len(ids) - budget :], skip_special_tokens=True)
-        ids = tokenizer(prompt)["input_ids"]
-        budget -= 1  # decoding and re-encoding may merge tokens differently: shrink until it fits
-    return prompt
+    text, keep = prompt, budget
+    # Decoding the last `keep` ids and encoding again may split a cut word into more tokens: keep fewer.
+    while len(tokenizer(text)["input_ids"]) > budget:
+        text = tokenizer.decode(ids[len(ids) - keep :], skip_special_tokens=True)
+        keep -= 1
+    return text

@@ -207,7 +207,9 @@ FINISHED_JOB_STATUSES = ("succeeded", "failed", "cancelled")
 @app.command()
 def worker(
     loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
-    hostname: str | None = typer.Option(None, "--hostname", help="Worker name (default: gpu@<host>)."),
+    hostname: str | None = typer.Option(
+        None, "--hostname", help="Worker node name (default: celery@<host>)."
+    ),
 ) -> None:
     """Run a training worker: Celery on the `gpu` queue, one job at a time (--pool solo; CUDA does not fork)."""
     from services.core.settings import GPU_QUEUE
@@ -219,10 +221,11 @@ def worker(
         "--concurrency=1",
         f"--queues={GPU_QUEUE}",
         f"--loglevel={loglevel}",
-        f"--hostname={hostname or 'gpu@%h'}",
         "--without-gossip",
         "--without-mingle",
     ]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
     get_app().worker_main(argv)
 
 

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
 from services.core.settings import Settings, get_settings
-from services.inference.batching import MicroBatcher
+from services.inference.batching import MicroBatcher, settle
 from services.inference.errors import (
     GenerationError,
     InferenceError,
@@ -217,10 +217,19 @@ def _generate_json(body: GenerateRequest, params: SamplingParams, result: Genera
 
 async def _generate(runtime: Runtime, body: GenerateRequest) -> tuple[dict[str, Any], str]:
     params = _validated(runtime, body, stream=False)
-    job = GenerationJob(body.inputs, params)
+    loop = asyncio.get_running_loop()
+    submitted: list[asyncio.Future[Any]] = []
+
+    def on_token(token: TokenInfo, result: GenerationResult | None) -> None:
+        # Answer when this row finishes, not when the longest row of its batch does.
+        if result is not None and submitted:
+            loop.call_soon_threadsafe(settle, submitted[0], result)
+
+    job = GenerationJob(body.inputs, params, on_token)
+    submitted.append(runtime.generate_batcher.submit(job))
     try:
         # A client that goes away cancels the future: dropped if still queued, else its row stops.
-        result: GenerationResult = await runtime.generate_batcher.submit(job)
+        result: GenerationResult = await submitted[0]
     except asyncio.CancelledError:
         job.cancelled = True
         raise

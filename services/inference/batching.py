@@ -56,8 +56,9 @@ class _Pending(Generic[Item]):
     enqueued_at: float = field(default_factory=time.monotonic)
 
 
-def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:
-    if future.done():  # the client went away and its handler was cancelled
+def settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    """Give a request its outcome (on the event loop); a no-op if it has one or its client went away."""
+    if future.done():
         return
     if isinstance(outcome, BaseException):
         future.set_exception(outcome)
@@ -171,4 +172,4 @@ class MicroBatcher(Generic[Item]):
                 outcomes = [self._on_error(exc)] * len(batch)
             BATCH_SECONDS.labels(self.name).observe(time.monotonic() - started)
             for pending, outcome in zip(batch, outcomes, strict=True):
-                pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+                pending.loop.call_soon_threadsafe(settle, pending.future, outcome)

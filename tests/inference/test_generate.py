@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 import httpx
@@ -285,3 +286,30 @@ def test_stream_refuses_decoder_input_details(inference: httpx.Client) -> None:
 
     assert response.status_code == 422
     assert "not supported when streaming" in response.json()["error"]
+
+
+def test_short_request_answers_before_the_long_one_in_its_batch(
+    inference: httpx.Client, inference_url: str
+) -> None:
+    short = {"inputs": "The morning", "parameters": {"max_new_tokens": 1}}
+    long = {"inputs": "The morning", "parameters": {"max_new_tokens": 120}}
+
+    async def both() -> list[float]:
+        async with httpx.AsyncClient(base_url=inference_url, timeout=120) as client:
+            started = time.perf_counter()
+
+            async def timed(body: dict[str, Any]) -> float:
+                (await client.post("/generate", json=body)).raise_for_status()
+                return time.perf_counter() - started
+
+            return await asyncio.gather(timed(short), timed(long))
+
+    for _ in range(3):  # until the two share a batch (they are sent together, but the window is finite)
+        batches = metric_total(inference, "rlhf_inference_batch_size_count", "generate")
+        short_done, long_done = asyncio.run(both())
+        if metric_total(inference, "rlhf_inference_batch_size_count", "generate") - batches == 1:
+            break
+    else:
+        pytest.fail("the two requests never shared a batch")
+
+    assert short_done < long_done

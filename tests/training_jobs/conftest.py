@@ -29,8 +29,10 @@ JOB_ENV = {
     "RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS": "8",
     "RLHF_WATCHDOG_INTERVAL_SECONDS": "0.5",
     "RLHF_JOB_REQUEUE_AFTER_SECONDS": "3",
-    # Two cores shared by the collector, the worker and the test process.
-    "OMP_NUM_THREADS": "2",
+    # Two cores shared by the collector, the worker and the test process. One thread: the tiny test models
+    # gain nothing from a second, and a second one stalls when the cores are oversubscribed (a 20-step PPO
+    # job: 43 s on one thread, 167 s on two, with the machine's load average at 5).
+    "OMP_NUM_THREADS": "1",
 }
 
 
@@ -187,3 +189,19 @@ def wait_for_job(
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} timed out: {job}")
         time.sleep(0.3)
+
+
+# ---- a MiniLM reward model shared by the ppo and rloo tests (data and job: tests/training_jobs/sentiment.py) ----
+
+
+@pytest.fixture(scope="session")
+def review_reward(collector_url: str, admin_token: str, worker_process: Worker) -> dict[str, Any]:
+    """{"dataset": a film-review dataset (48 prompts), "job": the finished MiniLM reward_model job on it}."""
+    from tests.training_jobs.sentiment import create_review_dataset, train_minilm_reward_model
+
+    worker_process.ensure_running()
+    with httpx.Client(
+        base_url=collector_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
+    ) as client:
+        dataset = create_review_dataset(client, 48)
+        return {"dataset": dataset, "job": train_minilm_reward_model(client, dataset["id"])}

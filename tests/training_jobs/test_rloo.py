@@ -1,0 +1,54 @@
+"""rloo jobs end to end: HTTP API → Celery worker → a policy version, rewarded by a MiniLM reward model
+through a plain text callable (the reward model keeps its own tokenizer)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from services.core.artifacts import version_path
+from services.core.base_models import BUILTIN_TINY_GPT2, resolve_base_model
+from tests.training_jobs.conftest import submit, wait_for_job
+
+
+def test_rloo_job_with_a_minilm_reward_model_produces_a_loadable_policy_version(
+    admin: httpx.Client, worker, review_reward
+):
+    params = {
+        "learning_rate": 2e-4,
+        "max_completion_length": 24,
+        "eval_fraction": 0.2,
+        "eval_samples_per_prompt": 4,
+        "reward_model_version_id": review_reward["job"]["model_version_id"],
+    }
+    job = wait_for_job(
+        admin,
+        submit(admin, "rloo", review_reward["dataset"]["id"], base_model=BUILTIN_TINY_GPT2, params=params),
+        timeout=300,
+    )
+
+    assert job["status"] == "succeeded", job
+    metrics = job["metrics"]
+    assert {"reward_before", "reward_after", "reward_before_std", "kl", "train_seconds"} <= metrics.keys()
+    assert metrics["rloo_steps"] > 0 and metrics["eval_samples"] == 4 * metrics["eval_prompts"]
+    assert job["config"]["num_generations"] == 4 and job["config"]["beta"] > 0
+
+    version = admin.get(f"/api/v1/models/{job['model_version_id']}").raise_for_status().json()
+    assert version["kind"] == "policy" and version["base_model"] == BUILTIN_TINY_GPT2
+    path = version_path(version["path"])
+    steps = [entry for entry in json.loads((path / "training_log.json").read_text()) if "reward" in entry]
+    assert steps and all("kl" in entry and "entropy" in entry for entry in steps)
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    base = AutoModelForCausalLM.from_pretrained(resolve_base_model(BUILTIN_TINY_GPT2))
+    assert not torch.equal(
+        model.transformer.h[0].attn.c_attn.weight, base.transformer.h[0].attn.c_attn.weight
+    )
+    output = model.generate(
+        **tokenizer(["The story (3):"], return_tensors="pt"), max_new_tokens=8, do_sample=False
+    )
+    assert output.shape[1] > 0

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,17 +59,28 @@ def _seed_demo(state_dir: Path) -> str:
     return seeded.annotator_token
 
 
-def _pump_output(child: Child, console: Console) -> None:
+def _pump_output(child: Child, console: Console, log_file: Path | None) -> None:
     colour = PROCESS_COLOURS.get(child.name, "white")
     assert child.process.stdout is not None
-    for raw in iter(child.process.stdout.readline, b""):
-        line = raw.decode(errors="replace").rstrip()
-        console.print(
-            f"[{colour}]{child.name:>9} |[/{colour}] {line}", markup=True, highlight=False, soft_wrap=True
-        )
+    sink = log_file.open("ab") if log_file is not None else None
+    try:
+        for raw in iter(child.process.stdout.readline, b""):
+            if sink is not None:
+                sink.write(raw)
+                sink.flush()
+                continue
+            line = raw.decode(errors="replace").rstrip()
+            console.print(
+                f"[{colour}]{child.name:>9} |[/{colour}] {line}", markup=True, highlight=False, soft_wrap=True
+            )
+    finally:
+        if sink is not None:
+            sink.close()
 
 
-def _start_child(name: str, args: list[str], env: dict[str, str], console: Console) -> Child:
+def _start_child(
+    name: str, args: list[str], env: dict[str, str], console: Console, *, log_file: Path | None
+) -> Child:
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", *args],
         env=env,
@@ -77,7 +90,7 @@ def _start_child(name: str, args: list[str], env: dict[str, str], console: Conso
         start_new_session=True,
     )
     child = Child(name=name, process=process)
-    child.pump = threading.Thread(target=_pump_output, args=(child, console), daemon=True)
+    child.pump = threading.Thread(target=_pump_output, args=(child, console, log_file), daemon=True)
     child.pump.start()
     return child
 
@@ -109,20 +122,37 @@ def _stop_children(children: list[Child], *, timeout: float = 30.0) -> None:
             child.process.wait()
 
 
-def run_stack(
-    settings: Settings, *, demo: bool, with_worker: bool, with_inference: bool, console: Console
-) -> int:
-    """Run until Ctrl-C (or until a child process dies); return the exit code."""
+@dataclass
+class Stack:
+    """The processes of a running stack, and what a client needs to reach it."""
+
+    children: list[Child]
+    collector_url: str
+    inference_url: str
+    admin_token: str
+    annotator_token: str | None
+
+    def dead_children(self) -> list[Child]:
+        return [child for child in self.children if child.process.poll() is not None]
+
+
+@contextmanager
+def running_stack(
+    settings: Settings,
+    *,
+    demo: bool,
+    with_worker: bool,
+    with_inference: bool,
+    console: Console,
+    log_dir: Path | None = None,
+) -> Iterator[Stack]:
+    """Start servers (embedded unless URLs are set), migrate, start the processes; stop all on exit.
+
+    The processes' output goes to the console, or to one file each in `log_dir` when it is given.
+    """
     state_dir = settings.state_dir.resolve()
     started: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = []
     children: list[Child] = []
-    stop_requested = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop_requested.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     try:
         database_url = settings.database_url
         if database_url is None:
@@ -137,12 +167,13 @@ def run_stack(
             started.append(redis)
             redis_url = redis.url
 
+        admin_token = settings.resolved_admin_token()
         env = {
             **os.environ,
             "RLHF_DATABASE_URL": database_url,
             "RLHF_REDIS_URL": redis_url,
             "RLHF_STATE_DIR": str(state_dir),
-            "RLHF_ADMIN_TOKEN": settings.resolved_admin_token(),
+            "RLHF_ADMIN_TOKEN": admin_token,
         }
         os.environ.update(env)
         get_settings.cache_clear()
@@ -156,31 +187,62 @@ def run_stack(
             annotator_token = _seed_demo(state_dir)
             console.print("demo dataset ready")
 
-        children.append(_start_child("collector", ["serve", "collector"], env, console))
-        _wait_healthy(settings.resolved_collector_url + "/health", children[0])
-        if with_worker:
-            children.append(_start_child("worker", ["worker"], env, console))
-        if with_inference:
-            inference = _start_child("inference", ["serve", "inference"], env, console)
-            children.append(inference)
-            _wait_healthy(settings.resolved_inference_url + "/health", inference)
+        def start(name: str, args: list[str]) -> Child:
+            log_file = None if log_dir is None else log_dir / f"{name}.log"
+            child = _start_child(name, args, env, console, log_file=log_file)
+            children.append(child)
+            return child
 
-        _print_banner(settings, console, annotator_token=annotator_token, with_inference=with_inference)
-        while not stop_requested.wait(0.5):
-            dead = [child for child in children if child.process.poll() is not None]
-            if dead:
-                for child in dead:
-                    console.print(f"[red]{child.name} exited with code {child.process.returncode}[/red]")
-                return 1
-        return 0
-    except RuntimeError as error:
-        console.print(f"[red]{error}[/red]")
-        return 1
+        collector = start("collector", ["serve", "collector"])
+        _wait_healthy(settings.resolved_collector_url + "/health", collector)
+        if with_worker:
+            start("worker", ["worker"])
+        if with_inference:
+            console.print("starting the inference service (the first start builds the built-in policy)")
+            inference = start("inference", ["serve", "inference"])
+            _wait_healthy(settings.resolved_inference_url + "/health", inference, timeout=600)
+        yield Stack(
+            children=children,
+            collector_url=settings.resolved_collector_url,
+            inference_url=settings.resolved_inference_url,
+            admin_token=admin_token,
+            annotator_token=annotator_token,
+        )
     finally:
         console.print("stopping")
         _stop_children(children)
         for server in reversed(started):
             server.stop()
+
+
+def run_stack(
+    settings: Settings, *, demo: bool, with_worker: bool, with_inference: bool, console: Console
+) -> int:
+    """`rlhf up`: run until Ctrl-C (or until a process dies); return the exit code."""
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        with running_stack(
+            settings, demo=demo, with_worker=with_worker, with_inference=with_inference, console=console
+        ) as stack:
+            _print_banner(
+                settings, console, annotator_token=stack.annotator_token, with_inference=with_inference
+            )
+            while not stop_requested.wait(0.5):
+                dead = stack.dead_children()
+                for child in dead:
+                    console.print(f"[red]{child.name} exited with code {child.process.returncode}[/red]")
+                if dead:
+                    return 1
+            return 0
+    except RuntimeError as error:
+        console.print(f"[red]{error}[/red]")
+        return 1
 
 
 def _print_banner(

@@ -107,7 +107,8 @@ def run(ctx: JobContext) -> JobResult:
         processing_class=tokenizer,
         model=policy,
         ref_model=reference,
-        reward_model=PolicyTokenRewardModel(scorer, tokenizer, known),
+        # TRL reads only `base_model_prefix` and `score` of it (see reward_adapter)
+        reward_model=PolicyTokenRewardModel(scorer, tokenizer, known),  # type: ignore[arg-type]
         value_model=critic,
         train_dataset=Dataset.from_dict({"input_ids": train_ids}),
         eval_dataset=Dataset.from_dict({"input_ids": eval_ids}),

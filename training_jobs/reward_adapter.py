@@ -124,14 +124,14 @@ class PolicyTokenRewardModel(nn.Module):
         self.score = nn.Identity()
 
 
-def reward_function(scorer: RewardScorer) -> Callable[..., list[float]]:
+def reward_function(scorer: RewardScorer) -> Callable[..., list[float | None]]:
     """RLOO's reward: scores completions against `reward_prompt` (the untruncated prompt) when the dataset
     has that column, else against the prompt the policy saw."""
 
     def reward_model(
         prompts: list[str], completions: list[str], completion_ids: list[list[int]], **columns: Any
-    ) -> list[float]:
-        return scorer(columns.get("reward_prompt") or prompts, completions)
+    ) -> list[float | None]:
+        return list(scorer(columns.get("reward_prompt") or prompts, completions))
 
     return reward_model
 

@@ -50,6 +50,9 @@ def run(ctx: JobContext) -> JobResult:
     policy_path, policy_name = models.policy_source(ctx)
     reward_path, reward_name = models.resolve_reward_model(ctx)
     config = build_config(RLOOConfig, ctx, **DEFAULTS)
+    if config.max_completion_length is None:
+        raise JobInputError("params.max_completion_length must be a number of tokens")
+    completion_length = int(config.max_completion_length)
     train_prompts, eval_prompts = held_out_split(ctx)
     ctx.log(
         f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
@@ -62,7 +65,7 @@ def run(ctx: JobContext) -> JobResult:
     scorer = load_reward_scorer(reward_path, reward_name)
     scorer.model.to(device())
     apply_trainable(policy, ctx)
-    budget = prompt_budget(tokenizer, policy, config.max_completion_length)
+    budget = prompt_budget(tokenizer, policy, completion_length)
     train_rows = [
         {"prompt": fit_prompt_text(tokenizer, prompt, budget=budget), "reward_prompt": prompt}
         for prompt in train_prompts
@@ -71,7 +74,7 @@ def run(ctx: JobContext) -> JobResult:
     ctx.record_config(config)
 
     sampling = evaluation.Sampling(
-        max_new_tokens=config.max_completion_length,
+        max_new_tokens=completion_length,
         temperature=config.temperature,
         stop_token_id=tokenizer.eos_token_id,  # RLOO's generation ends at eos
         samples_per_prompt=int(ctx.params.get("eval_samples_per_prompt", 4)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,14 +17,24 @@ from services.core.artifacts import version_path
 from services.core.base_models import BUILTIN_TINY_GPT2, resolve_base_model
 from tests.training_jobs.conftest import Worker, submit, wait_for_job
 
-# 20 PPO steps of 16 rollouts, 24-token responses; 8 samples for each held-out prompt (about 10 prompts).
+# 20 PPO steps of 16 rollouts, 24-token responses; 8 samples for each held-out prompt (6 prompts). A small KL
+# coefficient: the reward model's scores of the policy's samples spread by only about 0.1, and the reward model
+# job is not bit-reproducible across runs (its head is initialised before the trainer seeds); these settings
+# gave a held-out gain of 1.4 to 1.9 standard deviations with each of five such reward models.
 PPO_PARAMS: dict[str, Any] = {
     "total_episodes": 320,
-    "learning_rate": 2e-4,
+    "learning_rate": 3e-4,
+    "kl_coef": 0.01,
     "response_length": 24,
     "eval_fraction": 0.2,
     "eval_samples_per_prompt": 8,
 }
+
+
+def first_attention(path: Path | str) -> torch.Tensor:
+    """The first attention block's weights of a GPT-2 policy at `path` (to tell trained from untouched)."""
+    model: Any = AutoModelForCausalLM.from_pretrained(path)
+    return model.transformer.h[0].attn.c_attn.weight.detach()
 
 
 def _version(client: httpx.Client, version_id: int) -> dict[str, Any]:
@@ -46,7 +57,6 @@ def test_ppo_job_with_a_minilm_reward_model_raises_the_held_out_reward(ppo_job):
     metrics = ppo_job["metrics"]
     assert {"reward_before", "reward_after", "reward_before_std", "kl", "train_seconds"} <= metrics.keys()
     assert metrics["eval_samples"] == 8 * metrics["eval_prompts"] and metrics["eval_prompts"] >= 5
-    # Measured here: a gain of about 1.2 standard deviations of the starting reward, at a KL of about 2 nats.
     assert metrics["reward_after"] - metrics["reward_before"] > 0.5 * metrics["reward_before_std"]
     assert 0 < metrics["kl"] < 10
 
@@ -62,7 +72,7 @@ def test_ppo_job_reports_reward_kl_entropy_and_clip_fraction_per_step(admin: htt
         assert all(key in entry for entry in steps), key
     scores = [entry["objective/scores"] for entry in steps]
     assert statistics.fmean(scores[-5:]) > statistics.fmean(scores[:5])
-    assert ppo_job["config"]["stop_token"] == "eos" and ppo_job["config"]["learning_rate"] == 2e-4
+    assert ppo_job["config"]["stop_token"] == "eos" and ppo_job["config"]["learning_rate"] == 3e-4
     assert "before: reward" in ppo_job["log_tail"] and "after: reward" in ppo_job["log_tail"]
 
 
@@ -71,13 +81,10 @@ def test_ppo_job_produces_a_loadable_policy_version(admin: httpx.Client, ppo_job
     assert version["kind"] == "policy" and version["base_model"] == BUILTIN_TINY_GPT2
     path = version_path(version["path"])
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path)
-    base = AutoModelForCausalLM.from_pretrained(resolve_base_model(BUILTIN_TINY_GPT2))
-    assert not torch.equal(
-        model.transformer.h[0].attn.c_attn.weight, base.transformer.h[0].attn.c_attn.weight
-    )
+    assert not torch.equal(first_attention(path), first_attention(resolve_base_model(BUILTIN_TINY_GPT2)))
     assert tokenizer.padding_side == "left" and tokenizer.pad_token_id != tokenizer.eos_token_id
 
+    model = AutoModelForCausalLM.from_pretrained(path)
     output = model.generate(
         **tokenizer(["The film (7):"], return_tensors="pt"), max_new_tokens=8, do_sample=False
     )
@@ -105,11 +112,7 @@ def test_ppo_job_with_lora_saves_a_merged_policy(admin: httpx.Client, worker, re
     assert job["metrics"]["ppo_steps"] == 2 and isinstance(job["metrics"]["kl"], float)
     path = version_path(_version(admin, job["model_version_id"])["path"])
     assert not (path / "adapter_config.json").exists()
-    model = AutoModelForCausalLM.from_pretrained(path)
-    base = AutoModelForCausalLM.from_pretrained(resolve_base_model(BUILTIN_TINY_GPT2))
-    assert not torch.equal(
-        model.transformer.h[0].attn.c_attn.weight, base.transformer.h[0].attn.c_attn.weight
-    )
+    assert not torch.equal(first_attention(path), first_attention(resolve_base_model(BUILTIN_TINY_GPT2)))
 
 
 def test_ppo_job_on_a_dataset_with_one_prompt_fails_readably(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -113,7 +114,7 @@ def test_value_model_starts_from_the_policy_when_the_reward_model_reads_other_id
 ):
     critic = value_model(str(tiny_gpt2), policy_tokenizer, resolve_base_model(MINILM), minilm_scorer)
 
-    policy = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
+    policy: Any = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
     assert type(critic).__name__ == "GPT2ForSequenceClassification" and critic.score.out_features == 1
     assert torch.equal(critic.transformer.h[0].attn.c_attn.weight, policy.transformer.h[0].attn.c_attn.weight)
     assert critic.config.pad_token_id == policy_tokenizer.pad_token_id

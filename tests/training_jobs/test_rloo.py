@@ -4,6 +4,8 @@ through a plain text callable (the reward model keeps its own tokenizer)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 import torch
@@ -12,6 +14,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from services.core.artifacts import version_path
 from services.core.base_models import BUILTIN_TINY_GPT2, resolve_base_model
 from tests.training_jobs.conftest import submit, wait_for_job
+
+
+def first_attention(path: Path | str) -> torch.Tensor:
+    """The first attention block's weights of a GPT-2 policy at `path` (to tell trained from untouched)."""
+    model: Any = AutoModelForCausalLM.from_pretrained(path)
+    return model.transformer.h[0].attn.c_attn.weight.detach()
 
 
 def test_rloo_job_with_a_minilm_reward_model_produces_a_loadable_policy_version(
@@ -43,11 +51,8 @@ def test_rloo_job_with_a_minilm_reward_model_produces_a_loadable_policy_version(
     assert steps and all("kl" in entry and "entropy" in entry for entry in steps)
 
     tokenizer = AutoTokenizer.from_pretrained(path)
+    assert not torch.equal(first_attention(path), first_attention(resolve_base_model(BUILTIN_TINY_GPT2)))
     model = AutoModelForCausalLM.from_pretrained(path)
-    base = AutoModelForCausalLM.from_pretrained(resolve_base_model(BUILTIN_TINY_GPT2))
-    assert not torch.equal(
-        model.transformer.h[0].attn.c_attn.weight, base.transformer.h[0].attn.c_attn.weight
-    )
     output = model.generate(
         **tokenizer(["The story (3):"], return_tensors="pt"), max_new_tokens=8, do_sample=False
     )

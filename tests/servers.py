@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -85,3 +86,20 @@ def uvicorn_args(app: str, port: int) -> list[str]:
         str(port),
         "--no-access-log",
     ]
+
+
+@contextmanager
+def running_collector(env: Mapping[str, str], *, log_path: Path) -> Iterator[str]:
+    """A collector (uvicorn subprocess) with this environment, on a free port; yields its URL."""
+    port = free_port()
+    server = ServerProcess(
+        uvicorn_args("services.collector.app:app", port),
+        env={**env, "RLHF_COLLECTOR_PORT": str(port)},
+        log_path=log_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_http_ok(url + "/health")
+        yield url
+    finally:
+        server.stop()

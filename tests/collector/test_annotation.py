@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.collector.conftest import table_counts
-from tests.servers import ServerProcess, free_port, uvicorn_args
+from tests.servers import running_collector
 
 LEASE_SECONDS = 1
 
@@ -224,18 +224,9 @@ def test_me_lists_datasets_with_my_progress(make_dataset: Callable, make_annotat
 @pytest.fixture(scope="module")
 def short_lease_url(stack_env: dict[str, str], state_dir: Path) -> Iterator[str]:
     """A second collector whose leases last LEASE_SECONDS."""
-    port = free_port()
-    server = ServerProcess(
-        uvicorn_args("services.collector.app:app", port),
-        env={**stack_env, "RLHF_LEASE_SECONDS": str(LEASE_SECONDS)},
-        log_path=state_dir / "collector-short-lease.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_http_ok(url + "/health")
+    env = {**stack_env, "RLHF_LEASE_SECONDS": str(LEASE_SECONDS)}
+    with running_collector(env, log_path=state_dir / "collector-short-lease.log") as url:
         yield url
-    finally:
-        server.stop()
 
 
 def test_expired_lease_returns_work_to_pool(

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, free_port, uvicorn_args
+from tests.servers import ServerProcess, running_collector
 from tests.training_jobs.tiny import build_tiny_gpt2
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -44,18 +44,8 @@ def jobs_env(stack_env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def collector_url(jobs_env: dict[str, str], state_dir: Path) -> Iterator[str]:
     """The collector for these tests: as in tests/conftest.py, with the fast watchdog settings."""
-    port = free_port()
-    server = ServerProcess(
-        uvicorn_args("services.collector.app:app", port),
-        env={**jobs_env, "RLHF_COLLECTOR_PORT": str(port)},
-        log_path=state_dir / "collector-jobs.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_http_ok(url + "/health")
+    with running_collector(jobs_env, log_path=state_dir / "collector-jobs.log") as url:
         yield url
-    finally:
-        server.stop()
 
 
 class Worker:

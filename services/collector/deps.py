@@ -10,10 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from services.core.db import get_sessionmaker
-from services.core.models import Annotator
 from services.core.security import tokens_equal
 from services.core.settings import get_settings
 from services.domain import annotators
+from services.domain.annotators import Identity
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -52,7 +52,7 @@ def require_admin(session: SessionDep, credentials: CredentialsDep) -> None:
     raise UNAUTHORIZED
 
 
-def current_annotator(session: SessionDep, credentials: CredentialsDep) -> Annotator:
+def current_annotator(session: SessionDep, credentials: CredentialsDep) -> Identity:
     if credentials is None:
         raise UNAUTHORIZED
     annotator = annotators.get_by_token(session, credentials.credentials)
@@ -66,4 +66,4 @@ def current_annotator(session: SessionDep, credentials: CredentialsDep) -> Annot
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
-CurrentAnnotator = Annotated[Annotator, Depends(current_annotator)]
+CurrentAnnotator = Annotated[Identity, Depends(current_annotator)]

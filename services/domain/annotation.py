@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
 from sqlalchemy.orm import Session
 
+from services.core.db import execute_on_driver
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.models import Annotator
 from services.core.settings import get_settings
+from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -64,14 +63,6 @@ class StoredPreference:
     idempotency_key: str | None
     leased_at: datetime | None
     created_at: datetime
-
-
-def _execute(session: Session, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run one statement on the session's own connection and transaction, without SQLAlchemy's overhead."""
-    driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
-    with driver.cursor(row_factory=dict_row) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
 
 
 _LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
@@ -168,7 +159,7 @@ _REFRESH = f"""
 """
 
 
-def next_comparison(session: Session, annotator: Annotator, dataset_id: int) -> Assignment | None:
+def next_comparison(session: Session, annotator: Identity, dataset_id: int) -> Assignment | None:
     """Lease the annotator a comparison of the dataset (the one they hold, if any); None when none is free."""
     params: dict[str, Any] = {
         "annotator_id": annotator.id,
@@ -176,7 +167,7 @@ def next_comparison(session: Session, annotator: Annotator, dataset_id: int) -> 
         "after": 0,
         "lease_seconds": get_settings().lease_seconds,
     }
-    rows = _execute(session, _START, params)
+    rows = execute_on_driver(session, _START, params)
     if not rows:
         session.rollback()
         raise NotFoundError(f"dataset {dataset_id} not found")
@@ -184,16 +175,16 @@ def next_comparison(session: Session, annotator: Annotator, dataset_id: int) -> 
     params["k"] = start["k"]
     candidate = start["candidate"]
     if start["held"] is not None:
-        refreshed = _execute(session, _REFRESH, params | {"comparison_id": start["held"]})
+        refreshed = execute_on_driver(session, _REFRESH, params | {"comparison_id": start["held"]})
         if refreshed:
             session.commit()
             return Assignment(**refreshed[0])
         # The held lease lapsed (or was voted on) meanwhile; the first statement did not search: do it now.
-        picked = _execute(session, _PICK, params)
+        picked = execute_on_driver(session, _PICK, params)
         candidate = picked[0]["id"] if picked else None
     while True:
         if candidate is not None:
-            granted = _execute(session, _GRANT, params | {"comparison_id": candidate})
+            granted = execute_on_driver(session, _GRANT, params | {"comparison_id": candidate})
             if granted:
                 session.commit()
                 return Assignment(**granted[0])
@@ -201,11 +192,11 @@ def next_comparison(session: Session, annotator: Annotator, dataset_id: int) -> 
             params["after"] = candidate
         else:
             # Nothing free in this window: move to the next one, if any.
-            params["after"] = _execute(session, _WINDOW_END, params)[0]["window_end"]
+            params["after"] = execute_on_driver(session, _WINDOW_END, params)[0]["window_end"]
             if params["after"] is None:
                 session.commit()
                 return None
-        picked = _execute(session, _PICK, params)
+        picked = execute_on_driver(session, _PICK, params)
         candidate = picked[0]["id"] if picked else None
 
 
@@ -282,7 +273,7 @@ def check_vote(vote: Vote) -> None:
 
 def record_preference(
     session: Session,
-    annotator: Annotator,
+    annotator: Identity,
     comparison_id: int,
     vote: Vote,
     *,
@@ -302,7 +293,7 @@ def record_preference(
         "comparison_id": comparison_id,
         "key": idempotency_key,
     }
-    locked = _execute(session, _LOCK, params)
+    locked = execute_on_driver(session, _LOCK, params)
     if not locked:
         session.rollback()
         raise NotFoundError(f"comparison {comparison_id} not found")
@@ -319,14 +310,14 @@ def record_preference(
         "k": k,
         "fills_slot": vote.choice != "skip",
     }
-    outcome = _execute(session, _VOTE, params)[0]
+    outcome = execute_on_driver(session, _VOTE, params)[0]
     if outcome["stored"] is not None:
         session.commit()
         return _stored(outcome["stored"])
     session.rollback()
     if outcome["voted"]:
         # A concurrent retry with this key may have committed while this request waited for the lock.
-        if idempotency_key is not None and _execute(session, _BY_KEY, params):
+        if idempotency_key is not None and execute_on_driver(session, _BY_KEY, params):
             return _replay(session, annotator.id, comparison_id, idempotency_key)
         session.rollback()
         raise ConflictError(f"annotator {annotator.id} has already judged comparison {comparison_id}")
@@ -348,7 +339,7 @@ def _stored(row: dict[str, Any]) -> StoredPreference:
 
 
 def _replay(session: Session, annotator_id: int, comparison_id: int, key: str | None) -> StoredPreference:
-    rows = _execute(session, _BY_KEY, {"annotator_id": annotator_id, "key": key})
+    rows = execute_on_driver(session, _BY_KEY, {"annotator_id": annotator_id, "key": key})
     session.rollback()
     if rows[0]["comparison_id"] != comparison_id:
         raise InvalidInputError(

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.models import Annotator, Dataset
+from services.core.models import Dataset
+from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
 
@@ -150,7 +151,7 @@ _FOR_ANNOTATOR = text(
 )
 
 
-def for_annotator(session: Session, annotator: Annotator) -> list[AnnotatorDataset]:
+def for_annotator(session: Session, annotator: Identity) -> list[AnnotatorDataset]:
     """Every dataset with what this annotator has done in it and what is left for them."""
     rows = session.execute(_FOR_ANNOTATOR, {"annotator_id": annotator.id})
     return [AnnotatorDataset(**row._asdict()) for row in rows]

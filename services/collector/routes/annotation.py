@@ -23,16 +23,16 @@ from services.collector.schemas import (
     PreferencePublic,
 )
 from services.core.db import get_sessionmaker
-from services.core.models import Annotator
 from services.domain import annotation, datasets
 from services.domain.annotation import Vote
+from services.domain.annotators import Identity
 
 router = APIRouter(tags=["annotation"])
 
 T = TypeVar("T")
 
 
-async def as_annotator(credentials: CredentialsDep, work: Callable[[Session, Annotator], T]) -> T:
+async def as_annotator(credentials: CredentialsDep, work: Callable[[Session, Identity], T]) -> T:
     """Authenticate the bearer token as an annotator and run `work`, in one worker thread and session."""
 
     def run() -> T:
@@ -46,7 +46,7 @@ async def as_annotator(credentials: CredentialsDep, work: Callable[[Session, Ann
 async def me(credentials: CredentialsDep) -> MePublic:
     """Who the token belongs to, and their progress in every dataset."""
 
-    def work(session: Session, annotator: Annotator) -> MePublic:
+    def work(session: Session, annotator: Identity) -> MePublic:
         mine = datasets.for_annotator(session, annotator)
         return MePublic(
             id=annotator.id,

@@ -299,9 +299,9 @@ class CpuMeter:
         self.collector_pid = collector_pid
 
     def _postmaster(self) -> psutil.Process:
+        # Ask for the backend's parent while the connection is open: once closed, the backend exits.
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            backend = fetch_one(conn, "SELECT pg_backend_pid()")
-        return psutil.Process(backend).parent()
+            return psutil.Process(fetch_one(conn, "SELECT pg_backend_pid()")).parent()
 
     def _usage(self) -> dict[str, float]:
         postmaster = self._postmaster()

@@ -276,17 +276,22 @@ BASELINE_FIELDS = (
 
 
 def bare_trl_baseline(
-    dataset_id: int, job_config: dict[str, Any], base_model: str, eval_fraction: float
+    dataset_id: int, job_config: dict[str, Any], base_model: str, params: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
-    """A plain TRL RewardTrainer script on the same pairs, config and encoding; in this process."""
+    """A plain TRL RewardTrainer script on the same pairs, config, encoding and recipe (the linear probe,
+    then full fine-tuning); in this process."""
     from datasets import Dataset
+    from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
     from services.core.base_models import resolve_base_model
     from services.core.reward_inputs import encode_reward_input
     from training_jobs import data
     from training_jobs.models import load_reward_model, load_tokenizer
+    from training_jobs.reward_model import PROBE_DEFAULTS
 
+    probe = {**PROBE_DEFAULTS, **{key: params[key] for key in PROBE_DEFAULTS if key in params}}
+    eval_fraction = float(params.get("eval_fraction", 0.1))
     train, _ = data.split_train_eval(data.preference_pairs(dataset_id).pairs, eval_fraction=eval_fraction)
     path = resolve_base_model(base_model)
     tokenizer = load_tokenizer(path)
@@ -303,20 +308,32 @@ def bare_trl_baseline(
                 "length": max(len(chosen), len(rejected)),  # for train_sampling_strategy="group_by_length"
             }
         )
-    config = RewardConfig(
-        output_dir=tempfile.mkdtemp(prefix="rlhf-bench-bare-"),
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        logging_steps=50,
-        **{key: job_config[key] for key in BASELINE_FIELDS if key in job_config},
+    fields = {key: job_config[key] for key in BASELINE_FIELDS if key in job_config}
+    common = {"report_to": "none", "save_strategy": "no", "disable_tqdm": True, "logging_steps": 50}
+    config = RewardConfig(output_dir=tempfile.mkdtemp(prefix="rlhf-bench-bare-"), **common, **fields)
+    probe_config = RewardConfig(
+        output_dir=tempfile.mkdtemp(prefix="rlhf-bench-bare-probe-"),
+        **common,
+        **{
+            **fields,
+            "learning_rate": probe["probe_learning_rate"],
+            "num_train_epochs": probe["probe_epochs"],
+            "warmup_steps": 0,
+        },
     )
+    dataset = Dataset.from_list(rows)
     with PeakMemory(os.getpid()) as memory:
         started = time.monotonic()
+        set_seed(config.seed)
         model = load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
-        trainer = RewardTrainer(
-            model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
-        )
+        if probe["probe_epochs"] > 0:
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad_(name.startswith(("score", "classifier")) or ".pooler." in f".{name}")
+            RewardTrainer(
+                model=model, args=probe_config, train_dataset=dataset, processing_class=tokenizer
+            ).train()
+            model.requires_grad_(True)
+        trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
         trainer.train()
         seconds = time.monotonic() - started
     return trainer.model, {
@@ -387,8 +404,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["goal_met"] = accuracy >= GOALS["accuracy"] and wall <= GOALS["train_wall_seconds"]
         if args.baseline:
             print("training the bare TRL baseline", file=sys.stderr)
-            eval_fraction = float(params.get("eval_fraction", 0.1))
-            model, bare = bare_trl_baseline(dataset_id, job["config"], args.base_model, eval_fraction)
+            model, bare = bare_trl_baseline(dataset_id, job["config"], args.base_model, params)
             from services.core.base_models import resolve_base_model
 
             bare["test_accuracy"] = round(

@@ -3,7 +3,7 @@
 The collector checks params before queueing a job but must not import TRL; this table is what it checks
 against. Regenerate after upgrading TRL or changing a job module's EXTRA_PARAMS:
 
-    python -m training_jobs.param_table --write
+    python -m training_jobs.param_table --write && ruff format services/domain/trl_fields.py
 """
 
 from __future__ import annotations

@@ -5,26 +5,36 @@ AutoModelForSequenceClassification with one output. Inputs are pre-tokenized wit
 services.core.reward_inputs.encode_reward_input, the rule /reward and PPO/RLOO also use: RewardTrainer's
 own text path would join prompt and response without a separator and drop (not truncate) long rows.
 
-Params besides RewardConfig's fields: eval_fraction (share of decided comparisons held out, default 0.1).
+Training is LP-FT (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features"): first only the new
+reward head trains on the frozen encoder (the probe), then everything trains from there. A random head
+sends large, random gradients into the pretrained encoder during its first steps; starting fine-tuning from a
+fitted head keeps more of what the encoder knew. The head is what a sequence classifier adds on top of the
+encoder's last layer: its pooler, when it has one (BERT's: trained in pretraining, not for this task), and the
+output layer. On ETHICS utilitarianism with MiniLM (4,808 test pairs): 72 % fine-tuning directly, 73.9 % after
+probing the output layer alone, 76.0 % after probing pooler and output layer.
+
+Params besides RewardConfig's fields: eval_fraction (share of decided comparisons held out, default 0.1),
+probe_epochs (epochs of the head-only phase, default 1; 0 skips it), probe_learning_rate (default 1e-3).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from typing import Any
 
 from services.core.reward_inputs import encode_reward_input, window_size
 from training_jobs import data, models
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import apply_trainable, build_config, peft_config
+from training_jobs.trl_config import REWARD_HEADS, apply_trainable, build_config, peft_config
 
-EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float}
+EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float, "probe_epochs": float, "probe_learning_rate": float}
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 # Tuned on MiniLM (22M) with ETHICS utilitarianism (benchmarks/reward_quality.py); the schedule is Llama 2's.
 DEFAULTS: dict[str, Any] = {
-    "learning_rate": 5e-5,
+    "learning_rate": 3e-5,
     "num_train_epochs": 1,
     "per_device_train_batch_size": 32,
     "max_length": 512,
@@ -36,11 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "remove_unused_columns": False,
 }
 
+PROBE_DEFAULTS: dict[str, Any] = {"probe_epochs": 1.0, "probe_learning_rate": 1e-3}
+
 SCORE_BATCH_SIZE = 64
 
 
 def run(ctx: JobContext) -> JobResult:
     from datasets import Dataset
+    from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
     base_name = ctx.base_model or DEFAULT_BASE_MODEL
@@ -55,24 +68,36 @@ def run(ctx: JobContext) -> JobResult:
     ctx.log(f"{len(train_pairs)} training pairs, {len(eval_pairs)} held out")
     ctx.progress(0.02, train_pairs=len(train_pairs), eval_pairs=len(eval_pairs))
 
+    config = build_config(RewardConfig, ctx, **DEFAULTS)
+    set_seed(config.seed)  # the new head's initial weights
     tokenizer = models.load_tokenizer(path)
     model = models.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
-    config = build_config(RewardConfig, ctx, **DEFAULTS)
     max_length = window_size(tokenizer, getattr(model.config, "max_position_embeddings", None))
     max_length = min(max_length, config.max_length or max_length)
     ctx.record_config(config)
-    apply_trainable(model, ctx)
+    train_dataset = Dataset.from_list([_encode(tokenizer, pair, max_length) for pair in train_pairs])
 
-    rows = [_encode(tokenizer, pair, max_length) for pair in train_pairs]
+    probe_epochs = float(ctx.params.get("probe_epochs", PROBE_DEFAULTS["probe_epochs"]))
+    if probe_epochs > 0:
+        probe_config = dataclasses.replace(
+            config,
+            learning_rate=float(ctx.params.get("probe_learning_rate", PROBE_DEFAULTS["probe_learning_rate"])),
+            num_train_epochs=probe_epochs,
+            warmup_steps=0,
+        )
+        ctx.log(f"probe: the reward head alone for {probe_epochs:g} epoch(s), encoder frozen")
+        _train_head_only(ctx, model, probe_config, train_dataset, tokenizer)
+
+    apply_trainable(model, ctx)
     trainer = RewardTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=train_dataset,
         processing_class=tokenizer,
         callbacks=ctx.callbacks,
         peft_config=peft_config(ctx),
     )
-    ctx.trainer_span = (0.05, 0.9)
+    ctx.trainer_span = (0.3 if probe_epochs > 0 else 0.05, 0.9)
     output = trainer.train()
     ctx.raise_if_cancelled()
 
@@ -84,6 +109,30 @@ def run(ctx: JobContext) -> JobResult:
     ctx.progress(0.95, **metrics)
     models.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind="reward", metrics=metrics, base_model=base_name)
+
+
+def _train_head_only(ctx: JobContext, model: Any, config: Any, train_dataset: Any, tokenizer: Any) -> None:
+    """The probe: train only the head (pooler and output layer), on the frozen encoder; curves named probe_*."""
+    from trl import RewardTrainer
+
+    trainable = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(REWARD_HEADS) or ".pooler." in f".{name}")
+    logged_before = len(ctx.history)
+    ctx.trainer_span = (0.05, 0.3)
+    RewardTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        callbacks=ctx.callbacks,
+    ).train()
+    ctx.raise_if_cancelled()
+    for entry in ctx.history[logged_before:]:
+        for key in [key for key in entry if key != "step"]:
+            entry[f"probe_{key}"] = entry.pop(key)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(trainable[name])
 
 
 def _dataset_id(ctx: JobContext) -> int:

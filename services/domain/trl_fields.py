@@ -28,7 +28,11 @@ KIND_EXTRA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
         "top_p": ("float",),
     },
     "ppo": {"eval_fraction": ("float",), "eval_samples_per_prompt": ("int",)},
-    "reward_model": {"eval_fraction": ("float",)},
+    "reward_model": {
+        "eval_fraction": ("float",),
+        "probe_epochs": ("float",),
+        "probe_learning_rate": ("float",),
+    },
     "rloo": {"eval_fraction": ("float",), "eval_samples_per_prompt": ("int",)},
     "sft": {"eval_fraction": ("float",)},
 }

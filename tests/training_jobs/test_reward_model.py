@@ -66,6 +66,8 @@ def test_reward_model_job_produces_loadable_reward_version(
         assert (path / name).is_file(), name
     assert json.loads((path / "rlhf_version.json").read_text())["name"] == version["name"]
     assert (path / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logged = json.loads((path / "training_log.json").read_text())
+    assert any("probe_loss" in entry for entry in logged) and any("loss" in entry for entry in logged)
     assert not list(path.glob("checkpoint-*"))
 
     trained = AutoModelForSequenceClassification.from_pretrained(path)
@@ -122,6 +124,22 @@ def test_reward_model_job_with_lora_saves_a_plain_model_with_a_trained_head(
     trained = AutoModelForSequenceClassification.from_pretrained(path)
     assert not torch.equal(_c_attn(path, 0), _c_attn(tiny_gpt2, 0))  # the LoRA delta, merged in
     assert trained.score.weight.abs().sum() > 0
+
+
+def test_reward_model_job_without_the_probe_phase_trains_in_one_go(
+    admin: httpx.Client, worker, make_dataset, tiny_gpt2
+):
+    dataset = make_dataset(16)
+    params = {"max_steps": 2, "per_device_train_batch_size": 4, "probe_epochs": 0}
+    job = wait_for_job(
+        admin, submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=params)
+    )
+
+    assert job["status"] == "succeeded", job
+    assert "reward head alone" not in job["log_tail"]
+    path = version_path(admin.get(f"/api/v1/models/{job['model_version_id']}").json()["path"])
+    logged = json.loads((path / "training_log.json").read_text())
+    assert logged and not any(key.startswith("probe_") for entry in logged for key in entry)
 
 
 def test_reward_model_job_on_minilm_uses_its_bert_tokenizer(admin: httpx.Client, worker, make_dataset):

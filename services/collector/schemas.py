@@ -110,7 +110,9 @@ class AssignmentPublic(BaseModel):
 
 class PreferenceCreate(_Input):
     choice: Literal["a", "b", "tie", "skip"]
-    strength: int | None = Field(default=None, ge=1, le=3, description="a or b only: 1 slightly ... 3 much better")
+    strength: int | None = Field(
+        default=None, ge=1, le=3, description="a or b only: 1 slightly ... 3 much better"
+    )
     rationale: str | None = None
     time_spent_ms: int | None = Field(default=None, ge=0, lt=2**63)
     shown_left: Literal["a", "b"] | None = Field(default=None, description="which response was on the left")

@@ -2,7 +2,7 @@
 
 Default mode: N simulated annotators (threads, each with its own keep-alive HTTP connection) loop
 `next` + vote until a fixed number of votes is acknowledged; then, in the same run, the same per-vote
-database work (token lookup, next_comparison, record_preference) straight through the driver, no HTTP,
+database work (token lookup, next_comparison, record_preference) on the async driver, no HTTP,
 and the ratio of the two rates. Also: p50/p99 latency of each call, errors, stored vs acknowledged.
 
 --scale: seeds a dataset of 1M comparisons and 1M votes with generate_series, and reports `next`
@@ -21,6 +21,7 @@ Without --url it creates a fresh database on --database-url's server (default: t
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -39,6 +40,7 @@ from typing import Any
 
 import psutil
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -397,52 +399,55 @@ def http_load(
 
 
 def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter) -> dict[str, Any]:
-    """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP."""
-    from sqlalchemy import text
-
-    from services.core.db import get_sessionmaker
+    """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
+    task per annotator on one event loop, on the collector's async pool."""
+    from services.core.db import async_pool
     from services.domain import annotation, annotators
 
-    sessions = get_sessionmaker()
     tally = Tally(votes)
 
-    def annotate(token: str, seed: int) -> None:
+    async def annotate(pool: AsyncConnectionPool, token: str, seed: int) -> None:
         rng = random.Random(seed)
         while tally.claim():
             began = time.perf_counter()
-            with sessions() as session:
-                annotator = annotators.get_by_token(session, token)
+            async with pool.connection() as connection:
+                annotator = await annotators.get_by_token(connection, token)
                 assert annotator is not None
-                assignment = annotation.next_comparison(session, annotator, dataset_id)
+                assignment = await annotation.next_comparison(connection, annotator, dataset_id)
             tally.latency["next"].append(time.perf_counter() - began)
             if assignment is None:
                 tally.unclaim()
                 tally.error("next none")
                 return
             began = time.perf_counter()
-            with sessions() as session:
-                annotator = annotators.get_by_token(session, token)
+            async with pool.connection() as connection:
+                annotator = await annotators.get_by_token(connection, token)
                 assert annotator is not None
-                annotation.record_preference(
-                    session,
+                await annotation.record_preference(
+                    connection,
                     annotator,
                     assignment.comparison_id,
                     annotation.Vote(**random_vote(rng)),
                     idempotency_key=uuid.uuid4().hex,
                 )
             tally.latency["vote"].append(time.perf_counter() - began)
-            with tally.lock:
-                tally.acknowledged += 1
+            tally.acknowledged += 1
 
     # Open the pool's connections first: their start-up is not part of the per-vote work.
-    def warm_up() -> None:
-        with sessions() as session:
-            session.execute(text("SELECT 1"))
-            time.sleep(0.2)  # hold it, so that each thread opens a connection of its own
+    async def warm_up(pool: AsyncConnectionPool) -> None:
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
+            await asyncio.sleep(0.2)  # hold it, so that each task opens a connection of its own
 
-    run_threads([threading.Thread(target=warm_up) for _ in tokens])
-    meter.start()
-    seconds = run_threads([threading.Thread(target=annotate, args=(t, i)) for i, t in enumerate(tokens)])
+    async def run() -> float:
+        async with async_pool() as pool:
+            await asyncio.gather(*(warm_up(pool) for _ in tokens))
+            meter.start()
+            started = time.perf_counter()
+            await asyncio.gather(*(annotate(pool, t, i) for i, t in enumerate(tokens)))
+            return time.perf_counter() - started
+
+    seconds = asyncio.run(run())
     return {
         "votes_acknowledged": tally.acknowledged,
         "seconds": round(seconds, 3),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -21,6 +22,7 @@ from services.collector.routes import (
     models,
     stats,
 )
+from services.core.db import async_pool
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
 from training_jobs import watchdog
 
@@ -28,11 +30,13 @@ API_PREFIX = "/api/v1"
 
 
 @contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     # The job watchdog (lost workers, lost broker messages); an advisory lock keeps it to one collector.
     task = asyncio.create_task(watchdog.run_forever())
     try:
-        yield
+        # The annotator's endpoints reach it as request.state.db_pool (deps.get_connection).
+        async with async_pool() as db_pool:
+            yield {"db_pool": db_pool}
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, status
+import psycopg
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,16 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection of the lifespan's async pool, for routes that run on the event loop; it commits on success,
+    rolls back on an error (psycopg's connection context) and goes back to the pool before the answer is sent."""
+    async with request.state.db_pool.connection() as connection:
+        yield connection
+
+
+ConnectionDep = Annotated[psycopg.AsyncConnection[Any], Depends(get_connection, scope="function")]
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 UNAUTHORIZED = HTTPException(
@@ -40,22 +51,25 @@ def _is_admin(credentials: HTTPAuthorizationCredentials) -> bool:
     return tokens_equal(credentials.credentials, get_settings().resolved_admin_token())
 
 
-def require_admin(session: SessionDep, credentials: CredentialsDep) -> None:
+async def require_admin(request: Request, credentials: CredentialsDep) -> None:
     if credentials is None:
         raise UNAUTHORIZED
     if _is_admin(credentials):
         return
-    if annotators.get_by_token(session, credentials.credentials) is not None:
+    # Only a refused request needs the database (to tell an annotator's token from a wrong one).
+    async with request.state.db_pool.connection() as connection:
+        annotator = await annotators.get_by_token(connection, credentials.credentials)
+    if annotator is not None:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN, detail="this endpoint needs the admin token"
         )
     raise UNAUTHORIZED
 
 
-def current_annotator(session: SessionDep, credentials: CredentialsDep) -> Identity:
+async def current_annotator(connection: ConnectionDep, credentials: CredentialsDep) -> Identity:
     if credentials is None:
         raise UNAUTHORIZED
-    annotator = annotators.get_by_token(session, credentials.credentials)
+    annotator = await annotators.get_by_token(connection, credentials.credentials)
     if annotator is not None:
         return annotator
     if _is_admin(credentials):

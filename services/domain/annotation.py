@@ -6,8 +6,9 @@ judged it already. Every writer of a comparison's leases or votes first locks th
 reads the counts in a new statement: under READ COMMITTED a statement's snapshot can predate a lease that
 another transaction committed while this one waited, so counts read before the lock are only a hint.
 
-Hand-written SQL sent straight through the driver (psycopg), inside the session's transaction: `next` and
-a vote run hundreds of times a second, so each is two statements plus the commit.
+Hand-written SQL sent straight through the driver (psycopg's async connection, on the collector's event
+loop), in the request's transaction: `next` and a vote run hundreds of times a second, so each is two
+statements plus the commit.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+import psycopg
 
-from services.core.db import execute_on_driver
+from services.core.db import fetch_all
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.settings import get_settings
 from services.domain.annotators import Identity
@@ -159,7 +160,9 @@ _REFRESH = f"""
 """
 
 
-def next_comparison(session: Session, annotator: Identity, dataset_id: int) -> Assignment | None:
+async def next_comparison(
+    connection: psycopg.AsyncConnection[Any], annotator: Identity, dataset_id: int
+) -> Assignment | None:
     """Lease the annotator a comparison of the dataset (the one they hold, if any); None when none is free."""
     params: dict[str, Any] = {
         "annotator_id": annotator.id,
@@ -167,36 +170,36 @@ def next_comparison(session: Session, annotator: Identity, dataset_id: int) -> A
         "after": 0,
         "lease_seconds": get_settings().lease_seconds,
     }
-    rows = execute_on_driver(session, _START, params)
+    rows = await fetch_all(connection, _START, params)
     if not rows:
-        session.rollback()
+        await connection.rollback()
         raise NotFoundError(f"dataset {dataset_id} not found")
     start = rows[0]
     params["k"] = start["k"]
     candidate = start["candidate"]
     if start["held"] is not None:
-        refreshed = execute_on_driver(session, _REFRESH, params | {"comparison_id": start["held"]})
+        refreshed = await fetch_all(connection, _REFRESH, params | {"comparison_id": start["held"]})
         if refreshed:
-            session.commit()
+            await connection.commit()
             return Assignment(**refreshed[0])
         # The held lease lapsed (or was voted on) meanwhile; the first statement did not search: do it now.
-        picked = execute_on_driver(session, _PICK, params)
+        picked = await fetch_all(connection, _PICK, params)
         candidate = picked[0]["id"] if picked else None
     while True:
         if candidate is not None:
-            granted = execute_on_driver(session, _GRANT, params | {"comparison_id": candidate})
+            granted = await fetch_all(connection, _GRANT, params | {"comparison_id": candidate})
             if granted:
-                session.commit()
+                await connection.commit()
                 return Assignment(**granted[0])
             # Its slots filled between the search's snapshot and the lock: look past it.
             params["after"] = candidate
         else:
             # Nothing free in this window: move to the next one, if any.
-            params["after"] = execute_on_driver(session, _WINDOW_END, params)[0]["window_end"]
+            params["after"] = (await fetch_all(connection, _WINDOW_END, params))[0]["window_end"]
             if params["after"] is None:
-                session.commit()
+                await connection.commit()
                 return None
-        picked = execute_on_driver(session, _PICK, params)
+        picked = await fetch_all(connection, _PICK, params)
         candidate = picked[0]["id"] if picked else None
 
 
@@ -271,8 +274,8 @@ def check_vote(vote: Vote) -> None:
         check_text("rationale", vote.rationale)
 
 
-def record_preference(
-    session: Session,
+async def record_preference(
+    connection: psycopg.AsyncConnection[Any],
     annotator: Identity,
     comparison_id: int,
     vote: Vote,
@@ -293,12 +296,12 @@ def record_preference(
         "comparison_id": comparison_id,
         "key": idempotency_key,
     }
-    locked = execute_on_driver(session, _LOCK, params)
+    locked = await fetch_all(connection, _LOCK, params)
     if not locked:
-        session.rollback()
+        await connection.rollback()
         raise NotFoundError(f"comparison {comparison_id} not found")
     if locked[0]["replay_id"] is not None:
-        return _replay(session, annotator.id, comparison_id, idempotency_key)
+        return await _replay(connection, annotator.id, comparison_id, idempotency_key)
     k = locked[0]["k"]
     params |= {
         "choice": vote.choice,
@@ -310,16 +313,16 @@ def record_preference(
         "k": k,
         "fills_slot": vote.choice != "skip",
     }
-    outcome = execute_on_driver(session, _VOTE, params)[0]
+    outcome = (await fetch_all(connection, _VOTE, params))[0]
     if outcome["stored"] is not None:
-        session.commit()
+        await connection.commit()
         return _stored(outcome["stored"])
-    session.rollback()
+    await connection.rollback()
     if outcome["voted"]:
         # A concurrent retry with this key may have committed while this request waited for the lock.
-        if idempotency_key is not None and execute_on_driver(session, _BY_KEY, params):
-            return _replay(session, annotator.id, comparison_id, idempotency_key)
-        session.rollback()
+        if idempotency_key is not None and await fetch_all(connection, _BY_KEY, params):
+            return await _replay(connection, annotator.id, comparison_id, idempotency_key)
+        await connection.rollback()
         raise ConflictError(f"annotator {annotator.id} has already judged comparison {comparison_id}")
     if not outcome["live"] and outcome["vote_count"] + outcome["others"] >= k:
         raise ConflictError(
@@ -327,7 +330,7 @@ def record_preference(
             f"{outcome['vote_count']} votes plus {outcome['others']} leases of others fill its {k}"
         )
     # Only the idempotency key can have clashed: another request with it committed meanwhile.
-    return _replay(session, annotator.id, comparison_id, idempotency_key)
+    return await _replay(connection, annotator.id, comparison_id, idempotency_key)
 
 
 def _stored(row: dict[str, Any]) -> StoredPreference:
@@ -338,9 +341,11 @@ def _stored(row: dict[str, Any]) -> StoredPreference:
     return StoredPreference(**row)
 
 
-def _replay(session: Session, annotator_id: int, comparison_id: int, key: str | None) -> StoredPreference:
-    rows = execute_on_driver(session, _BY_KEY, {"annotator_id": annotator_id, "key": key})
-    session.rollback()
+async def _replay(
+    connection: psycopg.AsyncConnection[Any], annotator_id: int, comparison_id: int, key: str | None
+) -> StoredPreference:
+    rows = await fetch_all(connection, _BY_KEY, {"annotator_id": annotator_id, "key": key})
+    await connection.rollback()
     if rows[0]["comparison_id"] != comparison_id:
         raise InvalidInputError(
             f"Idempotency-Key {key!r} was already used for comparison {rows[0]['comparison_id']}"

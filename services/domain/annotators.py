@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.core.db import execute_on_driver
+from services.core.db import fetch_all
 from services.core.errors import InvalidInputError
 from services.core.models import Annotator
 from services.core.security import hash_token, new_token
@@ -35,10 +37,10 @@ def create(session: Session, *, name: str) -> tuple[Annotator, str]:
     return annotator, token
 
 
-def get_by_token(session: Session, token: str) -> Identity | None:
-    # Every annotator request starts here, so it goes straight through the driver.
-    rows = execute_on_driver(
-        session,
+async def get_by_token(connection: psycopg.AsyncConnection[Any], token: str) -> Identity | None:
+    # Every annotator request starts here, so it goes straight through the driver, in the request's transaction.
+    rows = await fetch_all(
+        connection,
         "SELECT id, name FROM annotator WHERE token_hash = %(hash)s AND active",
         {"hash": hash_token(token)},
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.core.db import fetch_all
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.models import Dataset
 from services.domain.annotators import Identity
@@ -133,8 +136,7 @@ def list_with_progress(session: Session) -> list[DatasetProgress]:
 
 # Counted from this annotator's own votes (cheap) and the open comparisons (an index-only count), rather
 # than by probing every open comparison for a vote of theirs: the web form asks after every item.
-_FOR_ANNOTATOR = text(
-    """
+_FOR_ANNOTATOR = """
     SELECT d.id, d.name, d.guidelines, d.annotations_per_comparison,
            coalesce(mine.done, 0) AS done_by_me,
            (SELECT count(*) FROM comparison c WHERE c.dataset_id = d.id AND NOT c.is_complete)
@@ -143,15 +145,16 @@ _FOR_ANNOTATOR = text(
     LEFT JOIN (
         SELECT c.dataset_id, count(*) AS done, count(*) FILTER (WHERE NOT c.is_complete) AS open_done
         FROM preference p JOIN comparison c ON c.id = p.comparison_id
-        WHERE p.annotator_id = :annotator_id
+        WHERE p.annotator_id = %(annotator_id)s
         GROUP BY c.dataset_id
     ) mine ON mine.dataset_id = d.id
     ORDER BY d.id
-    """
-)
+"""
 
 
-def for_annotator(session: Session, annotator: Identity) -> list[AnnotatorDataset]:
+async def for_annotator(
+    connection: psycopg.AsyncConnection[Any], annotator: Identity
+) -> list[AnnotatorDataset]:
     """Every dataset with what this annotator has done in it and what is left for them."""
-    rows = session.execute(_FOR_ANNOTATOR, {"annotator_id": annotator.id})
-    return [AnnotatorDataset(**row._asdict()) for row in rows]
+    rows = await fetch_all(connection, _FOR_ANNOTATOR, {"annotator_id": annotator.id})
+    return [AnnotatorDataset(**row) for row in rows]

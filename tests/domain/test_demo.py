@@ -1,8 +1,24 @@
+import asyncio
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.core.db import async_pool
 from services.core.models import Comparison
 from services.domain import annotators, datasets, demo
+from services.domain.annotators import Identity
+from services.domain.datasets import AnnotatorDataset
+
+
+def as_annotator(token: str) -> tuple[Identity | None, list[AnnotatorDataset]]:
+    """The token's annotator and their datasets, as the collector's /me reads them."""
+
+    async def read() -> tuple[Identity | None, list[AnnotatorDataset]]:
+        async with async_pool() as pool, pool.connection() as connection:
+            annotator = await annotators.get_by_token(connection, token)
+            return annotator, await datasets.for_annotator(connection, annotator) if annotator else []
+
+    return asyncio.run(read())
 
 
 def test_demo_seed_is_idempotent_and_reuses_a_valid_token(db: Session) -> None:
@@ -12,13 +28,13 @@ def test_demo_seed_is_idempotent_and_reuses_a_valid_token(db: Session) -> None:
     assert second == first
     count = db.scalar(select(func.count()).where(Comparison.dataset_id == first.dataset_id))
     assert count == sum(1 for _ in demo.DEMO_FILE.open()) >= 50
-    annotator = annotators.get_by_token(db, first.annotator_token)
+    annotator, datasets_of_annotator = as_annotator(first.annotator_token)
     assert annotator is not None
-    mine = {entry.name: entry for entry in datasets.for_annotator(db, annotator)}
+    mine = {entry.name: entry for entry in datasets_of_annotator}
     assert mine[demo.DEMO_DATASET].remaining == count
 
 
 def test_demo_seed_issues_a_new_token_when_the_old_one_is_unknown(db: Session) -> None:
     seeded = demo.seed(db, annotator_token="not-a-token-we-issued")
     assert seeded.annotator_token != "not-a-token-we-issued"
-    assert annotators.get_by_token(db, seeded.annotator_token) is not None
+    assert as_annotator(seeded.annotator_token)[0] is not None

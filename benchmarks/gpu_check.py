@@ -38,6 +38,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--devices", default="cuda,cpu", help="comma-separated: cuda, cpu")
     parser.add_argument("--pairs", type=int, default=2000, help="ETHICS training pairs for the reward model")
     parser.add_argument("--episodes", type=int, default=512, help="PPO total_episodes")
+    parser.add_argument(
+        "--reward-base-model",
+        default=reward_quality.MINILM,
+        help="the reward model's base (a local copy where the MiniLM wheel is not installed)",
+    )
     parser.add_argument("--data-dir", type=Path, default=HERE.parents[1] / "shared" / "data")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     return parser.parse_args()
@@ -71,7 +76,7 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
             dataset_id, _ = reward_quality.import_training_data(client, pairs)
             reward = run_job(
                 client,
-                {"kind": "reward_model", "dataset_id": dataset_id, "base_model": reward_quality.MINILM},
+                {"kind": "reward_model", "dataset_id": dataset_id, "base_model": args.reward_base_model},
             )
             prompts = (
                 client.post("/api/v1/datasets", json={"name": "oasst-prompts"}).raise_for_status().json()

@@ -63,8 +63,14 @@ def run_job(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def device_logged(job: dict[str, Any]) -> str:
+    """The device the job ran on: its first log line, or, once that left the log tail, its TRL config."""
     line = next((line for line in job["log_tail"].splitlines() if " started on " in line), "")
-    return line.split(" started on ", 1)[-1].split(" ")[0]
+    if line:
+        return line.split(" started on ", 1)[-1].split(" ")[0]
+    config = job.get("config") or {}
+    if "use_cpu" not in config:
+        return "unknown"
+    return "cpu" if config["use_cpu"] else "cuda" + (" (bf16)" if config.get("bf16") else "")
 
 
 def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The one place where domain errors become HTTP answers."""
+"""The one place where domain errors (and a lost database connection) become HTTP answers."""
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -27,3 +28,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error_class in STATUS_BY_ERROR:
         app.add_exception_handler(error_class, domain_error)
+
+    async def database_connection_lost(request: Request, exc: Exception) -> JSONResponse:
+        # The annotator's endpoints use the async pool directly (the admin ones go through SQLAlchemy, whose
+        # pre-ping replaces dead connections). After a PostgreSQL restart every idle pooled connection is
+        # dead: replace them all in one sweep, so only the requests already under way fail, and retryably.
+        pool = getattr(request.state, "db_pool", None)
+        if pool is not None:
+            await pool.check()
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database connection was lost; retry the request"},
+            headers={"Retry-After": "1"},
+        )
+
+    app.add_exception_handler(psycopg.OperationalError, database_connection_lost)

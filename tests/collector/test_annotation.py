@@ -241,3 +241,35 @@ def test_expired_lease_returns_work_to_pool(
     # Alice's lease expired and Bob holds the only slot: her late vote is refused, his counts.
     assert vote(alice, cid, {"choice": "a"}).status_code == 409
     assert vote(bob, cid, {"choice": "b"}).status_code == 201
+
+
+def test_annotator_requests_survive_dropped_database_connections(
+    make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
+    dataset = make_dataset(2)
+    annotator = make_annotator()
+    for _ in range(20):  # open the hot path's pooled connections
+        assert annotator.get("/api/v1/me").status_code == 200
+
+    # What a PostgreSQL restart does to every pooled connection of the annotation hot path.
+    dropped = db.execute(
+        text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'rlhf-collector-annotation' AND datname = current_database()"
+        )
+    ).scalar_one()
+    db.commit()
+    assert dropped > 0
+
+    # Only requests that met a dead connection fail, with a retryable 503; the pool is swept meanwhile.
+    first = annotator.get("/api/v1/me")
+    assert first.status_code in (200, 503), first.text
+    deadline = time.monotonic() + 10
+    while annotator.get("/api/v1/me").status_code != 200:
+        assert time.monotonic() < deadline, "the hot path did not recover from dropped connections"
+        time.sleep(0.2)
+    statuses = [annotator.get("/api/v1/me").status_code for _ in range(40)]  # more than the pool holds
+    assert statuses == [200] * 40
+    offered = annotator.get(f"/api/v1/datasets/{dataset['id']}/next").raise_for_status().json()
+    vote = annotator.post(f"/api/v1/comparisons/{offered['comparison_id']}/preferences", json={"choice": "a"})
+    assert vote.status_code == 201

@@ -18,7 +18,6 @@ import contextlib
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +47,10 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def run_job(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    started = time.monotonic()
-    job_id = client.post("/api/v1/jobs", json=body).raise_for_status().json()["id"]
-    while True:
-        job = client.get(f"/api/v1/jobs/{job_id}").raise_for_status().json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(1)
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"{body['kind']} job {job['status']}: {job['error']}")
-    job["wall_seconds"] = round(time.monotonic() - started, 1)
+def run_job(client: httpx.Client, body: dict[str, Any], *, worker_pid: int) -> dict[str, Any]:
+    """reward_quality's run_job, with the wall time kept in the job."""
+    job, wall, _ = reward_quality.run_job(client, body, worker_pid=worker_pid)
+    job["wall_seconds"] = round(wall, 1)
     return job
 
 
@@ -80,9 +72,11 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
         with httpx.Client(base_url=running["url"], headers=headers, timeout=120) as client:
             pairs = reward_quality.read_pairs(args.data_dir / "ethics_utilitarianism_train.csv", args.pairs)
             dataset_id, _ = reward_quality.import_training_data(client, pairs)
+            worker_pid = running["worker"].pid
             reward = run_job(
                 client,
                 {"kind": "reward_model", "dataset_id": dataset_id, "base_model": args.reward_base_model},
+                worker_pid=worker_pid,
             )
             prompts = (
                 client.post("/api/v1/datasets", json={"name": "oasst-prompts"}).raise_for_status().json()
@@ -103,6 +97,7 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
                     "base_model": "builtin:tiny-gpt2",
                     "params": ppo_params,
                 },
+                worker_pid=worker_pid,
             )
     return {
         "reward_model": {

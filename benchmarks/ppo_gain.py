@@ -37,7 +37,7 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.reward_quality import PeakMemory, stack  # noqa: E402
+from benchmarks.reward_quality import run_job, stack  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 POLICY = "builtin:tiny-gpt2"
@@ -105,28 +105,6 @@ def review_pairs(archive: Path, limit: int) -> list[dict[str, str]]:
 
 def _ending(lines: list[str]) -> str:
     return " ".join(" ".join(lines[-2:]).split()[:RESPONSE_WORDS])
-
-
-def run_job(
-    client: httpx.Client, body: dict[str, Any], *, worker_pid: int
-) -> tuple[dict[str, Any], float, float]:
-    """Submit, wait; return (job, wall seconds from submission to the end, peak worker MB)."""
-    started = time.monotonic()
-    job_id = client.post("/api/v1/jobs", json=body).raise_for_status().json()["id"]
-    last_shown = 0.0
-    with PeakMemory(worker_pid) as memory:
-        while True:
-            job = client.get(f"/api/v1/jobs/{job_id}").raise_for_status().json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                break
-            if time.monotonic() - last_shown > 30:
-                shown = f"{job['progress']:.0%} eta {job.get('eta_seconds')}"
-                print(f"  {body['kind']} job {job_id}: {job['status']} {shown}", file=sys.stderr)
-                last_shown = time.monotonic()
-            time.sleep(1)
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"the {body['kind']} job ended {job['status']}: {job['error']}")
-    return job, time.monotonic() - started, memory.peak_mb
 
 
 def main() -> None:

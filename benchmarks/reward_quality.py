@@ -216,12 +216,12 @@ def import_training_data(client: httpx.Client, pairs: list[tuple[str, str]]) -> 
     return int(dataset["id"]), time.monotonic() - started
 
 
-def train_through_api(
-    client: httpx.Client, dataset_id: int, *, base_model: str, params: dict[str, Any], worker_pid: int
+def run_job(
+    client: httpx.Client, body: dict[str, Any], *, worker_pid: int
 ) -> tuple[dict[str, Any], float, float]:
-    """Submit, wait; return (job, wall seconds from submission to success, peak worker MB)."""
+    """Submit a job, wait, show its progress; return (job, wall seconds from submission to the end, peak
+    worker MB). A job that did not succeed is an error."""
     started = time.monotonic()
-    body = {"kind": "reward_model", "dataset_id": dataset_id, "base_model": base_model, "params": params}
     job_id = client.post("/api/v1/jobs", json=body).raise_for_status().json()["id"]
     last_shown = 0.0
     with PeakMemory(worker_pid) as memory:
@@ -230,12 +230,12 @@ def train_through_api(
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 break
             if time.monotonic() - last_shown > 30:
-                eta = job.get("eta_seconds")
-                print(f"  job {job_id}: {job['status']} {job['progress']:.0%} eta {eta}", file=sys.stderr)
+                shown = f"{job['progress']:.0%} eta {job.get('eta_seconds')}"
+                print(f"  {body['kind']} job {job_id}: {job['status']} {shown}", file=sys.stderr)
                 last_shown = time.monotonic()
             time.sleep(1)
     if job["status"] != "succeeded":
-        raise RuntimeError(f"the reward_model job ended {job['status']}: {job['error']}")
+        raise RuntimeError(f"the {body['kind']} job ended {job['status']}: {job['error']}")
     return job, time.monotonic() - started, memory.peak_mb
 
 
@@ -288,7 +288,7 @@ def bare_trl_baseline(
     from services.core.reward_inputs import encode_reward_input
     from training_jobs import data
     from training_jobs.models import load_reward_model, load_tokenizer
-    from training_jobs.reward_model import PROBE_DEFAULTS
+    from training_jobs.reward_model import PROBE_DEFAULTS, is_head_parameter
 
     probe = {**PROBE_DEFAULTS, **{key: params[key] for key in PROBE_DEFAULTS if key in params}}
     eval_fraction = float(params.get("eval_fraction", 0.1))
@@ -328,7 +328,7 @@ def bare_trl_baseline(
         model = load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
         if probe["probe_epochs"] > 0:
             for name, parameter in model.named_parameters():
-                parameter.requires_grad_(name.startswith(("score", "classifier")) or ".pooler." in f".{name}")
+                parameter.requires_grad_(is_head_parameter(name))
             RewardTrainer(
                 model=model, args=probe_config, train_dataset=dataset, processing_class=tokenizer
             ).train()
@@ -375,13 +375,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with httpx.Client(base_url=running["url"], headers=headers, timeout=60) as client:
             dataset_id, import_seconds = import_training_data(client, train_pairs)
             print(f"imported {len(train_pairs)} pairs in {import_seconds:.1f}s; training", file=sys.stderr)
-            job, wall, peak_mb = train_through_api(
-                client,
-                dataset_id,
-                base_model=args.base_model,
-                params=params,
-                worker_pid=running["worker"].pid,
-            )
+            body = {
+                "kind": "reward_model",
+                "dataset_id": dataset_id,
+                "base_model": args.base_model,
+                "params": params,
+            }
+            job, wall, peak_mb = run_job(client, body, worker_pid=running["worker"].pid)
             version = client.get(f"/api/v1/models/{job['model_version_id']}").raise_for_status().json()
         metrics = job["metrics"]
         epochs = job["config"].get("num_train_epochs", 1)

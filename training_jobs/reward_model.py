@@ -111,13 +111,19 @@ def run(ctx: JobContext) -> JobResult:
     return JobResult(model_kind="reward", metrics=metrics, base_model=base_name)
 
 
+def is_head_parameter(name: str) -> bool:
+    """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
+    and its pooler, where it has one."""
+    return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
+
+
 def _train_head_only(ctx: JobContext, model: Any, config: Any, train_dataset: Any, tokenizer: Any) -> None:
     """The probe: train only the head (pooler and output layer), on the frozen encoder; curves named probe_*."""
     from trl import RewardTrainer
 
     trainable = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(name.startswith(REWARD_HEADS) or ".pooler." in f".{name}")
+        parameter.requires_grad_(is_head_parameter(name))
     logged_before = len(ctx.history)
     ctx.trainer_span = (0.05, 0.3)
     RewardTrainer(

@@ -42,7 +42,7 @@ def parse_args() -> argparse.Namespace:
         default=reward_quality.MINILM,
         help="the reward model's base (a local copy where the MiniLM wheel is not installed)",
     )
-    parser.add_argument("--data-dir", type=Path, default=HERE.parents[1] / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=HERE.parent / "tests" / "data")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     return parser.parse_args()
 

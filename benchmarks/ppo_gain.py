@@ -38,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.reward_quality import run_job, stack  # noqa: E402
+from tests.helpers.paths import DATA_DIR  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 POLICY = "builtin:tiny-gpt2"
@@ -63,7 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--pairs", type=int, default=1000, help="pairs to import (at most 1,000)")
     parser.add_argument(
         "--reward-params", default="{}", help="reward_model job params (JSON), over the defaults"

@@ -46,6 +46,8 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.helpers.paths import DATA_DIR  # noqa: E402
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 ANCHOR_BERT_LARGE = 0.746
 GOALS = {"accuracy": 0.75, "train_wall_seconds": 20 * 60}
@@ -55,7 +57,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument(
         "--train-limit", type=int, help="use the first N training pairs (default: all 13,738)"
     )

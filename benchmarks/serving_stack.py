@@ -36,8 +36,7 @@ from services.core.migrate import upgrade_to_head  # noqa: E402
 from services.core.models import ModelVersion  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
 from services.domain import model_versions  # noqa: E402
-
-DATA_DIR = Path(os.environ.get("RLHF_TEST_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+from tests.helpers.paths import DATA_DIR  # noqa: E402
 
 
 def _port_open(port: int) -> bool:

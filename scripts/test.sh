@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command, on a fresh machine: installs what the tests need and runs them all.
+# One command, on a fresh machine: installs what the tests need, then runs the linters, the type checker
+# and every test. All three run even when one fails; the script fails if any did.
 #   ./scripts/test.sh            (extra arguments go to pytest, e.g. -k collector)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +19,13 @@ python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[dev]'
 
-.venv/bin/ruff check .
-.venv/bin/python -m pytest "$@"
+failed=()
+.venv/bin/ruff check . || failed+=("ruff check")
+.venv/bin/ruff format --check . || failed+=("ruff format")
+.venv/bin/mypy services training_jobs benchmarks tests || failed+=(mypy)
+.venv/bin/python -m pytest "$@" || failed+=(pytest)
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED: ${failed[*]}" >&2
+    exit 1
+fi

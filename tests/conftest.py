@@ -23,28 +23,16 @@ from services.core.db import get_sessionmaker, reset_engine
 from services.core.migrate import upgrade_to_head
 from services.core.security import new_token
 from services.core.settings import get_settings
-from tests.servers import REPO_ROOT, running_collector, tcp_open
+from tests.helpers.paths import DATA_DIR
+from tests.servers import running_collector, tcp_open
 
 # RLHF_TEST_EMBEDDED=1 tests the fallback that machines without local servers take.
 FORCE_EMBEDDED = os.environ.get("RLHF_TEST_EMBEDDED") == "1"
 
 
-def shared_data_dir() -> Path:
-    """The project's real test data (../shared/data beside the checkout, or RLHF_TEST_DATA_DIR)."""
-    candidates = [
-        os.environ.get("RLHF_TEST_DATA_DIR"),
-        REPO_ROOT.parent / "shared" / "data",
-        "/work/shared/data",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "SOURCES.md").exists():
-            return Path(candidate)
-    raise RuntimeError("shared test data not found; set RLHF_TEST_DATA_DIR")
-
-
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return shared_data_dir()
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -80,10 +68,20 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(state_dir: Path) -> Iterator[str]:
     if not FORCE_EMBEDDED and tcp_open("127.0.0.1", 6379):
-        # A database number of our own, so concurrent test sessions on one server don't share queues.
-        url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-        redis.Redis.from_url(url).flushdb()
+        # A database number of our own, so concurrent test sessions on one server don't share queues: the
+        # first one whose claim key this session can set (it expires if the session dies).
+        claim = f"rlhf-test-session-{uuid.uuid4().hex}"
+        for number in random.sample(range(1, 16), 15):
+            client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{number}")
+            if client.set("rlhf:test-session", claim, nx=True, ex=3 * 3600):
+                break
+        else:
+            raise RuntimeError("every Redis database 1-15 is claimed by another test session")
+        url = f"redis://127.0.0.1:6379/{number}"
+        client.flushdb()
+        client.set("rlhf:test-session", claim, ex=3 * 3600)  # flushdb removed it
         yield url
+        client.flushdb()
         return
     server = embedded.start_redis(state_dir / "embedded")
     yield server.url

@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from tests.conftest import shared_data_dir
+from tests.helpers.paths import DATA_DIR
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 
 
 def corpus(limit: int = 3000) -> list[str]:
-    with (shared_data_dir() / "ethics_utilitarianism_train.csv").open(newline="") as handle:
+    with (DATA_DIR / "ethics_utilitarianism_train.csv").open(newline="") as handle:
         return [
             cell.strip() for row, _ in zip(csv.reader(handle), range(limit), strict=False) for cell in row
         ]

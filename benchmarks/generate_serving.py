@@ -13,17 +13,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from serving_stack import ServingStack, oasst_pairs, percentile, run_clients
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anywhere
 
-from services.core.settings import get_settings
-from services.inference.app import torch_threads
-from services.inference.generation import GenerationJob, GenerationResult, generate_batch
-from services.inference.loading import default_policy_target, load_policy
-from services.inference.schemas import GenerateParameters
-from services.inference.validation import validate_parameters
+from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
+from services.core.settings import get_settings  # noqa: E402
+from services.inference.app import torch_threads  # noqa: E402
+from services.inference.generation import GenerationJob, GenerationResult, generate_batch  # noqa: E402
+from services.inference.loading import default_policy_target, load_policy  # noqa: E402
+from services.inference.schemas import GenerateParameters  # noqa: E402
+from services.inference.validation import validate_parameters  # noqa: E402
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -24,10 +23,9 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("reward_quality", HERE / "reward_quality.py")
-assert _spec is not None and _spec.loader is not None
-reward_quality = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reward_quality)
+sys.path.insert(0, str(HERE.parent))  # `python benchmarks/gpu_check.py` runs from anywhere
+
+from benchmarks import reward_quality  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -310,8 +310,13 @@ def bare_trl_baseline(
                 "length": max(len(chosen), len(rejected)),  # for train_sampling_strategy="group_by_length"
             }
         )
-    fields = {key: job_config[key] for key in BASELINE_FIELDS if key in job_config}
-    common = {"report_to": "none", "save_strategy": "no", "disable_tqdm": True, "logging_steps": 50}
+    fields: dict[str, Any] = {key: job_config[key] for key in BASELINE_FIELDS if key in job_config}
+    common: dict[str, Any] = {
+        "report_to": "none",
+        "save_strategy": "no",
+        "disable_tqdm": True,
+        "logging_steps": 50,
+    }
     config = RewardConfig(output_dir=tempfile.mkdtemp(prefix="rlhf-bench-bare-"), **common, **fields)
     probe_config = RewardConfig(
         output_dir=tempfile.mkdtemp(prefix="rlhf-bench-bare-probe-"),

@@ -15,16 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from serving_stack import ServingStack, oasst_pairs, percentile, run_clients
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anywhere
 
-from services.core.settings import get_settings
-from services.inference.app import torch_threads
-from services.inference.loading import Target, load_reward
-from services.inference.rewards import encode_pairs, score_pairs
+from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
+from services.core.settings import get_settings  # noqa: E402
+from services.inference.app import torch_threads  # noqa: E402
+from services.inference.loading import Target, load_reward  # noqa: E402
+from services.inference.rewards import encode_pairs, score_pairs  # noqa: E402
 
 
 def save_minilm_reward(directory: Path) -> None:

@@ -121,16 +121,20 @@ class JobReporter:
         with self.lock:
             if not self.dirty or (not force and now - self.last_write < WRITE_INTERVAL_SECONDS):
                 return
-            values = {
-                "progress": self.fraction,
-                "eta_seconds": self.eta_seconds,
-                "metrics": dict(self.metrics),
-                "log_tail": "\n".join(self.lines)[-LOG_TAIL_CHARS:],
-            }
+            fraction, eta_seconds, metrics = self.fraction, self.eta_seconds, dict(self.metrics)
+            log_tail = "\n".join(self.lines)[-LOG_TAIL_CHARS:]
             self.dirty = False
             self.last_write = now
         with session_scope() as session:
-            if not jobs.report(session, self.job_id, **values):
+            written = jobs.report(
+                session,
+                self.job_id,
+                progress=fraction,
+                eta_seconds=eta_seconds,
+                metrics=metrics,
+                log_tail=log_tail,
+            )
+            if not written:
                 # The job is no longer running here (the watchdog failed it, or it was cancelled).
                 self.cancelled = True
 
@@ -176,7 +180,8 @@ class JobContext:
 
     def record_config(self, config: Any) -> None:
         """Store the TRL config the job runs with (dataclasses.asdict) in job.config."""
-        values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+        is_instance = dataclasses.is_dataclass(config) and not isinstance(config, type)
+        values = dataclasses.asdict(config) if is_instance else dict(config)
         self.config = to_json(values)
         if self.is_main_process:
             with session_scope() as session:

@@ -91,7 +91,7 @@ def run(ctx: JobContext) -> JobResult:
 
 
 def _options(params: dict[str, Any]) -> dict[str, Any]:
-    options = {
+    options: dict[str, Any] = {
         "num_prompts": params.get("num_prompts"),
         "max_new_tokens": int(params.get("max_new_tokens", 64)),
         "temperature": float(params.get("temperature", 1.0)),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Executable, func, select, update
 from sqlalchemy.orm import Session
 
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
@@ -82,6 +82,11 @@ def _check_references(session: Session, params: Mapping[str, Any]) -> None:
     target = params.get("target_dataset_id")
     if target is not None and session.get(Dataset, target) is None:
         raise InvalidInputError(f"params.target_dataset_id: dataset {target} does not exist")
+
+
+def _execute_dml(session: Session, statement: Executable) -> CursorResult[Any]:
+    """An UPDATE's result: a CursorResult (with rowcount), which Session.execute's annotation does not say."""
+    return cast(CursorResult[Any], session.execute(statement))
 
 
 def mark_enqueued(session: Session, job_id: int) -> None:
@@ -154,8 +159,8 @@ def claim(session: Session, job_id: int, *, worker: str) -> Job | None:
 
 def heartbeat(session: Session, job_id: int) -> bool:
     """Record that the worker still lives; False when the job is no longer running."""
-    result = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=func.now())
+    result = _execute_dml(
+        session, update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=func.now())
     )
     session.commit()
     return result.rowcount == 1
@@ -171,10 +176,11 @@ def report(
     log_tail: str,
 ) -> bool:
     """Write live progress; False when the job is no longer running (so the trainer should stop)."""
-    result = session.execute(
+    result = _execute_dml(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.status == "running")
-        .values(progress=progress, eta_seconds=eta_seconds, metrics=metrics, log_tail=log_tail)
+        .values(progress=progress, eta_seconds=eta_seconds, metrics=metrics, log_tail=log_tail),
     )
     session.commit()
     return result.rowcount == 1
@@ -192,10 +198,11 @@ def should_stop(session: Session, job_id: int) -> bool:
 
 
 def _finish(session: Session, job_id: int, **values: Any) -> bool:
-    result = session.execute(
+    result = _execute_dml(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.status == "running")
-        .values(finished_at=func.now(), eta_seconds=None, **values)
+        .values(finished_at=func.now(), eta_seconds=None, **values),
     )
     return result.rowcount == 1
 

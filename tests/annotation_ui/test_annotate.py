@@ -328,11 +328,12 @@ def test_judgement_unsent_at_reload_is_sent_after_it_with_same_key(
     expect(page.locator("#retry-banner")).to_be_visible()
     expect(page.locator('button[data-choice="tie"]')).to_be_disabled()  # no second judgement meanwhile
 
+    def record_key(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        route.continue_()
+
     page.unroute("**/api/v1/comparisons/*/preferences")
-    page.route(
-        "**/api/v1/comparisons/*/preferences",
-        lambda route: (keys.append(route.request.headers["idempotency-key"]), route.continue_()),
-    )
+    page.route("**/api/v1/comparisons/*/preferences", record_key)
     page.reload()
     page.locator("#view-work").wait_for(state="visible")
     assert current_comparison_id(page) != first

@@ -48,21 +48,24 @@ def make_dataset(admin: httpx.Client) -> Callable[..., dict[str, Any]]:
     return make
 
 
-@pytest.fixture
-def make_annotator(admin: httpx.Client, collector_url: str) -> Iterator[Callable[..., httpx.Client]]:
-    """Create an annotator; returns an HTTP client carrying their token (`.annotator` holds id and name)."""
-    clients: list[httpx.Client] = []
+class AnnotatorClient(httpx.Client):
+    """An HTTP client carrying an annotator's token; `annotator` is the API's answer (id, name, token)."""
 
-    def make(name: str | None = None, *, base_url: str | None = None) -> httpx.Client:
+    def __init__(self, annotator: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(headers={"Authorization": f"Bearer {annotator['token']}"}, **kwargs)
+        self.annotator = annotator
+
+
+@pytest.fixture
+def make_annotator(admin: httpx.Client, collector_url: str) -> Iterator[Callable[..., AnnotatorClient]]:
+    """Create an annotator; returns an HTTP client carrying their token (`.annotator` holds id and name)."""
+    clients: list[AnnotatorClient] = []
+
+    def make(name: str | None = None, *, base_url: str | None = None) -> AnnotatorClient:
         created = (
             admin.post("/api/v1/annotators", json={"name": name or unique("ann")}).raise_for_status().json()
         )
-        client = httpx.Client(
-            base_url=base_url or collector_url,
-            headers={"Authorization": f"Bearer {created['token']}"},
-            timeout=60,
-        )
-        client.annotator = created  # type: ignore[attr-defined]
+        client = AnnotatorClient(created, base_url=base_url or collector_url, timeout=60)
         clients.append(client)
         return client
 

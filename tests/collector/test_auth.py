@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-ADMIN_ENDPOINTS = [
+Endpoint = tuple[str, str, dict[str, Any] | None]
+
+ADMIN_ENDPOINTS: list[Endpoint] = [
     ("POST", "/api/v1/annotators", {"name": "mallory"}),
     ("POST", "/api/v1/datasets", {"name": "mallory's"}),
     ("GET", "/api/v1/datasets", None),
@@ -21,7 +24,7 @@ ADMIN_ENDPOINTS = [
     ("GET", "/api/v1/datasets/{dataset}/export?format=trl", None),
     ("GET", "/api/v1/datasets/{dataset}/stats", None),
 ]
-ANNOTATOR_ENDPOINTS = [
+ANNOTATOR_ENDPOINTS: list[Endpoint] = [
     ("GET", "/api/v1/me", None),
     ("GET", "/api/v1/datasets/{dataset}/next", None),
     ("POST", "/api/v1/comparisons/{comparison}/preferences", {"choice": "a"}),

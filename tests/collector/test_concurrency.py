@@ -12,6 +12,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tests.collector.conftest import AnnotatorClient
+
 ANNOTATORS = 20
 COMPARISONS = 40
 K = 3
@@ -27,7 +29,7 @@ def test_twenty_annotators_fill_every_comparison_exactly_k_times(
     lock = threading.Lock()
     start = threading.Barrier(ANNOTATORS)
 
-    def work(template: httpx.Client, seed: int) -> None:
+    def work(template: AnnotatorClient, seed: int) -> None:
         rng = random.Random(seed)
         # Each thread its own client (own connection pool), as separate browsers would be.
         with httpx.Client(base_url=str(template.base_url), headers=template.headers, timeout=60) as client:

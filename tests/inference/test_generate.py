@@ -294,7 +294,7 @@ def test_short_request_answers_before_the_long_one_in_its_batch(
     short = {"inputs": "The morning", "parameters": {"max_new_tokens": 1}}
     long = {"inputs": "The morning", "parameters": {"max_new_tokens": 120}}
 
-    async def both() -> list[float]:
+    async def both() -> tuple[float, float]:
         async with httpx.AsyncClient(base_url=inference_url, timeout=120) as client:
             started = time.perf_counter()
 

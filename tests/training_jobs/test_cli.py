@@ -35,8 +35,10 @@ def test_train_wait_follows_the_job_and_the_version_can_be_promoted(
 
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert "succeeded" in trained.stdout and "train_seconds" in trained.stdout
-    job_id = int(re.search(r"job (\d+) queued", trained.stdout).group(1))
-    version_id = int(re.search(r"model version id (\d+)", trained.stdout).group(1))
+    queued = re.search(r"job (\d+) queued", trained.stdout)
+    version = re.search(r"model version id (\d+)", trained.stdout)
+    assert queued is not None and version is not None
+    job_id, version_id = int(queued.group(1)), int(version.group(1))
     listed = rlhf(jobs_env, collector_url, "jobs")
     assert listed.returncode == 0 and re.search(rf"\b{job_id}\b.*sft.*succeeded", listed.stdout)
     promoted = rlhf(jobs_env, collector_url, "models", "promote", str(version_id))

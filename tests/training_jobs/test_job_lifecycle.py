@@ -106,7 +106,7 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
     # Waiting behind the running job longer than the requeue delay: the watchdog leaves its message alone.
     time.sleep(float(JOB_ENV["RLHF_JOB_REQUEUE_AFTER_SECONDS"]) + 2)
     messages = redis.Redis.from_url(redis_url).lrange(GPU_QUEUE, 0, -1)
-    assert sum(celery_app.task_id(queued_id) in m.decode() for m in messages) == 1
+    assert sum(celery_app.task_id(queued_id).encode() in m for m in messages) == 1
 
     queued = admin.post(f"/api/v1/jobs/{queued_id}/cancel").raise_for_status().json()
     assert queued["status"] == "cancelled" and queued["cancel_requested"]
@@ -122,6 +122,7 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
     time.sleep(2)
     db.expire_all()
     skipped = db.get(Job, queued_id)
+    assert skipped is not None
     assert skipped.status == "cancelled" and skipped.started_at is None and skipped.attempts == 0
 
 
@@ -147,6 +148,7 @@ def test_duplicate_delivery_does_not_run_a_job_twice(admin: httpx.Client, worker
     assert job["status"] == "succeeded" and job["attempts"] == 1
 
     celery_app.enqueue_job(job["id"])  # the broker delivers the same job again
+    assert worker.server is not None
     deadline = time.monotonic() + 30
     while f"job {job['id']} is not queued" not in worker.server.log_text():
         assert time.monotonic() < deadline, "the worker never received the duplicate"

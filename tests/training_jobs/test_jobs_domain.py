@@ -50,7 +50,8 @@ def test_a_running_job_without_heartbeat_is_failed_as_lost(admin: httpx.Client, 
     jobs.fail_lost(db, heartbeat_timeout_seconds=60)  # the collector's watchdog may get there first
 
     db.refresh(job)
-    assert job.status == "failed" and job.error.startswith("worker lost (no heartbeat since")
+    assert job.status == "failed" and job.error is not None
+    assert job.error.startswith("worker lost (no heartbeat since")
     assert "gone@host" in job.error
 
 

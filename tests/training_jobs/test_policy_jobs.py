@@ -20,7 +20,8 @@ TINY_TRAINING = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "max_s
 
 
 def _weights(path: Path | str) -> torch.Tensor:
-    return AutoModelForCausalLM.from_pretrained(path).transformer.h[0].attn.c_attn.weight.detach()
+    model: Any = AutoModelForCausalLM.from_pretrained(path)
+    return model.transformer.h[0].attn.c_attn.weight.detach()
 
 
 def _run(client: httpx.Client, kind: str, dataset_id: int, **body: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import torch
@@ -15,7 +16,7 @@ from tests.training_jobs.conftest import submit, wait_for_job
 
 
 def _rewards(path: Path, texts: list[tuple[str, str]]) -> list[float]:
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer: Any = AutoTokenizer.from_pretrained(path)  # fast; typed as a union with slow ones
     model = AutoModelForSequenceClassification.from_pretrained(path).eval()
     with torch.inference_mode():
         return [
@@ -151,7 +152,7 @@ def test_reward_model_job_on_minilm_uses_its_bert_tokenizer(admin: httpx.Client,
     version = admin.get(f"/api/v1/models/{job['model_version_id']}").json()
     assert version["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     path = version_path(version["path"])
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer: Any = AutoTokenizer.from_pretrained(path)  # fast; typed as a union with slow ones
     ids = encode_reward_input(tokenizer, "Describe your day:", " It was fine.", max_length=64)
     assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
     assert AutoModelForSequenceClassification.from_pretrained(path).config.num_labels == 1

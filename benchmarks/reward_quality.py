@@ -244,7 +244,7 @@ def run_job(
 def test_accuracy(model_path: Path | str, pairs: list[tuple[str, str]], *, model: Any = None) -> float:
     from transformers import AutoModelForSequenceClassification
 
-    from training_jobs.models import load_tokenizer
+    from training_jobs.checkpoints import load_tokenizer
     from training_jobs.reward_model import score
 
     tokenizer = load_tokenizer(str(model_path))
@@ -289,7 +289,7 @@ def bare_trl_baseline(
     from services.core.base_models import resolve_base_model
     from services.core.reward_inputs import encode_reward_input
     from training_jobs import data
-    from training_jobs.models import load_reward_model, load_tokenizer
+    from training_jobs.checkpoints import load_reward_model, load_tokenizer
     from training_jobs.reward_model import PROBE_DEFAULTS, is_head_parameter
 
     probe = {**PROBE_DEFAULTS, **{key: params[key] for key in PROBE_DEFAULTS if key in params}}

@@ -33,7 +33,7 @@ from services.core import embedded  # noqa: E402
 from services.core.artifacts import new_version_dir  # noqa: E402
 from services.core.db import reset_engine, session_scope  # noqa: E402
 from services.core.migrate import upgrade_to_head  # noqa: E402
-from services.core.models import ModelVersion  # noqa: E402
+from services.core.orm import ModelVersion  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
 from services.domain import model_versions  # noqa: E402
 from tests.helpers.paths import DATA_DIR  # noqa: E402

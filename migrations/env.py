@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from services.core.models import Base
+from services.core.orm import Base
 from services.core.settings import get_settings
 
 config = context.config

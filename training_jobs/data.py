@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 
 from services.core.db import session_scope
-from services.core.models import Comparison, Dataset, Preference, Prompt
+from services.core.orm import Comparison, Dataset, Preference, Prompt
 from services.domain import exports
 from training_jobs.context import JobInputError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training_jobs import data, models
+from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
@@ -30,7 +30,7 @@ def run(ctx: JobContext) -> JobResult:
 
     if ctx.dataset_id is None:
         raise JobInputError("a dpo job needs a dataset")
-    path, base_name = models.policy_source(ctx)
+    path, base_name = checkpoints.policy_source(ctx)
     preferences = data.preference_pairs(ctx.dataset_id)
     ctx.data_snapshot = preferences.snapshot
     rows = [
@@ -46,10 +46,10 @@ def run(ctx: JobContext) -> JobResult:
     )
     ctx.progress(0.02, train_pairs=len(train_rows), eval_pairs=len(eval_rows))
 
-    tokenizer = models.load_tokenizer(path)
-    model = models.load_causal_lm(path)
+    tokenizer = checkpoints.load_tokenizer(path)
+    model = checkpoints.load_causal_lm(path)
     lora = peft_config(ctx)
-    reference = None if lora is not None else models.load_causal_lm(path)
+    reference = None if lora is not None else checkpoints.load_causal_lm(path)
     config = build_config(DPOConfig, ctx, **DEFAULTS)
     ctx.record_config(config)
     apply_trainable(model, ctx)
@@ -80,5 +80,5 @@ def run(ctx: JobContext) -> JobResult:
         metrics["eval_reward_accuracy"] = evaluation.get("eval_rewards/accuracies")
         metrics["eval_reward_margin"] = evaluation.get("eval_rewards/margins")
     ctx.progress(0.95, **metrics)
-    models.save_model(trainer.model, tokenizer, ctx.output_dir)
+    checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind="policy", metrics=metrics, base_model=base_name)

@@ -17,7 +17,7 @@ from typing import Any
 from services.core.db import session_scope
 from services.domain import comparisons
 from services.domain.comparisons import NewComparison
-from training_jobs import data, models
+from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import device
 
@@ -47,9 +47,9 @@ def run(ctx: JobContext) -> JobResult:
     )
     if options["num_prompts"] is not None:
         prompts = prompts[: options["num_prompts"]]
-    policy_a = models.policy_choice(ctx)
+    policy_a = checkpoints.policy_choice(ctx)
     two_policies = ctx.params.get("other_policy_version_id") is not None
-    policy_b = models.policy_choice(ctx, key="other_policy_version_id") if two_policies else policy_a
+    policy_b = checkpoints.policy_choice(ctx, key="other_policy_version_id") if two_policies else policy_a
     ctx.log(f"sampling for {len(prompts)} prompts: A from {policy_a.name}, B from {policy_b.name}")
 
     if two_policies:
@@ -125,11 +125,11 @@ def _sample(
     """`samples_per_prompt` sampled responses per prompt, in prompt order (prompt 0's samples first)."""
     import torch
 
-    tokenizer = models.load_tokenizer(path)
+    tokenizer = checkpoints.load_tokenizer(path)
     tokenizer.padding_side = "left"  # generation continues each row at its right edge
     target = device()
     dtype = torch.bfloat16 if target.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    model = models.load_causal_lm(path, dtype=dtype).to(target).eval()
+    model = checkpoints.load_causal_lm(path, dtype=dtype).to(target).eval()
     window = getattr(model.config, "max_position_embeddings", None) or getattr(
         model.config, "n_positions", 1024
     )

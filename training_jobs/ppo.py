@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training_jobs import evaluation, models
+from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
     encode_prompt,
@@ -57,8 +57,8 @@ def run(ctx: JobContext) -> JobResult:
 
     if ctx.dataset_id is None:
         raise JobInputError("a ppo job needs a dataset of prompts")
-    policy_path, policy_name = models.policy_source(ctx)
-    reward_path, reward_name = models.resolve_reward_model(ctx)
+    policy_path, policy_name = checkpoints.policy_source(ctx)
+    reward_path, reward_name = checkpoints.resolve_reward_model(ctx)
     config = build_config(PPOConfig, ctx, **DEFAULTS)
     train_prompts, eval_prompts = held_out_split(ctx)
     ctx.log(
@@ -67,10 +67,10 @@ def run(ctx: JobContext) -> JobResult:
     )
 
     set_seed(config.seed)  # the value model's fresh head, the held-out samples, PPO's rollouts
-    tokenizer = models.load_tokenizer(policy_path)
-    policy = models.load_causal_lm(policy_path)
+    tokenizer = checkpoints.load_tokenizer(policy_path)
+    policy = checkpoints.load_causal_lm(policy_path)
     lora = peft_config(ctx)
-    reference = None if lora is not None else models.load_causal_lm(policy_path).requires_grad_(False)
+    reference = None if lora is not None else checkpoints.load_causal_lm(policy_path).requires_grad_(False)
     scorer = load_reward_scorer(reward_path, reward_name)
     scorer.model.to(device())
     critic = value_model(policy_path, tokenizer, reward_path, scorer)
@@ -132,5 +132,5 @@ def run(ctx: JobContext) -> JobResult:
     metrics["ppo_steps"] = trainer.state.global_step
     log_samples(ctx, before, after)
     ctx.progress(0.95, **metrics)
-    models.save_model(trained, tokenizer, ctx.output_dir)
+    checkpoints.save_model(trained, tokenizer, ctx.output_dir)
     return JobResult(model_kind="policy", metrics=metrics, base_model=policy_name)

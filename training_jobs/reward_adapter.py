@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from services.core.reward_inputs import window_size
-from training_jobs import models
+from training_jobs import checkpoints
 from training_jobs.context import JobInputError
 from training_jobs.reward_model import score as score_pairs
 
@@ -58,8 +58,8 @@ class RewardScorer:
 
 
 def load_reward_scorer(path: str, name: str) -> RewardScorer:
-    tokenizer = models.load_tokenizer(path)
-    model = models.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
+    tokenizer = checkpoints.load_tokenizer(path)
+    model = checkpoints.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
     model.eval()
     model.requires_grad_(False)
     max_length = window_size(tokenizer, getattr(model.config, "max_position_embeddings", None))
@@ -141,7 +141,7 @@ def value_model(policy_path: str, policy_tokenizer: Any, reward_path: str, score
     source = policy_path
     if _reads_policy_ids(scorer, policy_tokenizer):
         source = reward_path
-    model = models.load_reward_model(source, pad_token_id=policy_tokenizer.pad_token_id)
+    model = checkpoints.load_reward_model(source, pad_token_id=policy_tokenizer.pad_token_id)
     if not isinstance(getattr(model, "score", None), nn.Module) or not hasattr(
         model, model.base_model_prefix
     ):

@@ -24,7 +24,7 @@ import statistics
 from typing import Any
 
 from services.core.reward_inputs import encode_reward_input, window_size
-from training_jobs import data, models
+from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import REWARD_HEADS, apply_trainable, build_config, peft_config
 
@@ -57,7 +57,7 @@ def run(ctx: JobContext) -> JobResult:
     from trl import RewardConfig, RewardTrainer
 
     base_name = ctx.base_model or DEFAULT_BASE_MODEL
-    path = models.resolve_base(base_name)
+    path = checkpoints.resolve_base(base_name)
     preferences = data.preference_pairs(_dataset_id(ctx))
     ctx.data_snapshot = preferences.snapshot
     train_pairs, eval_pairs = data.split_train_eval(
@@ -70,8 +70,8 @@ def run(ctx: JobContext) -> JobResult:
 
     config = build_config(RewardConfig, ctx, **DEFAULTS)
     set_seed(config.seed)  # the new head's initial weights
-    tokenizer = models.load_tokenizer(path)
-    model = models.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
+    tokenizer = checkpoints.load_tokenizer(path)
+    model = checkpoints.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
     max_length = window_size(tokenizer, getattr(model.config, "max_position_embeddings", None))
     max_length = min(max_length, config.max_length or max_length)
     ctx.record_config(config)
@@ -107,7 +107,7 @@ def run(ctx: JobContext) -> JobResult:
         ctx.log(f"scoring {len(eval_pairs)} held-out pairs")
         metrics.update(evaluate(trainer.model, tokenizer, eval_pairs, max_length=max_length))
     ctx.progress(0.95, **metrics)
-    models.save_model(trainer.model, tokenizer, ctx.output_dir)
+    checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind="reward", metrics=metrics, base_model=base_name)
 
 

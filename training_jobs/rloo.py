@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training_jobs import evaluation, models
+from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
     encode_prompt,
@@ -47,8 +47,8 @@ def run(ctx: JobContext) -> JobResult:
 
     if ctx.dataset_id is None:
         raise JobInputError("an rloo job needs a dataset of prompts")
-    policy_path, policy_name = models.policy_source(ctx)
-    reward_path, reward_name = models.resolve_reward_model(ctx)
+    policy_path, policy_name = checkpoints.policy_source(ctx)
+    reward_path, reward_name = checkpoints.resolve_reward_model(ctx)
     config = build_config(RLOOConfig, ctx, **DEFAULTS)
     if config.max_completion_length is None:
         raise JobInputError("params.max_completion_length must be a number of tokens")
@@ -60,8 +60,8 @@ def run(ctx: JobContext) -> JobResult:
     )
 
     set_seed(config.seed)
-    tokenizer = models.load_tokenizer(policy_path)
-    policy = models.load_causal_lm(policy_path)
+    tokenizer = checkpoints.load_tokenizer(policy_path)
+    policy = checkpoints.load_causal_lm(policy_path)
     scorer = load_reward_scorer(reward_path, reward_name)
     scorer.model.to(device())
     apply_trainable(policy, ctx)
@@ -103,7 +103,7 @@ def run(ctx: JobContext) -> JobResult:
     trained = trainer.accelerator.unwrap_model(trainer.model)
     reference = trainer.ref_model
     if reference is None and lora is None:  # beta = 0: TRL kept no reference, but the KL is still reported
-        reference = models.load_causal_lm(policy_path).to(device())
+        reference = checkpoints.load_causal_lm(policy_path).to(device())
     ctx.log("evaluating the trained policy on the held-out prompts")
     after = evaluation.evaluate(
         trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=reference
@@ -112,7 +112,7 @@ def run(ctx: JobContext) -> JobResult:
     metrics["rloo_steps"] = trainer.state.global_step
     log_samples(ctx, before, after)
     ctx.progress(0.95, **metrics)
-    models.save_model(trained, tokenizer, ctx.output_dir)
+    checkpoints.save_model(trained, tokenizer, ctx.output_dir)
     return JobResult(model_kind="policy", metrics=metrics, base_model=policy_name)
 
 

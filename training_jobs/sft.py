@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training_jobs import data, models
+from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
@@ -32,7 +32,7 @@ def run(ctx: JobContext) -> JobResult:
 
     if ctx.dataset_id is None:
         raise JobInputError("an sft job needs a dataset")
-    path, base_name = models.policy_source(ctx)
+    path, base_name = checkpoints.policy_source(ctx)
     demos = data.demonstrations(ctx.dataset_id)
     ctx.data_snapshot = demos.snapshot
     train_rows, eval_rows = data.split_train_eval(
@@ -45,8 +45,8 @@ def run(ctx: JobContext) -> JobResult:
     )
     ctx.progress(0.02, train_examples=len(train_rows), eval_examples=len(eval_rows))
 
-    tokenizer = models.load_tokenizer(path)
-    model = models.load_causal_lm(path)
+    tokenizer = checkpoints.load_tokenizer(path)
+    model = checkpoints.load_causal_lm(path)
     config = build_config(SFTConfig, ctx, **DEFAULTS)
     ctx.record_config(config)
     apply_trainable(model, ctx)
@@ -75,5 +75,5 @@ def run(ctx: JobContext) -> JobResult:
         if "eval_mean_token_accuracy" in evaluation:
             metrics["eval_mean_token_accuracy"] = evaluation["eval_mean_token_accuracy"]
     ctx.progress(0.95, **metrics)
-    models.save_model(trainer.model, tokenizer, ctx.output_dir)
+    checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind="policy", metrics=metrics, base_model=base_name)

@@ -19,7 +19,7 @@ from services.collector.routes import (
     exports,
     health,
     jobs,
-    models,
+    model_versions,
     stats,
 )
 from services.core.db import async_pool
@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, service="collector")
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (annotators, datasets, comparisons, annotation, exports, stats, jobs, models):
+    for module in (annotators, datasets, comparisons, annotation, exports, stats, jobs, model_versions):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web_form.router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
 from services.core.errors import InvalidInputError
-from services.core.models import Annotator
+from services.core.orm import Annotator
 from services.core.security import hash_token, new_token
 
 IMPORT_ANNOTATOR_NAME = "import"

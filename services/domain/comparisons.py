@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.core.errors import InvalidInputError, NotFoundError
-from services.core.models import Comparison, Dataset, ModelVersion, Prompt
+from services.core.orm import Comparison, Dataset, ModelVersion, Prompt
 from services.domain.limits import check_json, check_text
 
 

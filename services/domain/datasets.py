@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.models import Dataset
+from services.core.orm import Dataset
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.core.errors import NotFoundError
-from services.core.models import Annotator, Comparison
+from services.core.orm import Annotator, Comparison
 from services.core.security import hash_token
 from services.domain import annotators, datasets, imports
 

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from services.core.errors import DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError
-from services.core.models import Dataset, Preference
+from services.core.orm import Dataset, Preference
 from services.core.settings import get_settings
 from services.domain import annotators, comparisons
 from services.domain.comparisons import NewComparison

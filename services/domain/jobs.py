@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, Executable, func, select, update
 from sqlalchemy.orm import Session
 
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.models import JOB_KINDS, Dataset, Job, ModelVersion
+from services.core.orm import JOB_KINDS, Dataset, Job, ModelVersion
 from services.domain import job_params
 
 logger = logging.getLogger(__name__)

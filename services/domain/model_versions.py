@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from services.core.errors import InvalidInputError, NotFoundError
-from services.core.models import MODEL_KINDS, ModelVersion
+from services.core.orm import MODEL_KINDS, ModelVersion
 from services.domain import jobs
 
 

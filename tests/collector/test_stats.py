@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from services.core.models import ModelVersion
+from services.core.orm import ModelVersion
 from services.domain.comparisons import NewComparison, add_comparisons
 from services.domain.stats import wilson_interval
 from tests.collector.conftest import unique

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.core.db import async_pool
-from services.core.models import Comparison
+from services.core.orm import Comparison
 from services.domain import annotators, datasets, demo
 from services.domain.annotators import Identity
 from services.domain.datasets import AnnotatorDataset

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.core.models import ModelVersion
+from services.core.orm import ModelVersion
 from tests.inference.tiny_models import add_version, build_tiny_gpt2
 from tests.servers import ServerProcess, free_port, uvicorn_args
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.models import ModelVersion
+from services.core.orm import ModelVersion
 from tests.inference.conftest import serving, wait_for, wait_serving
 
 CLIENTS = 6

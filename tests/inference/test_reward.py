@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.core.models import ModelVersion
+from services.core.orm import ModelVersion
 from services.inference.rewards import chunks_by_length
 from tests.inference.conftest import wait_serving
 from tests.inference.tiny_models import REWARD_WINDOW

@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from services.core.artifacts import new_version_dir
-from services.core.models import ModelVersion
+from services.core.orm import ModelVersion
 
 CORPUS = [
     "The morning was cold and clear, and a small boat moved slowly across the lake.",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from transformers import AutoModelForSequenceClassification
 
 from services.core.artifacts import version_path
-from services.core.models import Job
+from services.core.orm import Job
 from services.core.settings import GPU_QUEUE
 from tests.training_jobs.conftest import JOB_ENV, Worker, create_dataset, submit, wait_for_job
 from training_jobs import celery_app

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.core.db import get_engine
-from services.core.models import Job, ModelVersion
+from services.core.orm import Job, ModelVersion
 from services.domain import jobs, trl_fields
 from tests.training_jobs.conftest import create_dataset
 from training_jobs import data, param_table, watchdog

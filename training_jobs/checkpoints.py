@@ -11,7 +11,7 @@ from typing import Any
 
 from services.core.artifacts import version_path
 from services.core.db import session_scope
-from services.core.models import ModelVersion
+from services.core.orm import ModelVersion
 from services.core.settings import get_settings
 from services.domain import model_versions
 from training_jobs.context import JobContext, JobInputError, is_main_process

@@ -119,6 +119,8 @@ export function leftSideFor(annotatorId, comparisonId) {
   return h & 1 ? "b" : "a";
 }
 
+// The API's choices (a, b, tie, skip) and sides (a, b): this page's copy of services/core/enums.py's Choice
+// and Side, which the browser tests check against the server.
 function apiChoice(choice, leftSide) {
   const rightSide = leftSide === "a" ? "b" : "a";
   return { left: leftSide, right: rightSide, tie: "tie", both_bad: "tie", skip: "skip" }[choice];

@@ -286,8 +286,8 @@ def bare_trl_baseline(
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
-    from services.core.base_models import resolve_base_model
-    from services.core.reward_inputs import encode_reward_input
+    from services.modeling.base_models import resolve_base_model
+    from services.modeling.reward_inputs import encode_reward_input
     from training_jobs import data
     from training_jobs.checkpoints import load_reward_model, load_tokenizer
     from training_jobs.reward_model import PROBE_DEFAULTS, is_head_parameter
@@ -412,7 +412,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.baseline:
             print("training the bare TRL baseline", file=sys.stderr)
             model, bare = bare_trl_baseline(dataset_id, job["config"], args.base_model, params)
-            from services.core.base_models import resolve_base_model
+            from services.modeling.base_models import resolve_base_model
 
             bare["test_accuracy"] = round(
                 test_accuracy(resolve_base_model(args.base_model), test_pairs, model=model), 4

@@ -24,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anywhere
 
 from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
+from services.core.enums import ModelKind  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
 from services.inference.app import torch_threads  # noqa: E402
 from services.inference.loading import Target, load_reward  # noqa: E402
@@ -112,7 +113,7 @@ def main() -> None:
 
         threads = torch_threads(settings)
         torch.set_num_threads(threads)
-        reward = load_reward(Target("reward", "bench", None, "promoted", str(model_dir)))
+        reward = load_reward(Target(ModelKind.REWARD, "bench", None, "promoted", str(model_dir)))
         batching = {
             "batch_size": settings.reward_max_batch_size,
             "max_tokens": settings.reward_max_batch_tokens,

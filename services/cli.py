@@ -15,6 +15,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from services.core.enums import FINISHED_JOB_STATUSES, ExportFormat, ImportFormat, JobKind
 from services.core.settings import get_settings
 
 app = typer.Typer(help="Open RLHF platform: collect preferences, train, serve.", no_args_is_help=True)
@@ -128,17 +129,6 @@ def serve(service: Service) -> None:
         )
 
 
-class ImportFormat(StrEnum):
-    trl = "trl"
-    hh = "hh"
-    oasst = "oasst"
-
-
-class ExportFormat(StrEnum):
-    trl = "trl"
-    raw = "raw"
-
-
 UPLOAD_CHUNK = 1 << 20
 
 
@@ -190,7 +180,7 @@ def import_(
 @app.command()
 def export(
     dataset: str = typer.Argument(..., help="Dataset name"),
-    format: ExportFormat = typer.Option(ExportFormat.trl, "--format"),
+    format: ExportFormat = typer.Option(ExportFormat.TRL, "--format"),
     output: Path = typer.Option(..., "-o", "--output", help="File to write (JSONL); '-' for standard output"),
 ) -> None:
     """Export a dataset as JSONL: trl (decided pairs with margins) or raw (every vote)."""
@@ -219,18 +209,6 @@ def export(
 # --- Training: worker, jobs, model versions -------------------------------------------------------------
 
 
-class JobKind(StrEnum):
-    reward_model = "reward_model"
-    ppo = "ppo"
-    sft = "sft"
-    dpo = "dpo"
-    rloo = "rloo"
-    generate_comparisons = "generate_comparisons"
-
-
-FINISHED_JOB_STATUSES = ("succeeded", "failed", "cancelled")
-
-
 @app.command()
 def worker(
     loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
@@ -239,10 +217,16 @@ def worker(
     ),
 ) -> None:
     """Run a training worker: Celery on the `gpu` queue, one job at a time (--pool solo; CUDA does not fork)."""
-    from services.core.settings import GPU_QUEUE
-    from training_jobs.celery_app import get_app
+    from celery.bin.celery import celery as celery_command
 
+    from services.core.settings import GPU_QUEUE
+    from services.queue.broker import WORKER_APP_MODULE
+
+    # `celery -A training_jobs.celery_app worker ...` in this process: the worker imports the training code,
+    # the CLI only names it.
     argv = [
+        "--app",
+        WORKER_APP_MODULE,
         "worker",
         "--pool=solo",
         "--concurrency=1",
@@ -253,7 +237,7 @@ def worker(
     ]
     if hostname:
         argv.append(f"--hostname={hostname}")
-    get_app().worker_main(argv)
+    celery_command.main(args=argv, prog_name="rlhf worker")
 
 
 @app.command()

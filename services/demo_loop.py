@@ -271,7 +271,7 @@ def _sentence_embedder() -> Any:
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    from services.core.base_models import MINILM, resolve_base_model
+    from services.modeling.base_models import MINILM, resolve_base_model
 
     transformers_logging.disable_progress_bar()
     path = resolve_base_model(MINILM)

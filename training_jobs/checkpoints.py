@@ -18,8 +18,8 @@ from training_jobs.context import JobContext, JobInputError, is_main_process
 
 
 def resolve_base(name: str) -> str:
-    """A base model name → what from_pretrained takes (see services.core.base_models)."""
-    from services.core.base_models import resolve_base_model
+    """A base model name → what from_pretrained takes (see services.modeling.base_models)."""
+    from services.modeling.base_models import resolve_base_model
 
     return resolve_base_model(name)
 

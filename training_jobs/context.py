@@ -22,11 +22,12 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from transformers import TrainerCallback
 
 from services.core.db import session_scope
+from services.core.enums import ModelKind
 from services.domain import jobs
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class JobCancelled(Exception):
 
 @dataclass
 class JobResult:
-    model_kind: Literal["policy", "reward"] | None  # None: no model version (generate_comparisons)
+    model_kind: ModelKind | None  # None: no model version (generate_comparisons)
     metrics: dict[str, Any]  # final metrics (pinned keys, see DESIGN.md)
     base_model: str  # what the new version was trained from
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.core.enums import ModelKind
 from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
@@ -81,4 +82,4 @@ def run(ctx: JobContext) -> JobResult:
         metrics["eval_reward_margin"] = evaluation.get("eval_rewards/margins")
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
-    return JobResult(model_kind="policy", metrics=metrics, base_model=base_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=base_name)

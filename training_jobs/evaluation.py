@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from services.core.reward_inputs import window_size
+from services.modeling.reward_inputs import window_size
 from training_jobs import data
 from training_jobs.context import JobContext, JobInputError
 from training_jobs.reward_adapter import RewardScorer

@@ -21,6 +21,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
+from services.core.enums import ModelKind
 from services.core.settings import get_settings
 from training_jobs.context import (
     JobCancelled,
@@ -116,7 +117,9 @@ def run_launched(spec: JobSpec, output_dir: Path, scratch_dir: Path, *, num_proc
     if code != 0:
         raise RuntimeError(f"accelerate launch exited with code {code} after rank 0 finished")
     outcome = record["outcome"]
-    return Outcome(**{**outcome, "result": JobResult(**outcome["result"])})
+    result = outcome["result"]
+    kind = result["model_kind"]
+    return Outcome(**{**outcome, "result": JobResult(**{**result, "model_kind": kind and ModelKind(kind)})})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.core.enums import ModelKind
 from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
@@ -133,4 +134,4 @@ def run(ctx: JobContext) -> JobResult:
     log_samples(ctx, before, after)
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trained, tokenizer, ctx.output_dir)
-    return JobResult(model_kind="policy", metrics=metrics, base_model=policy_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=policy_name)

@@ -1,7 +1,7 @@
 """Any reward-model version as the reward of an online RL trainer, whatever its tokenizer.
 
 `RewardScorer` scores (prompt, response) *text* with the reward model's own tokenizer, through
-services.core.reward_inputs.encode_reward_input: the rule that training and POST /reward use too.
+services.modeling.reward_inputs.encode_reward_input: the rule that training and POST /reward use too.
 
 TRL needs it in two shapes:
 
@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from services.core.reward_inputs import window_size
+from services.modeling.reward_inputs import window_size
 from training_jobs import checkpoints
 from training_jobs.context import JobInputError
 from training_jobs.reward_model import score as score_pairs

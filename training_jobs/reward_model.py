@@ -2,7 +2,7 @@
 
 Loss: -log σ(r(x, y_w) - r(x, y_l) - margin) (Ouyang et al. 2022; the margin as in Llama 2), on an
 AutoModelForSequenceClassification with one output. Inputs are pre-tokenized with
-services.core.reward_inputs.encode_reward_input, the rule /reward and PPO/RLOO also use: RewardTrainer's
+services.modeling.reward_inputs.encode_reward_input, the rule /reward and PPO/RLOO also use: RewardTrainer's
 own text path would join prompt and response without a separator and drop (not truncate) long rows.
 
 Training is LP-FT (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features"): first only the new
@@ -23,7 +23,8 @@ import dataclasses
 import statistics
 from typing import Any
 
-from services.core.reward_inputs import encode_reward_input, window_size
+from services.core.enums import ModelKind
+from services.modeling.reward_inputs import encode_reward_input, window_size
 from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import REWARD_HEADS, apply_trainable, build_config, peft_config
@@ -108,7 +109,7 @@ def run(ctx: JobContext) -> JobResult:
         metrics.update(evaluate(trainer.model, tokenizer, eval_pairs, max_length=max_length))
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
-    return JobResult(model_kind="reward", metrics=metrics, base_model=base_name)
+    return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base_name)
 
 
 def is_head_parameter(name: str) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.core.enums import ModelKind
 from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
@@ -113,7 +114,7 @@ def run(ctx: JobContext) -> JobResult:
     log_samples(ctx, before, after)
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trained, tokenizer, ctx.output_dir)
-    return JobResult(model_kind="policy", metrics=metrics, base_model=policy_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=policy_name)
 
 
 def fit_prompt_text(tokenizer: Any, prompt: str, *, budget: int) -> str:

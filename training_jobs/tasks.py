@@ -1,4 +1,7 @@
-"""The Celery task: thin. It takes a job id and hands it to the runner, which claims, runs and records it."""
+"""The Celery task: thin. It takes a job id and hands it to the runner, which claims, runs and records it.
+
+Acknowledgement, result and routing options come from the app's configuration (services/queue/broker.py).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ import socket
 
 from celery.signals import worker_ready
 
+from services.queue.broker import TASK_NAME
 from training_jobs import runner
-from training_jobs.celery_app import TASK_NAME, get_app
+from training_jobs.celery_app import get_app
 
 app = get_app()
 
 
-@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@app.task(name=TASK_NAME, bind=True)
 def run_job(self, job_id: int) -> str | None:  # type: ignore[no-untyped-def]
     """Run job `job_id`; a failure is recorded in the job row by the runner and re-raised here."""
     return runner.run_job(job_id, worker=self.request.hostname or socket.gethostname())

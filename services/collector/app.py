@@ -24,7 +24,7 @@ from services.collector.routes import (
 )
 from services.core.db import async_pool
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
-from training_jobs import watchdog
+from services.queue import watchdog
 
 API_PREFIX = "/api/v1"
 

@@ -6,9 +6,11 @@ Ladder per resource: `XCreate` (input), `XPublic` (one), `XsPublic{data, count}`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from services.core.enums import Choice, JobKind, JobStatus, ModelKind, Side
 
 
 class _Input(BaseModel):
@@ -109,13 +111,13 @@ class AssignmentPublic(BaseModel):
 
 
 class PreferenceCreate(_Input):
-    choice: Literal["a", "b", "tie", "skip"]
+    choice: Choice
     strength: int | None = Field(
         default=None, ge=1, le=3, description="a or b only: 1 slightly ... 3 much better"
     )
     rationale: str | None = None
     time_spent_ms: int | None = Field(default=None, ge=0, lt=2**63)
-    shown_left: Literal["a", "b"] | None = Field(default=None, description="which response was on the left")
+    shown_left: Side | None = Field(default=None, description="which response was on the left")
     both_bad: bool = Field(default=False, description="with choice 'tie' only")
 
 
@@ -189,7 +191,7 @@ class StatsPublic(BaseModel):
 
 
 class JobCreate(_Input):
-    kind: Literal["reward_model", "ppo", "sft", "dpo", "rloo", "generate_comparisons"]
+    kind: JobKind
     dataset_id: int = Field(ge=1, le=2**63 - 1)
     base_model: str | None = Field(default=None, min_length=1, max_length=500)
     # Checked against the job kind's TRL config fields and own params (services/domain/job_params.py).
@@ -206,7 +208,7 @@ class JobPublic(BaseModel):
 
     id: int
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: JobStatus
     progress: float  # 0..1
     metrics: dict[str, Any]  # live while running; the final metrics once succeeded
     error: str | None  # readable reason when failed
@@ -236,7 +238,7 @@ class ModelVersionPublic(BaseModel):
 
     id: int
     name: str  # "<kind>-<id>", e.g. "reward-7": what the inference service answers as "model"
-    kind: Literal["policy", "reward"]
+    kind: ModelKind
     base_model: str
     job_id: int | None
     path: str  # relative to RLHF_ARTIFACT_DIR

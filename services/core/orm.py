@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.core.enums import AnnotatorRole, Choice, JobKind, JobStatus, ModelKind, Side
+
 NAMING_CONVENTION = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
     "uq": "%(table_name)s_%(column_0_N_name)s_uq",
@@ -33,12 +36,13 @@ NAMING_CONVENTION = {
     "pk": "%(table_name)s_pk",
 }
 
-CHOICES = ("a", "b", "tie", "skip")
-JOB_KINDS = ("reward_model", "ppo", "sft", "dpo", "rloo", "generate_comparisons")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-MODEL_KINDS = ("policy", "reward")
-ANNOTATOR_ROLES = ("annotator", "system")
 EMPTY_JSON = text("'{}'::jsonb")
+
+
+def one_of(column: str, values: type[StrEnum]) -> str:
+    """A CHECK constraint's condition: the column holds one of the enum's values. Its text can change with no
+    migration while the values stay the same (tests/migrations/test_drift.py compares the values)."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 class Base(DeclarativeBase):
@@ -51,11 +55,13 @@ def _now() -> Mapped[datetime]:
 
 class Annotator(Base):
     __tablename__ = "annotator"
-    __table_args__ = (CheckConstraint(f"role IN {ANNOTATOR_ROLES}", name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", AnnotatorRole), name="role"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="annotator", server_default="annotator")
+    role: Mapped[str] = mapped_column(
+        String(20), default=AnnotatorRole.ANNOTATOR, server_default=AnnotatorRole.ANNOTATOR.value
+    )
     # sha256 of the bearer token: tokens are 256-bit random, so a fast hash is enough and lookups stay O(1)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
@@ -133,9 +139,9 @@ class Preference(Base):
     __table_args__ = (
         UniqueConstraint("comparison_id", "annotator_id"),
         UniqueConstraint("annotator_id", "idempotency_key"),
-        CheckConstraint(f"choice IN {CHOICES}", name="choice"),
+        CheckConstraint(one_of("choice", Choice), name="choice"),
         CheckConstraint("strength BETWEEN 1 AND 3", name="strength"),
-        CheckConstraint("shown_left IN ('a', 'b')", name="shown_left"),
+        CheckConstraint(one_of("shown_left", Side), name="shown_left"),
         CheckConstraint("time_spent_ms >= 0", name="time_spent_ms"),
     )
 
@@ -158,7 +164,7 @@ class Preference(Base):
 class ModelVersion(Base):
     __tablename__ = "model_version"
     __table_args__ = (
-        CheckConstraint(f"kind IN {MODEL_KINDS}", name="kind"),
+        CheckConstraint(one_of("kind", ModelKind), name="kind"),
         # At most one promoted version per kind.
         Index("model_version_promoted_kind_uq", "kind", unique=True, postgresql_where=text("promoted")),
     )
@@ -183,8 +189,8 @@ class ModelVersion(Base):
 class Job(Base):
     __tablename__ = "job"
     __table_args__ = (
-        CheckConstraint(f"kind IN {JOB_KINDS}", name="kind"),
-        CheckConstraint(f"status IN {JOB_STATUSES}", name="status"),
+        CheckConstraint(one_of("kind", JobKind), name="kind"),
+        CheckConstraint(one_of("status", JobStatus), name="status"),
         Index("job_status_idx", "status"),
     )
 
@@ -195,7 +201,9 @@ class Job(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
     # dataclasses.asdict() of the TRL config the job actually ran with.
     config: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)
-    status: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued")
+    status: Mapped[str] = mapped_column(
+        String(20), default=JobStatus.QUEUED, server_default=JobStatus.QUEUED.value
+    )
     progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=EMPTY_JSON)

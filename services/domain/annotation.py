@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 
 from services.core.db import fetch_all
+from services.core.enums import Choice, Side
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.settings import get_settings
 from services.domain.annotators import Identity
@@ -42,11 +43,11 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Vote:
-    choice: str  # a, b, tie, skip
+    choice: Choice
     strength: int | None = None  # 1-3, how much better the chosen response is (a or b only)
     rationale: str | None = None
     time_spent_ms: int | None = None
-    shown_left: str | None = None  # which response the annotator saw on the left
+    shown_left: Side | None = None  # which response the annotator saw on the left
     both_bad: bool = False  # "both bad": a tie flagged apart
 
 
@@ -257,16 +258,16 @@ _BY_KEY = f"""
 
 
 def check_vote(vote: Vote) -> None:
-    if vote.choice not in ("a", "b", "tie", "skip"):
-        raise InvalidInputError("choice must be one of a, b, tie, skip")
+    if vote.choice not in list(Choice):
+        raise InvalidInputError(f"choice must be one of {', '.join(Choice)}")
     if vote.strength is not None:
-        if vote.choice not in ("a", "b"):
+        if vote.choice not in list(Side):
             raise InvalidInputError("strength applies only to choice a or b")
         if not 1 <= vote.strength <= 3:
             raise InvalidInputError("strength must be 1, 2 or 3")
-    if vote.both_bad and vote.choice != "tie":
+    if vote.both_bad and vote.choice != Choice.TIE:
         raise InvalidInputError("both_bad is a kind of tie: it needs choice 'tie'")
-    if vote.shown_left not in (None, "a", "b"):
+    if vote.shown_left is not None and vote.shown_left not in list(Side):
         raise InvalidInputError("shown_left must be 'a' or 'b'")
     if vote.time_spent_ms is not None and not 0 <= vote.time_spent_ms < 2**63:
         raise InvalidInputError("time_spent_ms must be a non-negative integer")
@@ -311,7 +312,7 @@ async def record_preference(
         "shown_left": vote.shown_left,
         "both_bad": vote.both_bad,
         "k": k,
-        "fills_slot": vote.choice != "skip",
+        "fills_slot": vote.choice != Choice.SKIP,
     }
     outcome = (await fetch_all(connection, _VOTE, params))[0]
     if outcome["stored"] is not None:

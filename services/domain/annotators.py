@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
+from services.core.enums import AnnotatorRole
 from services.core.errors import InvalidInputError
 from services.core.orm import Annotator
 from services.core.security import hash_token, new_token
@@ -31,7 +32,7 @@ def create(session: Session, *, name: str) -> tuple[Annotator, str]:
     if not name:
         raise InvalidInputError("name must not be empty")
     token = new_token()
-    annotator = Annotator(name=name, role="annotator", token_hash=hash_token(token), active=True)
+    annotator = Annotator(name=name, role=AnnotatorRole.ANNOTATOR, token_hash=hash_token(token), active=True)
     session.add(annotator)
     session.commit()
     return annotator, token
@@ -50,5 +51,7 @@ async def get_by_token(connection: psycopg.AsyncConnection[Any], token: str) -> 
 def import_annotator(session: Session) -> Annotator:
     """The built-in `import` annotator (created by the first migration) that carries imported winners."""
     return session.execute(
-        select(Annotator).where(Annotator.role == "system", Annotator.name == IMPORT_ANNOTATOR_NAME)
+        select(Annotator).where(
+            Annotator.role == AnnotatorRole.SYSTEM, Annotator.name == IMPORT_ANNOTATOR_NAME
+        )
     ).scalar_one()

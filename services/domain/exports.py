@@ -13,9 +13,9 @@ from typing import cast
 import psycopg
 
 from services.core.db import get_sessionmaker
+from services.core.enums import ExportFormat
 from services.core.errors import InvalidInputError
 
-FORMATS = ("trl", "raw")
 CHUNK_ROWS = 2000
 
 # One line per comparison whose a/b votes have a strict majority (ties, both-bad and skips do not vote).
@@ -72,9 +72,9 @@ _RAW = """
 
 def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
     """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream."""
-    if format not in FORMATS:
-        raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}")
-    query = _TRL if format == "trl" else _RAW
+    if format not in list(ExportFormat):
+        raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
+    query = _TRL if format == ExportFormat.TRL else _RAW
     return _lines(query, dataset_id)
 
 

@@ -10,19 +10,18 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from services.core.enums import ImportFormat, Side
 from services.core.errors import DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError
 from services.core.orm import Dataset, Preference
 from services.core.settings import get_settings
 from services.domain import annotators, comparisons
 from services.domain.comparisons import NewComparison
 
-Format = Literal["trl", "hh", "oasst"]
-FORMATS: tuple[str, ...] = get_args(Format)
 BATCH_SIZE = 1000
 HH_ASSISTANT = "\n\nAssistant:"
 HH_HUMAN = "\n\nHuman:"
@@ -49,17 +48,19 @@ def import_file(
 ) -> ImportResult:
     """Import a JSONL file into a dataset; with_preferences records each known winner as a vote of the
     built-in `import` annotator (it fills a slot). A/B order is randomised either way."""
-    if format not in FORMATS:
-        raise InvalidInputError(f"format must be one of {', '.join(FORMATS)}")
+    if format not in list(ImportFormat):
+        raise InvalidInputError(f"format must be one of {', '.join(ImportFormat)}")
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
         raise NotFoundError(f"dataset {dataset_id} not found")
     voter_id = annotators.import_annotator(session).id if with_preferences else None
-    parse = {"trl": _parse_trl, "hh": _parse_hh, "oasst": _parse_oasst}[format]
+    parse = {ImportFormat.TRL: _parse_trl, ImportFormat.HH: _parse_hh, ImportFormat.OASST: _parse_oasst}[
+        ImportFormat(format)
+    ]
     rng = random.Random()
     stored = 0
     try:
-        batch: list[tuple[NewComparison, str]] = []
+        batch: list[tuple[NewComparison, Side]] = []
         for line_number, record in _records(source):
             try:
                 pairs = list(parse(record))
@@ -98,15 +99,15 @@ def _records(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
         raise InvalidInputError("the upload is empty")
 
 
-def _place(pair: KnownPair, rng: random.Random) -> tuple[NewComparison, str]:
+def _place(pair: KnownPair, rng: random.Random) -> tuple[NewComparison, Side]:
     """Put the chosen response on side A or B at random; return the comparison and the winning side."""
     if rng.random() < 0.5:
-        return NewComparison(pair.prompt, pair.chosen, pair.rejected, pair.metadata), "a"
-    return NewComparison(pair.prompt, pair.rejected, pair.chosen, pair.metadata), "b"
+        return NewComparison(pair.prompt, pair.chosen, pair.rejected, pair.metadata), Side.A
+    return NewComparison(pair.prompt, pair.rejected, pair.chosen, pair.metadata), Side.B
 
 
 def _store(
-    session: Session, dataset: Dataset, batch: list[tuple[NewComparison, str]], voter_id: int | None
+    session: Session, dataset: Dataset, batch: list[tuple[NewComparison, Side]], voter_id: int | None
 ) -> int:
     if not batch:
         return 0

@@ -15,20 +15,20 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, func, select, update
 from sqlalchemy.orm import Session
 
+from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.orm import JOB_KINDS, Dataset, Job, ModelVersion
+from services.core.orm import Dataset, Job, ModelVersion
 from services.domain import job_params
 
 logger = logging.getLogger(__name__)
 
-FINISHED = ("succeeded", "failed", "cancelled")
 MAX_BASE_MODEL_CHARS = 500
 
 # Version-id params and the model kind each must point at.
 VERSION_PARAMS = {
-    "policy_version_id": "policy",
-    "other_policy_version_id": "policy",
-    "reward_model_version_id": "reward",
+    "policy_version_id": ModelKind.POLICY,
+    "other_policy_version_id": ModelKind.POLICY,
+    "reward_model_version_id": ModelKind.REWARD,
 }
 
 
@@ -46,8 +46,8 @@ def create(
     If the broker is down the job stays queued and the watchdog enqueues it later.
     """
     params = dict(params or {})
-    if kind not in JOB_KINDS:
-        raise InvalidInputError(f"kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
+    if kind not in list(JobKind):
+        raise InvalidInputError(f"kind must be one of {', '.join(JobKind)}, got {kind!r}")
     if session.get(Dataset, dataset_id) is None:
         raise InvalidInputError(f"dataset {dataset_id} does not exist")
     if base_model is not None:
@@ -56,7 +56,7 @@ def create(
             raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
     job_params.validate(kind, params)
     _check_references(session, params)
-    job = Job(kind=kind, dataset_id=dataset_id, base_model=base_model, params=params, status="queued")
+    job = Job(kind=kind, dataset_id=dataset_id, base_model=base_model, params=params, status=JobStatus.QUEUED)
     session.add(job)
     session.commit()
     try:
@@ -120,12 +120,12 @@ def cancel(session: Session, job_id: int) -> Job:
     job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
     if job is None:
         raise NotFoundError(f"job {job_id} not found")
-    if job.status in FINISHED:
+    if job.status in FINISHED_JOB_STATUSES:
         session.rollback()
         raise ConflictError(f"job {job_id} already {job.status}")
     job.cancel_requested = True
-    if job.status == "queued":
-        job.status = "cancelled"
+    if job.status == JobStatus.QUEUED:
+        job.status = JobStatus.CANCELLED
         job.finished_at = func.now()
     session.commit()
     session.refresh(job)
@@ -140,9 +140,9 @@ def claim(session: Session, job_id: int, *, worker: str) -> Job | None:
     a cancelled job, or one the watchdog already settled)."""
     job = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
         .values(
-            status="running",
+            status=JobStatus.RUNNING,
             worker=worker,
             attempts=Job.attempts + 1,
             started_at=func.now(),
@@ -160,7 +160,8 @@ def claim(session: Session, job_id: int, *, worker: str) -> Job | None:
 def heartbeat(session: Session, job_id: int) -> bool:
     """Record that the worker still lives; False when the job is no longer running."""
     result = _execute_dml(
-        session, update(Job).where(Job.id == job_id, Job.status == "running").values(heartbeat_at=func.now())
+        session,
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(heartbeat_at=func.now()),
     )
     session.commit()
     return result.rowcount == 1
@@ -179,7 +180,7 @@ def report(
     result = _execute_dml(
         session,
         update(Job)
-        .where(Job.id == job_id, Job.status == "running")
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
         .values(progress=progress, eta_seconds=eta_seconds, metrics=metrics, log_tail=log_tail),
     )
     session.commit()
@@ -194,14 +195,14 @@ def set_config(session: Session, job_id: int, config: dict[str, Any]) -> None:
 def should_stop(session: Session, job_id: int) -> bool:
     """Cancel was asked, or the job is no longer running (e.g. the watchdog declared its worker lost)."""
     row = session.execute(select(Job.status, Job.cancel_requested).where(Job.id == job_id)).one_or_none()
-    return row is None or row.cancel_requested or row.status != "running"
+    return row is None or row.cancel_requested or row.status != JobStatus.RUNNING
 
 
 def _finish(session: Session, job_id: int, **values: Any) -> bool:
     result = _execute_dml(
         session,
         update(Job)
-        .where(Job.id == job_id, Job.status == "running")
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
         .values(finished_at=func.now(), eta_seconds=None, **values),
     )
     return result.rowcount == 1
@@ -214,7 +215,7 @@ def mark_succeeded(
     return _finish(
         session,
         job_id,
-        status="succeeded",
+        status=JobStatus.SUCCEEDED,
         progress=1.0,
         metrics=metrics,
         log_tail=log_tail,
@@ -230,7 +231,7 @@ def finish_succeeded(session: Session, job_id: int, *, metrics: dict[str, Any], 
 
 
 def finish_failed(session: Session, job_id: int, *, error: str, log_tail: str | None = None) -> bool:
-    values: dict[str, Any] = {"status": "failed", "error": error}
+    values: dict[str, Any] = {"status": JobStatus.FAILED, "error": error}
     if log_tail is not None:
         values["log_tail"] = log_tail
     done = _finish(session, job_id, **values)
@@ -239,7 +240,7 @@ def finish_failed(session: Session, job_id: int, *, error: str, log_tail: str | 
 
 
 def finish_cancelled(session: Session, job_id: int, *, log_tail: str | None = None) -> bool:
-    values: dict[str, Any] = {"status": "cancelled"}
+    values: dict[str, Any] = {"status": JobStatus.CANCELLED}
     if log_tail is not None:
         values["log_tail"] = log_tail
     done = _finish(session, job_id, **values)
@@ -255,7 +256,7 @@ def fail_lost(session: Session, *, heartbeat_timeout_seconds: float) -> list[tup
     rows = session.execute(
         select(Job.id, Job.heartbeat_at, Job.worker)
         .where(
-            Job.status == "running",
+            Job.status == JobStatus.RUNNING,
             func.coalesce(Job.heartbeat_at, Job.started_at)
             < func.now() - timedelta(seconds=heartbeat_timeout_seconds),
         )
@@ -266,7 +267,7 @@ def fail_lost(session: Session, *, heartbeat_timeout_seconds: float) -> list[tup
         _finish(
             session,
             row.id,
-            status="failed",
+            status=JobStatus.FAILED,
             error=f"worker lost (no heartbeat since {since}; worker {row.worker or 'unknown'})",
         )
     session.commit()
@@ -279,7 +280,7 @@ def requeue_candidates(session: Session, *, older_than_seconds: float) -> list[i
         session.scalars(
             select(Job.id)
             .where(
-                Job.status == "queued",
+                Job.status == JobStatus.QUEUED,
                 Job.cancel_requested.is_(False),
                 func.coalesce(Job.enqueued_at, Job.created_at)
                 < func.now() - timedelta(seconds=older_than_seconds),

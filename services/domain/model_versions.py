@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from services.core.enums import ModelKind
 from services.core.errors import InvalidInputError, NotFoundError
-from services.core.orm import MODEL_KINDS, ModelVersion
+from services.core.orm import ModelVersion
 from services.domain import jobs
 
 
@@ -35,8 +36,8 @@ def get(session: Session, version_id: int) -> ModelVersion:
 
 def list_versions(session: Session, *, kind: str | None = None) -> list[ModelVersion]:
     """Newest first."""
-    if kind is not None and kind not in MODEL_KINDS:
-        raise InvalidInputError(f"kind must be one of {', '.join(MODEL_KINDS)}")
+    if kind is not None and kind not in list(ModelKind):
+        raise InvalidInputError(f"kind must be one of {', '.join(ModelKind)}")
     query = select(ModelVersion).order_by(ModelVersion.id.desc())
     if kind is not None:
         query = query.where(ModelVersion.kind == kind)

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.core.enums import Choice
 from services.domain import datasets
 
-CATEGORIES = ("a", "b", "tie")
+CATEGORIES = (Choice.A, Choice.B, Choice.TIE)  # what agreement is measured over; a skip is no vote
 Z_95 = 1.959963984540054
 
 
@@ -148,10 +149,10 @@ def win_rates(rows: list[tuple[int, int, str, int]]) -> list[WinRate]:
     tally: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])  # wins first, wins second, ties
     for version_on_a, version_on_b, choice, votes in rows:
         first, second = sorted((version_on_a, version_on_b))
-        if choice == "tie":
+        if choice == Choice.TIE:
             tally[first, second][2] += votes
         else:
-            winner = version_on_a if choice == "a" else version_on_b
+            winner = version_on_a if choice == Choice.A else version_on_b
             tally[first, second][0 if winner == first else 1] += votes
     results = []
     for (first, second), (wins_first, wins_second, ties) in sorted(tally.items()):

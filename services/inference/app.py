@@ -18,6 +18,7 @@ import torch
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from services.core.enums import ModelKind
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
 from services.core.settings import Settings, get_settings
 from services.inference.batching import MicroBatcher, settle
@@ -89,9 +90,9 @@ def torch_threads(settings: Settings) -> int:
 def _score_batch(
     registry: ModelRegistry, settings: Settings, batch: list[list[tuple[str, str]]]
 ) -> list[Any]:
-    reward = registry.serving("reward")  # one reference for the whole batch: the version that answers
+    reward = registry.serving(ModelKind.REWARD)  # one reference for the whole batch: the version that answers
     if reward is None:
-        return [ModelUnavailableError(_no_model_message(registry, "reward"))] * len(batch)
+        return [ModelUnavailableError(_no_model_message(registry, ModelKind.REWARD))] * len(batch)
     scores = score_pairs(
         reward,
         [pair for request in batch for pair in request],
@@ -107,20 +108,20 @@ def _score_batch(
 
 
 def _generate_batch(registry: ModelRegistry, jobs: list[GenerationJob]) -> list[Any]:
-    policy = registry.serving("policy")
+    policy = registry.serving(ModelKind.POLICY)
     if policy is None:
-        return [ModelUnavailableError(_no_model_message(registry, "policy"))] * len(jobs)
+        return [ModelUnavailableError(_no_model_message(registry, ModelKind.POLICY))] * len(jobs)
     return generate_batch(policy, jobs)
 
 
-def _no_model_message(registry: ModelRegistry, kind: str) -> str:
-    loading = registry.loading(kind)  # type: ignore[arg-type]
+def _no_model_message(registry: ModelRegistry, kind: ModelKind) -> str:
+    loading = registry.loading(kind)
     if loading is not None:
         return f"the {kind} model {loading.name} is still loading; retry shortly"
-    failure = registry.failure(kind)  # type: ignore[arg-type]
+    failure = registry.failure(kind)
     if failure is not None:
         return f"the {kind} model {failure.target.name} failed to load: {failure.error}"
-    if kind == "reward":
+    if kind == ModelKind.REWARD:
         return (
             "no reward model is promoted yet: train one (`rlhf train reward_model --dataset NAME`) "
             "and promote it (`rlhf models promote ID`)"
@@ -175,9 +176,9 @@ def _check_text_size(text: str, what: str, limit: int) -> None:
 
 
 def _serving_policy(runtime: Runtime) -> LoadedModel:
-    policy = runtime.registry.serving("policy")
+    policy = runtime.registry.serving(ModelKind.POLICY)
     if policy is None:
-        raise ModelUnavailableError(_no_model_message(runtime.registry, "policy"))
+        raise ModelUnavailableError(_no_model_message(runtime.registry, ModelKind.POLICY))
     return policy
 
 
@@ -322,7 +323,7 @@ def create_app() -> FastAPI:
     def info(runtime: RuntimeDep) -> dict[str, Any]:
         """TGI's /info fields for the serving policy, plus the loaded policy and reward versions."""
         settings = runtime.settings
-        policy = runtime.registry.serving("policy")
+        policy = runtime.registry.serving(ModelKind.POLICY)
         window = policy.window if policy is not None else None
         return {
             "model_id": policy.name if policy is not None else None,
@@ -395,8 +396,8 @@ def create_app() -> FastAPI:
         keeping the response whole; only a response longer than the window alone loses its end. A pair
         scores the same alone or in a batch; `model` names the version that scored the request.
         """
-        if runtime.registry.serving("reward") is None:
-            raise ModelUnavailableError(_no_model_message(runtime.registry, "reward"))
+        if runtime.registry.serving(ModelKind.REWARD) is None:
+            raise ModelUnavailableError(_no_model_message(runtime.registry, ModelKind.REWARD))
         limit = runtime.settings.max_text_bytes
         for number, pair in enumerate(body.inputs):
             _check_text_size(pair.prompt, f"inputs[{number}].prompt", limit)

@@ -22,13 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.artifacts import version_path
 from services.core.db import session_scope
-from services.core.reward_inputs import window_size
+from services.core.enums import ModelKind
 from services.domain import model_versions
+from services.modeling.reward_inputs import window_size
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["policy", "reward"]
-KINDS: tuple[Kind, ...] = ("policy", "reward")
 
 MODEL_LOADS = Counter("rlhf_inference_model_loads_total", "Model loads", ["kind", "outcome"])
 MODEL_LOADED = Gauge("rlhf_inference_model_loaded", "1 for the version each kind serves", ["kind", "name"])
@@ -38,7 +37,7 @@ MODEL_LOADED = Gauge("rlhf_inference_model_loaded", "1 for the version each kind
 class Target:
     """A model that should be serving: a promoted version, or the default policy."""
 
-    kind: Kind
+    kind: ModelKind
     name: str
     version_id: int | None
     source: Literal["promoted", "default"]
@@ -83,11 +82,11 @@ class LoadedModel:
         }
 
 
-def promoted_targets() -> dict[Kind, Target]:
+def promoted_targets() -> dict[ModelKind, Target]:
     """The promoted version of each kind, as the database says now."""
-    targets: dict[Kind, Target] = {}
+    targets: dict[ModelKind, Target] = {}
     with session_scope() as session:
-        for kind in KINDS:
+        for kind in ModelKind:
             version = model_versions.promoted(session, kind)
             if version is not None:
                 targets[kind] = Target(
@@ -101,10 +100,10 @@ def promoted_targets() -> dict[Kind, Target]:
 
 
 def default_policy_target(policy_model: str) -> Target:
-    from services.core.base_models import resolve_base_model
+    from services.modeling.base_models import resolve_base_model
 
     return Target(
-        kind="policy",
+        kind=ModelKind.POLICY,
         name=policy_model,
         version_id=None,
         source="default",
@@ -205,7 +204,7 @@ def load_reward(target: Target) -> LoadedModel:
     )
 
 
-LOADERS = {"policy": load_policy, "reward": load_reward}
+LOADERS = {ModelKind.POLICY: load_policy, ModelKind.REWARD: load_reward}
 
 
 @dataclass
@@ -221,21 +220,21 @@ class ModelRegistry:
     def __init__(self, *, policy_model: str, poll_seconds: float) -> None:
         self.policy_model = policy_model
         self.poll_seconds = poll_seconds
-        self._serving: dict[Kind, LoadedModel | None] = {"policy": None, "reward": None}
-        self._loading: dict[Kind, Target | None] = {"policy": None, "reward": None}
-        self._failures: dict[Kind, LoadFailure | None] = {"policy": None, "reward": None}
+        self._serving: dict[ModelKind, LoadedModel | None] = {kind: None for kind in ModelKind}
+        self._loading: dict[ModelKind, Target | None] = {kind: None for kind in ModelKind}
+        self._failures: dict[ModelKind, LoadFailure | None] = {kind: None for kind in ModelKind}
         self.last_poll_error: str | None = None
         self.last_poll_at: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def serving(self, kind: Kind) -> LoadedModel | None:
+    def serving(self, kind: ModelKind) -> LoadedModel | None:
         return self._serving[kind]
 
-    def loading(self, kind: Kind) -> Target | None:
+    def loading(self, kind: ModelKind) -> Target | None:
         return self._loading[kind]
 
-    def failure(self, kind: Kind) -> LoadFailure | None:
+    def failure(self, kind: ModelKind) -> LoadFailure | None:
         return self._failures[kind]
 
     def start(self) -> None:
@@ -264,29 +263,29 @@ class ModelRegistry:
             # Keep serving what is loaded; the next poll asks again.
             self.last_poll_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.warning("cannot read promoted versions: %s", self.last_poll_error)
-            if self._serving["policy"] is not None:
+            if self._serving[ModelKind.POLICY] is not None:
                 return
             targets = {}
         self.last_poll_at = datetime.now(UTC)
-        policy = targets.get("policy")
+        policy = targets.get(ModelKind.POLICY)
         if policy is None:
-            current = self._serving["policy"]
+            current = self._serving[ModelKind.POLICY]
             if current is not None and current.target.source == "default":
                 policy = current.target
             else:
                 policy = self._resolve_default_policy()
         if policy is not None:  # None: the default cannot be resolved (in /info); keep what serves
-            self._ensure("policy", policy)
-        self._ensure("reward", targets.get("reward"))
+            self._ensure(ModelKind.POLICY, policy)
+        self._ensure(ModelKind.REWARD, targets.get(ModelKind.REWARD))
 
     def _resolve_default_policy(self) -> Target | None:
-        failure = self._failures["policy"]
+        failure = self._failures[ModelKind.POLICY]
         if failure is not None and failure.target.source == "default":
             return None  # reported once in /info; retrying every poll would only fill the log
         try:
             return default_policy_target(self.policy_model)
         except Exception as exc:  # noqa: BLE001 - a bad RLHF_POLICY_MODEL is reported in /info, not fatal
-            target = Target("policy", self.policy_model, None, "default", self.policy_model)
+            target = Target(ModelKind.POLICY, self.policy_model, None, "default", self.policy_model)
             self._record_failure(target, exc)
             return None
 
@@ -295,7 +294,7 @@ class ModelRegistry:
         MODEL_LOADS.labels(target.kind, "failed").inc()
         self._failures[target.kind] = LoadFailure(target, f"{type(exc).__name__}: {exc}", datetime.now(UTC))
 
-    def _ensure(self, kind: Kind, target: Target | None) -> None:
+    def _ensure(self, kind: ModelKind, target: Target | None) -> None:
         current = self._serving[kind]
         failure = self._failures[kind]
         if failure is not None and (target is None or failure.target.key != target.key):
@@ -322,7 +321,7 @@ class ModelRegistry:
         logger.info("%s model %s loaded in %.1fs", kind, target.name, loaded.load_seconds)
         self._switch(kind, loaded)
 
-    def _switch(self, kind: Kind, loaded: LoadedModel | None) -> None:
+    def _switch(self, kind: ModelKind, loaded: LoadedModel | None) -> None:
         previous = self._serving[kind]
         self._serving[kind] = loaded  # the atomic switch
         if previous is not None:
@@ -331,15 +330,16 @@ class ModelRegistry:
             MODEL_LOADED.labels(kind, loaded.name).set(1)
 
     def describe(self) -> dict[str, Any]:
-        def one(kind: Kind) -> dict[str, Any] | None:
+        def one(kind: ModelKind) -> dict[str, Any] | None:
             loaded = self._serving[kind]
             return loaded.describe() if loaded is not None else None
 
         return {
-            "policy": one("policy"),
-            "reward": one("reward"),
+            "policy": one(ModelKind.POLICY),
+            "reward": one(ModelKind.REWARD),
             "loading": {
-                kind: (target.name if (target := self._loading[kind]) is not None else None) for kind in KINDS
+                kind: (target.name if (target := self._loading[kind]) is not None else None)
+                for kind in ModelKind
             },
             "load_errors": {
                 kind: (
@@ -347,7 +347,7 @@ class ModelRegistry:
                     if (failure := self._failures[kind]) is not None
                     else None
                 )
-                for kind in KINDS
+                for kind in ModelKind
             },
             "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
             "last_poll_error": self.last_poll_error,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from services.core.reward_inputs import encode_reward_input
 from services.inference.loading import LoadedModel
+from services.modeling.reward_inputs import encode_reward_input
 
 
 def encode_pairs(reward: LoadedModel, pairs: list[tuple[str, str]]) -> list[list[int]]:

@@ -16,8 +16,8 @@ from transformers import AutoModelForSequenceClassification
 from services.core.artifacts import version_path
 from services.core.orm import Job
 from services.core.settings import GPU_QUEUE
+from services.queue import broker
 from tests.training_jobs.conftest import JOB_ENV, Worker, create_dataset, submit, wait_for_job
-from training_jobs import celery_app
 
 # Long enough to be caught running: cancel and kill stop it long before the end.
 ENDLESS = {"max_steps": 100_000, "per_device_train_batch_size": 2, "learning_rate": 1e-4}
@@ -106,7 +106,7 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
     # Waiting behind the running job longer than the requeue delay: the watchdog leaves its message alone.
     time.sleep(float(JOB_ENV["RLHF_JOB_REQUEUE_AFTER_SECONDS"]) + 2)
     messages = redis.Redis.from_url(redis_url).lrange(GPU_QUEUE, 0, -1)
-    assert sum(celery_app.task_id(queued_id).encode() in m for m in messages) == 1
+    assert sum(broker.task_id(queued_id).encode() in m for m in messages) == 1
 
     queued = admin.post(f"/api/v1/jobs/{queued_id}/cancel").raise_for_status().json()
     assert queued["status"] == "cancelled" and queued["cancel_requested"]
@@ -147,7 +147,7 @@ def test_duplicate_delivery_does_not_run_a_job_twice(admin: httpx.Client, worker
     )
     assert job["status"] == "succeeded" and job["attempts"] == 1
 
-    celery_app.enqueue_job(job["id"])  # the broker delivers the same job again
+    broker.enqueue_job(job["id"])  # the broker delivers the same job again
     assert worker.server is not None
     deadline = time.monotonic() + 30
     while f"job {job['id']} is not queued" not in worker.server.log_text():

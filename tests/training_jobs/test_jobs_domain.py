@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from services.core.db import get_engine
 from services.core.orm import Job, ModelVersion
 from services.domain import jobs, trl_fields
+from services.queue import watchdog
 from tests.training_jobs.conftest import create_dataset
-from training_jobs import data, param_table, watchdog
+from training_jobs import data, param_table
 
 
 def _job(db: Session, dataset_id: int, **fields) -> Job:

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
-from services.core.base_models import BUILTIN_TINY_GPT2, resolve_base_model
+from services.modeling.base_models import BUILTIN_TINY_GPT2, resolve_base_model
 from tests.training_jobs.conftest import Worker, submit, wait_for_job
 
 # 20 PPO steps of 16 rollouts, 24-token responses; 8 samples for each held-out prompt (6 prompts). A small KL

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from services.core.base_models import MINILM, resolve_base_model
+from services.modeling.base_models import MINILM, resolve_base_model
 from training_jobs import evaluation
 from training_jobs.reward_adapter import (
     PolicyTokenRewardModel,

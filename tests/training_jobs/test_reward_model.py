@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from services.core.artifacts import version_path
-from services.core.reward_inputs import encode_reward_input
+from services.modeling.reward_inputs import encode_reward_input
 from tests.training_jobs.conftest import submit, wait_for_job
 
 

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
-from services.core.base_models import BUILTIN_TINY_GPT2, resolve_base_model
+from services.modeling.base_models import BUILTIN_TINY_GPT2, resolve_base_model
 from tests.training_jobs.conftest import submit, wait_for_job
 
 

@@ -5,6 +5,7 @@ from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
 from services.collector.upload import spool_body
+from services.core.enums import ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
 from services.domain import comparisons, imports
@@ -30,7 +31,7 @@ def add_comparisons(
 @router.post("/datasets/{dataset_id}/import", status_code=status.HTTP_201_CREATED)
 async def import_comparisons(
     dataset_id: IdPath,
-    format: imports.Format,
+    format: ImportFormat,
     request: Request,
     session: SessionDep,
     _: AdminDep,

@@ -1,16 +1,15 @@
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import JobCreate, JobPublic, JobQueued, JobsPublic
+from services.core.enums import JobKind, JobStatus
 from services.domain import jobs
-from training_jobs.celery_app import enqueue_job
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["jobs"])
-
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
@@ -32,7 +31,7 @@ def list_jobs(
     session: SessionDep,
     _: AdminDep,
     status: JobStatus | None = None,
-    kind: str | None = None,
+    kind: JobKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobsPublic:

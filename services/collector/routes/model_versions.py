@@ -1,19 +1,16 @@
-from typing import Literal
-
 from fastapi import APIRouter
 
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
+from services.core.enums import ModelKind
 from services.domain import model_versions
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/models")
-def list_models(
-    session: SessionDep, _: AdminDep, kind: Literal["policy", "reward"] | None = None
-) -> ModelVersionsPublic:
+def list_models(session: SessionDep, _: AdminDep, kind: ModelKind | None = None) -> ModelVersionsPublic:
     """Model versions, newest first, with their kind, base model, metrics and promoted flag."""
     rows = model_versions.list_versions(session, kind=kind)
     return ModelVersionsPublic(data=[ModelVersionPublic.model_validate(v) for v in rows], count=len(rows))

@@ -10,7 +10,7 @@ Each tick, under a PostgreSQL advisory lock (several collectors, one tick at a t
   message in kombu's unacknowledged hash does not count). A duplicate message is harmless: only one claim
   can succeed.
 
-Light imports only (no torch): the collector imports this module.
+Light imports only (no torch): the collector runs it in its lifespan.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy import text
 from services.core.db import get_engine, session_scope
 from services.core.settings import get_settings
 from services.domain import jobs
-from training_jobs import celery_app
+from services.queue import broker
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +61,11 @@ def tick() -> TickReport:
                     session, older_than_seconds=settings.job_requeue_after_seconds
                 )
                 if candidates:
-                    waiting = celery_app.waiting_task_ids()
+                    waiting = broker.waiting_task_ids()
                     for job_id in candidates:
-                        if celery_app.task_id(job_id) in waiting:
+                        if broker.task_id(job_id) in waiting:
                             continue
-                        celery_app.enqueue_job(job_id)
+                        broker.enqueue_job(job_id)
                         jobs.mark_enqueued(session, job_id)
                         logger.warning(
                             "job %s: queued but its broker message was gone; enqueued again", job_id

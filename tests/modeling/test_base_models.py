@@ -12,8 +12,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from services.core import base_models
-from services.core.base_models import (
+from services.core.settings import get_settings
+from services.modeling import base_models
+from services.modeling.base_models import (
     BUILTIN_TINY_GPT2,
     MINILM,
     TINY_GPT2,
@@ -21,7 +22,6 @@ from services.core.base_models import (
     ensure_tiny_gpt2,
     resolve_base_model,
 )
-from services.core.settings import get_settings
 
 # The full recipe is built once per session (resolve_base_model); these quick ones test the build itself.
 QUICK = dataclasses.replace(TINY_GPT2, pretrain_steps=3)

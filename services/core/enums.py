@@ -1,0 +1,84 @@
+"""Every enumeration of the platform, each written once: the ORM's CHECK constraints, the API's schemas and
+routes, the domain, the job queue and the CLI all use these.
+
+Outside Python there are copies, each with a test or a reason: the migrations spell the CHECK constraints
+out (history does not change; tests/migrations/test_drift.py compares them with these enums), and the web
+form's JavaScript keeps its own list of choices (annotation_ui/app.js), which the browser tests exercise.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    """What a job does; one module per kind in training_jobs/."""
+
+    REWARD_MODEL = "reward_model"
+    PPO = "ppo"
+    SFT = "sft"
+    DPO = "dpo"
+    RLOO = "rloo"
+    GENERATE_COMPARISONS = "generate_comparisons"
+
+
+class JobStatus(StrEnum):
+    """queued → running (claimed by one worker) → succeeded | failed | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_JOB_STATUSES
+
+
+FINISHED_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class ModelKind(StrEnum):
+    """A model version is a policy (generates) or a reward model (scores); one of each kind is promoted."""
+
+    POLICY = "policy"
+    REWARD = "reward"
+
+
+class Choice(StrEnum):
+    """An annotator's vote: response a, response b, a tie (both as good, or "both bad"), or skip (no vote)."""
+
+    A = "a"
+    B = "b"
+    TIE = "tie"
+    SKIP = "skip"
+
+
+class Side(StrEnum):
+    """One of a comparison's two responses (which one the annotator saw on the left, which one won)."""
+
+    A = "a"
+    B = "b"
+
+
+class AnnotatorRole(StrEnum):
+    """People who vote, and the built-in `import` annotator that carries imported winners."""
+
+    ANNOTATOR = "annotator"
+    SYSTEM = "system"
+
+
+class ImportFormat(StrEnum):
+    """JSONL formats a dataset imports: TRL's preference rows, Anthropic HH-RLHF, OpenAssistant trees."""
+
+    TRL = "trl"
+    HH = "hh"
+    OASST = "oasst"
+
+
+class ExportFormat(StrEnum):
+    """JSONL exports: `trl`, one decided pair per comparison; `raw`, every vote."""
+
+    TRL = "trl"
+    RAW = "raw"

@@ -286,15 +286,16 @@ def bare_trl_baseline(
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
+    from services.domain.job_params import RewardModelParams, resolve
     from services.modeling.base_models import resolve_base_model
     from services.modeling.reward_inputs import encode_reward_input
     from training_jobs import data
     from training_jobs.checkpoints import load_reward_model, load_tokenizer
-    from training_jobs.reward_model import PROBE_DEFAULTS, is_head_parameter
+    from training_jobs.reward_model import is_head_parameter
 
-    probe = {**PROBE_DEFAULTS, **{key: params[key] for key in PROBE_DEFAULTS if key in params}}
-    eval_fraction = float(params.get("eval_fraction", 0.1))
-    train, _ = data.split_train_eval(data.preference_pairs(dataset_id).pairs, eval_fraction=eval_fraction)
+    own = resolve("reward_model", params).own  # the job's own params, as the job resolved them
+    assert isinstance(own, RewardModelParams)
+    train, _ = data.split_train_eval(data.preference_pairs(dataset_id).pairs, eval_fraction=own.eval_fraction)
     path = resolve_base_model(base_model)
     tokenizer = load_tokenizer(path)
     max_length = min(512, job_config.get("max_length") or 512)
@@ -323,8 +324,8 @@ def bare_trl_baseline(
         **common,
         **{
             **fields,
-            "learning_rate": probe["probe_learning_rate"],
-            "num_train_epochs": probe["probe_epochs"],
+            "learning_rate": own.probe_learning_rate,
+            "num_train_epochs": own.probe_epochs,
             "warmup_steps": 0,
         },
     )
@@ -333,7 +334,7 @@ def bare_trl_baseline(
         started = time.monotonic()
         set_seed(config.seed)
         model = load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
-        if probe["probe_epochs"] > 0:
+        if own.probe_epochs > 0:
             for name, parameter in model.named_parameters():
                 parameter.requires_grad_(is_head_parameter(name))
             RewardTrainer(

@@ -1,4 +1,5 @@
-"""Which model a job starts from, loading it with readable errors, and saving a new version's model.
+"""The checkpoints a job reads and writes: which model it starts from (a version, a base model, the promoted
+one), loading it with readable errors, and saving the new version's model.
 
 Artifacts are always plain Hugging Face model directories (LoRA merged in), loadable with the Auto classes.
 """
@@ -11,81 +12,69 @@ from typing import Any
 
 from services.core.artifacts import version_path
 from services.core.db import session_scope
+from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
 from services.core.settings import get_settings
 from services.domain import model_versions
+from services.modeling.base_models import resolve_base_model
 from training_jobs.context import JobContext, JobInputError, is_main_process
 
 
-def resolve_base(name: str) -> str:
-    """A base model name → what from_pretrained takes (see services.modeling.base_models)."""
-    from services.modeling.base_models import resolve_base_model
-
-    return resolve_base_model(name)
-
-
 @dataclass(frozen=True)
-class ModelChoice:
+class ModelSource:
+    """A model a job starts from."""
+
     path: str  # what from_pretrained takes
     name: str  # the version name or base model id, to record
     version_id: int | None  # None for a base model
 
 
-def _version(version_id: int, kind: str) -> ModelChoice:
+def _version(version_id: int, kind: ModelKind) -> ModelSource:
     with session_scope() as session:
         version = session.get(ModelVersion, version_id)
         if version is None:
             raise JobInputError(f"model version {version_id} does not exist")
         if version.kind != kind:
             raise JobInputError(f"model version {version.name} is a {version.kind} model, not a {kind} model")
-        return ModelChoice(str(version_path(version.path)), version.name, version.id)
+        return ModelSource(str(version_path(version.path)), version.name, version.id)
 
 
-def _promoted(kind: str) -> ModelChoice | None:
+def _promoted(kind: ModelKind) -> ModelSource | None:
     with session_scope() as session:
         version = model_versions.promoted(session, kind)
         if version is None:
             return None
-        return ModelChoice(str(version_path(version.path)), version.name, version.id)
+        return ModelSource(str(version_path(version.path)), version.name, version.id)
 
 
-def policy_choice(ctx: JobContext, *, key: str = "policy_version_id") -> ModelChoice:
-    """The policy a job starts from: params[key], else the job's base_model, else the promoted policy,
-    else settings.policy_model."""
-    if ctx.params.get(key) is not None:
-        return _version(int(ctx.params[key]), "policy")
+def base_model_source(name: str) -> ModelSource:
+    """A base model by name (services/modeling/base_models.py: the built-in ones, a local path, a hub id)."""
+    return ModelSource(resolve_base_model(name), name, None)
+
+
+def policy_source(ctx: JobContext[Any], version_id: int | None) -> ModelSource:
+    """The policy a job starts from: this policy version, else the job's base_model, else the promoted
+    policy, else settings.policy_model."""
+    if version_id is not None:
+        return _version(version_id, ModelKind.POLICY)
     if ctx.base_model:
-        return ModelChoice(resolve_base(ctx.base_model), ctx.base_model, None)
-    promoted = _promoted("policy")
+        return base_model_source(ctx.base_model)
+    promoted = _promoted(ModelKind.POLICY)
     if promoted is not None:
         return promoted
-    default = get_settings().policy_model
-    return ModelChoice(resolve_base(default), default, None)
+    return base_model_source(get_settings().policy_model)
 
 
-def policy_source(ctx: JobContext, *, key: str = "policy_version_id") -> tuple[str, str]:
-    """(path for from_pretrained, name to record) of the policy a job starts from (see policy_choice)."""
-    choice = policy_choice(ctx, key=key)
-    return choice.path, choice.name
-
-
-def resolve_policy(ctx: JobContext) -> str:
-    """Local path (or hub id) of the policy a job starts from (see policy_choice)."""
-    return policy_choice(ctx).path
-
-
-def resolve_reward_model(ctx: JobContext) -> tuple[str, str]:
-    """(local path, version name): params.reward_model_version_id, else the promoted reward model."""
-    if ctx.params.get("reward_model_version_id") is not None:
-        choice = _version(int(ctx.params["reward_model_version_id"]), "reward")
-    else:
-        promoted = _promoted("reward")
-        if promoted is None:
-            raise JobInputError(
-                "no reward model: pass params.reward_model_version_id or promote a reward model version"
-            )
-        choice = promoted
-    return choice.path, choice.name
+def reward_model_source(version_id: int | None) -> ModelSource:
+    """This reward model version, else the promoted one."""
+    if version_id is not None:
+        return _version(version_id, ModelKind.REWARD)
+    promoted = _promoted(ModelKind.REWARD)
+    if promoted is None:
+        raise JobInputError(
+            "no reward model: pass params.reward_model_version_id or promote a reward model version"
+        )
+    return promoted
 
 
 def _not_found(name: str, error: Exception) -> JobInputError:
@@ -104,7 +93,7 @@ def load_tokenizer(name_or_path: str) -> Any:
     except OSError as error:
         raise _not_found(name_or_path, error) from error
     if tokenizer.eos_token is None and tokenizer.sep_token is not None:
-        # TRL appends eos to sequences; BERT tokenizers have none (TRL-NOTES: "endswith first arg").
+        # TRL appends eos to sequences; BERT tokenizers have none (docs/training-notes.md: "endswith").
         tokenizer.eos_token = tokenizer.sep_token
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -1,6 +1,7 @@
 """What a job module gets to run with (JobContext) and returns (JobResult), and how it reports back.
 
-A job module (`training_jobs/<kind>.py`) exposes `run(ctx: JobContext) -> JobResult`. It passes
+A job module (`training_jobs/<kind>.py`) exposes `run(ctx: JobContext[<Kind>Params]) -> JobResult`: `ctx.params`
+is the kind's typed parameters (services/domain/job_params/kinds.py), already checked and resolved. It passes
 `ctx.callbacks` to every transformers/TRL trainer it builds: they write progress (0..1) with an ETA, live
 metrics and a log tail to the job row, collect the training curves, and stop the job cooperatively when
 cancel was asked. Outside a trainer (loading, evaluating, sampling) the module calls `ctx.progress`,
@@ -22,13 +23,14 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from transformers import TrainerCallback
 
 from services.core.db import session_scope
-from services.core.enums import ModelKind
+from services.core.enums import JobKind, ModelKind
 from services.domain import jobs
+from services.domain.job_params import JobParams, ResolvedParams
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class JobCancelled(Exception):
 @dataclass
 class JobResult:
     model_kind: ModelKind | None  # None: no model version (generate_comparisons)
-    metrics: dict[str, Any]  # final metrics (pinned keys, see DESIGN.md)
+    metrics: dict[str, Any]  # final metrics (the pinned keys are in docs/architecture.md)
     base_model: str  # what the new version was trained from
 
 
@@ -151,13 +153,17 @@ class JobReporter:
         return self.cancelled
 
 
+P = TypeVar("P", bound=JobParams)
+
+
 @dataclass
-class JobContext:
+class JobContext(Generic[P]):
     job_id: int
-    kind: str
+    kind: JobKind
     dataset_id: int | None
     base_model: str | None
-    params: dict[str, Any]
+    # The job's params after the one validation pass: the kind's own (typed) and the TRL values it sets.
+    resolved: ResolvedParams[P]
     output_dir: Path  # write the new model version here: a complete HF model dir
     reporter: JobReporter
     # Trainer checkpoints and other throw-away files (never part of the artifact).
@@ -176,14 +182,18 @@ class JobContext:
             self.callbacks = [JobCallback(self)]
 
     @property
+    def params(self) -> P:
+        """The kind's own parameters, typed."""
+        return self.resolved.own
+
+    @property
     def is_main_process(self) -> bool:
         return self.reporter.enabled
 
-    def record_config(self, config: Any) -> None:
-        """Store the TRL config the job runs with (dataclasses.asdict) in job.config."""
-        is_instance = dataclasses.is_dataclass(config) and not isinstance(config, type)
-        values = dataclasses.asdict(config) if is_instance else dict(config)
-        self.config = to_json(values)
+    def record_config(self, config: Any, *, platform: frozenset[str] = frozenset()) -> None:
+        """Store the TRL config the job runs with in job.config: every field (dataclasses.asdict), the kind's
+        own params, and where each value came from (`platform`: the fields the platform set itself)."""
+        self.config = to_json(self.resolved.record(dataclasses.asdict(config), platform=platform))
         if self.is_main_process:
             with session_scope() as session:
                 jobs.set_config(session, self.job_id, self.config)

@@ -1,10 +1,10 @@
 """dpo: a policy straight from the preferences, no reward model, with TRL's DPOTrainer (Rafailov et al. 2023).
 
 The reference model is an explicit frozen copy of the starting policy: with ref_model=None and no LoRA, TRL
-would reload it from `config._name_or_path` on disk rather than use the weights in memory (TRL-NOTES).
+would reload it from `config._name_or_path` on disk rather than use the weights in memory (docs/training-notes.md).
 With LoRA the adapter-disabled model is the reference and no copy is made.
 
-Params besides DPOConfig's fields (beta, loss_type, ...): eval_fraction (default 0.1), policy_version_id.
+Params: DpoParams (services/domain/job_params/kinds.py) and DPOConfig's fields.
 """
 
 from __future__ import annotations
@@ -12,48 +12,39 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.enums import ModelKind
+from services.domain.job_params import DpoParams
 from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
-EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float}
 
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 1e-6,  # the DPO paper's
-    "per_device_train_batch_size": 8,
-    "max_length": 1024,
-}
-
-
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext[DpoParams]) -> JobResult:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     if ctx.dataset_id is None:
         raise JobInputError("a dpo job needs a dataset")
-    path, base_name = checkpoints.policy_source(ctx)
+    params = ctx.params
+    start = checkpoints.policy_source(ctx, params.policy_version_id)
     preferences = data.preference_pairs(ctx.dataset_id)
     ctx.data_snapshot = preferences.snapshot
     rows = [
         {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"]} for p in preferences.pairs
     ]
-    train_rows, eval_rows = data.split_train_eval(
-        rows, eval_fraction=float(ctx.params.get("eval_fraction", 0.1))
-    )
+    train_rows, eval_rows = data.split_train_eval(rows, eval_fraction=params.eval_fraction)
     if not train_rows:
         raise JobInputError("too few decided comparisons to train on: at least two are needed")
     ctx.log(
-        f"{len(train_rows)} preference pairs for training, {len(eval_rows)} held out; starting from {base_name}"
+        f"{len(train_rows)} preference pairs for training, {len(eval_rows)} held out; starting from {start.name}"
     )
     ctx.progress(0.02, train_pairs=len(train_rows), eval_pairs=len(eval_rows))
 
-    tokenizer = checkpoints.load_tokenizer(path)
-    model = checkpoints.load_causal_lm(path)
-    lora = peft_config(ctx)
-    reference = None if lora is not None else checkpoints.load_causal_lm(path)
-    config = build_config(DPOConfig, ctx, **DEFAULTS)
-    ctx.record_config(config)
-    apply_trainable(model, ctx)
+    tokenizer = checkpoints.load_tokenizer(start.path)
+    model = checkpoints.load_causal_lm(start.path)
+    lora = peft_config(params.lora, kind=ctx.kind)
+    reference = None if lora is not None else checkpoints.load_causal_lm(start.path)
+    config = build_config(DPOConfig, ctx)
+    apply_trainable(model, params.trainable, kind=ctx.kind)
     trainer = DPOTrainer(
         model=model,
         ref_model=reference,
@@ -82,4 +73,4 @@ def run(ctx: JobContext) -> JobResult:
         metrics["eval_reward_margin"] = evaluation.get("eval_rewards/margins")
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=base_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from services.modeling.reward_inputs import window_size
+from services.modeling.windows import model_window, window_size
 from training_jobs import data
 from training_jobs.context import JobContext, JobInputError
 from training_jobs.reward_adapter import RewardScorer
@@ -184,15 +184,13 @@ class _AdapterDisabled:
         self.inner.__exit__(*exc)
 
 
-def held_out_split(ctx: JobContext) -> tuple[list[str], list[str]]:
+def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[str], list[str]]:
     """The dataset's prompts (up to the job's snapshot), split deterministically into train and held out."""
     assert ctx.dataset_id is not None
     prompts = data.dataset_prompts(
         ctx.dataset_id, max_comparison_id=ctx.data_snapshot.get("max_comparison_id")
     )
-    train, held_out = data.split_train_eval(
-        prompts, eval_fraction=float(ctx.params.get("eval_fraction", 0.1))
-    )
+    train, held_out = data.split_train_eval(prompts, eval_fraction=eval_fraction)
     if not train or not held_out:
         raise JobInputError(
             f"dataset {ctx.dataset_id} has {len(prompts)} distinct prompt(s); at least two are needed "
@@ -203,7 +201,7 @@ def held_out_split(ctx: JobContext) -> tuple[list[str], list[str]]:
 
 def prompt_budget(tokenizer: Any, policy: Any, response_length: int) -> int:
     """How many prompt tokens fit beside a response in the policy's window."""
-    window = window_size(tokenizer, getattr(policy.config, "max_position_embeddings", None))
+    window = window_size(tokenizer, model_window(policy.config))
     budget = window - response_length
     if budget < 1:
         raise JobInputError(
@@ -230,7 +228,7 @@ def outcome_metrics(
     }
 
 
-def log_samples(ctx: JobContext, before: Evaluation, after: Evaluation, count: int = 3) -> None:
+def log_samples(ctx: JobContext[Any], before: Evaluation, after: Evaluation, count: int = 3) -> None:
     for label, result in (("before", before), ("after", after)):
         for prompt, response, reward in list(
             zip(result.prompts, result.responses, result.rewards, strict=True)

@@ -13,7 +13,7 @@ pinned metrics reward_before, reward_before_std, reward_after and kl come from t
 (objective/scores, objective/kl, objective/entropy, policy/clipfrac_avg, ...) reach the job through
 ctx.callbacks.
 
-Params besides PPOConfig's fields: eval_fraction (default 0.1), eval_samples_per_prompt (default 4).
+Params: PpoParams (services/domain/job_params/kinds.py, with the kind's defaults) and PPOConfig's fields.
 
 The defaults suit policies of 100M parameters and more (TRL's own learning rate is 3e-6). The built-in
 tiny-gpt2 (0.7M) needs a larger step: benchmarks/ppo_gain.py uses learning_rate 1e-4, kl_coef 0.1 and
@@ -22,9 +22,9 @@ total_episodes 480 (30 steps of 16); the end-to-end test uses 3e-4, kl_coef 0.01
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.core.enums import ModelKind
+from services.domain.job_params import PpoParams
+from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
@@ -35,47 +35,35 @@ from training_jobs.evaluation import (
     prompt_budget,
 )
 from training_jobs.reward_adapter import PolicyTokenRewardModel, load_reward_scorer, value_model
-from training_jobs.trl_config import apply_trainable, build_config, device, peft_config
-
-EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float, "eval_samples_per_prompt": int}
-
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 1e-5,
-    "per_device_train_batch_size": 16,
-    "num_mini_batches": 1,
-    "num_ppo_epochs": 4,
-    "response_length": 48,
-    "stop_token": "eos",  # responses end where the policy ends them; TRL's default samples past eos
-    "kl_coef": 0.05,
-    "num_sample_generations": 0,  # TRL's sample tables go to stdout; the held-out evaluation replaces them
-}
+from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
 
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext[PpoParams]) -> JobResult:
     from datasets import Dataset
     from transformers import set_seed
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     if ctx.dataset_id is None:
         raise JobInputError("a ppo job needs a dataset of prompts")
-    policy_path, policy_name = checkpoints.policy_source(ctx)
-    reward_path, reward_name = checkpoints.resolve_reward_model(ctx)
-    config = build_config(PPOConfig, ctx, **DEFAULTS)
-    train_prompts, eval_prompts = held_out_split(ctx)
+    params = ctx.params
+    start = checkpoints.policy_source(ctx, params.policy_version_id)
+    reward = checkpoints.reward_model_source(params.reward_model_version_id)
+    config = build_config(PPOConfig, ctx)
+    train_prompts, eval_prompts = held_out_split(ctx, eval_fraction=params.eval_fraction)
     ctx.log(
         f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
-        f"policy {policy_name}, reward model {reward_name}"
+        f"policy {start.name}, reward model {reward.name}"
     )
 
     set_seed(config.seed)  # the value model's fresh head, the held-out samples, PPO's rollouts
-    tokenizer = checkpoints.load_tokenizer(policy_path)
-    policy = checkpoints.load_causal_lm(policy_path)
-    lora = peft_config(ctx)
-    reference = None if lora is not None else checkpoints.load_causal_lm(policy_path).requires_grad_(False)
-    scorer = load_reward_scorer(reward_path, reward_name)
+    tokenizer = checkpoints.load_tokenizer(start.path)
+    policy = checkpoints.load_causal_lm(start.path)
+    lora = peft_config(params.lora, kind=ctx.kind)
+    reference = None if lora is not None else checkpoints.load_causal_lm(start.path).requires_grad_(False)
+    scorer = load_reward_scorer(reward.path, reward.name)
     scorer.model.to(device())
-    critic = value_model(policy_path, tokenizer, reward_path, scorer)
-    apply_trainable(policy, ctx)
+    critic = value_model(start.path, tokenizer, reward.path, scorer)
+    apply_trainable(policy, params.trainable, kind=ctx.kind)
 
     budget = prompt_budget(tokenizer, policy, config.response_length)
     train_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in train_prompts]
@@ -92,13 +80,12 @@ def run(ctx: JobContext) -> JobResult:
             f"{len(train_ids)} training prompts fill no batch of {config.per_device_train_batch_size}: "
             "add prompts, lower per_device_train_batch_size, or set total_episodes"
         )
-    ctx.record_config(config)
 
     sampling = evaluation.Sampling(
         max_new_tokens=config.response_length,
         temperature=config.temperature,
         stop_token_id=tokenizer.eos_token_id if config.stop_token == "eos" else config.stop_token_id,
-        samples_per_prompt=int(ctx.params.get("eval_samples_per_prompt", 4)),
+        samples_per_prompt=params.eval_samples_per_prompt,
         seed=config.seed,
     )
     policy.to(device())
@@ -134,4 +121,4 @@ def run(ctx: JobContext) -> JobResult:
     log_samples(ctx, before, after)
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trained, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=policy_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)

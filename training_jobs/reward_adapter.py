@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from services.modeling.reward_inputs import window_size
+from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints
 from training_jobs.context import JobInputError
 from training_jobs.reward_model import score as score_pairs
@@ -62,7 +62,7 @@ def load_reward_scorer(path: str, name: str) -> RewardScorer:
     model = checkpoints.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
     model.eval()
     model.requires_grad_(False)
-    max_length = window_size(tokenizer, getattr(model.config, "max_position_embeddings", None))
+    max_length = window_size(tokenizer, model_window(model.config))
     return RewardScorer(model=model, tokenizer=tokenizer, max_length=max_length, name=name)
 
 

@@ -13,8 +13,7 @@ encoder's last layer: its pooler, when it has one (BERT's: trained in pretrainin
 output layer. On ETHICS utilitarianism with MiniLM (4,808 test pairs): 72 % fine-tuning directly, 73.9 % after
 probing the output layer alone, 76.0 % after probing pooler and output layer.
 
-Params besides RewardConfig's fields: eval_fraction (share of decided comparisons held out, default 0.1),
-probe_epochs (epochs of the head-only phase, default 1; 0 skips it), probe_learning_rate (default 1e-3).
+Params: RewardModelParams (services/domain/job_params/kinds.py) and RewardConfig's fields.
 """
 
 from __future__ import annotations
@@ -24,81 +23,60 @@ import statistics
 from typing import Any
 
 from services.core.enums import ModelKind
-from services.modeling.reward_inputs import encode_reward_input, window_size
+from services.domain.job_params import RewardModelParams
+from services.modeling.reward_inputs import encode_reward_input
+from services.modeling.scoring import score_encoded
+from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import REWARD_HEADS, apply_trainable, build_config, peft_config
 
-EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float, "probe_epochs": float, "probe_learning_rate": float}
-
-DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-# Tuned on MiniLM (22M) with ETHICS utilitarianism (benchmarks/reward_quality.py); the schedule is Llama 2's.
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 3e-5,
-    "num_train_epochs": 1,
-    "per_device_train_batch_size": 32,
-    "max_length": 512,
-    "weight_decay": 0.01,
-    # Batches of pairs of similar length: each batch pads to its longest row, so on short texts this cuts
-    # the padded tokens (and the time). The sampler reads the "length" column, which column pruning would
-    # remove; the preference collator ignores it.
-    "train_sampling_strategy": "group_by_length",
-    "remove_unused_columns": False,
-}
-
-PROBE_DEFAULTS: dict[str, Any] = {"probe_epochs": 1.0, "probe_learning_rate": 1e-3}
-
 SCORE_BATCH_SIZE = 64
 
 
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     from datasets import Dataset
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
-    base_name = ctx.base_model or DEFAULT_BASE_MODEL
-    path = checkpoints.resolve_base(base_name)
+    params = ctx.params
+    base = checkpoints.base_model_source(ctx.base_model or RewardModelParams.DEFAULT_BASE_MODEL)
     preferences = data.preference_pairs(_dataset_id(ctx))
     ctx.data_snapshot = preferences.snapshot
-    train_pairs, eval_pairs = data.split_train_eval(
-        preferences.pairs, eval_fraction=float(ctx.params.get("eval_fraction", 0.1))
-    )
+    train_pairs, eval_pairs = data.split_train_eval(preferences.pairs, eval_fraction=params.eval_fraction)
     if not train_pairs:
         raise JobInputError("too few decided comparisons to train on: at least two are needed")
     ctx.log(f"{len(train_pairs)} training pairs, {len(eval_pairs)} held out")
     ctx.progress(0.02, train_pairs=len(train_pairs), eval_pairs=len(eval_pairs))
 
-    config = build_config(RewardConfig, ctx, **DEFAULTS)
+    config = build_config(RewardConfig, ctx)
     set_seed(config.seed)  # the new head's initial weights
-    tokenizer = checkpoints.load_tokenizer(path)
-    model = checkpoints.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
-    max_length = window_size(tokenizer, getattr(model.config, "max_position_embeddings", None))
+    tokenizer = checkpoints.load_tokenizer(base.path)
+    model = checkpoints.load_reward_model(base.path, pad_token_id=tokenizer.pad_token_id)
+    max_length = window_size(tokenizer, model_window(model.config))
     max_length = min(max_length, config.max_length or max_length)
-    ctx.record_config(config)
     train_dataset = Dataset.from_list([_encode(tokenizer, pair, max_length) for pair in train_pairs])
 
-    probe_epochs = float(ctx.params.get("probe_epochs", PROBE_DEFAULTS["probe_epochs"]))
-    if probe_epochs > 0:
+    if params.probe_epochs > 0:
         probe_config = dataclasses.replace(
             config,
-            learning_rate=float(ctx.params.get("probe_learning_rate", PROBE_DEFAULTS["probe_learning_rate"])),
-            num_train_epochs=probe_epochs,
+            learning_rate=params.probe_learning_rate,
+            num_train_epochs=params.probe_epochs,
             warmup_steps=0,
         )
-        ctx.log(f"probe: the reward head alone for {probe_epochs:g} epoch(s), encoder frozen")
+        ctx.log(f"probe: the reward head alone for {params.probe_epochs:g} epoch(s), encoder frozen")
         _train_head_only(ctx, model, probe_config, train_dataset, tokenizer)
 
-    apply_trainable(model, ctx)
+    apply_trainable(model, params.trainable, kind=ctx.kind)
     trainer = RewardTrainer(
         model=model,
         args=config,
         train_dataset=train_dataset,
         processing_class=tokenizer,
         callbacks=ctx.callbacks,
-        peft_config=peft_config(ctx),
+        peft_config=peft_config(params.lora, kind=ctx.kind),
     )
-    ctx.trainer_span = (0.3 if probe_epochs > 0 else 0.05, 0.9)
+    ctx.trainer_span = (0.3 if params.probe_epochs > 0 else 0.05, 0.9)
     output = trainer.train()
     ctx.raise_if_cancelled()
 
@@ -109,7 +87,7 @@ def run(ctx: JobContext) -> JobResult:
         metrics.update(evaluate(trainer.model, tokenizer, eval_pairs, max_length=max_length))
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base_name)
+    return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base.name)
 
 
 def is_head_parameter(name: str) -> bool:
@@ -118,7 +96,9 @@ def is_head_parameter(name: str) -> bool:
     return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
 
 
-def _train_head_only(ctx: JobContext, model: Any, config: Any, train_dataset: Any, tokenizer: Any) -> None:
+def _train_head_only(
+    ctx: JobContext[RewardModelParams], model: Any, config: Any, train_dataset: Any, tokenizer: Any
+) -> None:
     """The probe: train only the head (pooler and output layer), on the frozen encoder; curves named probe_*."""
     from trl import RewardTrainer
 
@@ -142,7 +122,7 @@ def _train_head_only(ctx: JobContext, model: Any, config: Any, train_dataset: An
         parameter.requires_grad_(trainable[name])
 
 
-def _dataset_id(ctx: JobContext) -> int:
+def _dataset_id(ctx: JobContext[RewardModelParams]) -> int:
     if ctx.dataset_id is None:
         raise JobInputError("a reward_model job needs a dataset")
     return ctx.dataset_id
@@ -167,33 +147,17 @@ def score(
     max_length: int,
     batch_size: int = SCORE_BATCH_SIZE,
 ) -> list[float]:
-    """Raw rewards of (prompt, response) pairs, batched by length (padding to each batch's longest)."""
-    import torch
-
-    model = getattr(model, "module", model)
+    """Raw rewards of (prompt, response) pairs (services/modeling/scoring.py), the model in eval mode meanwhile."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     was_training = model.training
     model.eval()
     encoded = [
         encode_reward_input(tokenizer, prompt, response, max_length=max_length) for prompt, response in items
     ]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    rewards = [0.0] * len(encoded)
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                mask[row, : len(encoded[i])] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0]
-            for row, i in enumerate(batch):
-                rewards[i] = float(logits[row])
-    model.train(was_training)
-    return rewards
+    try:
+        return score_encoded(model, encoded, pad_token_id=tokenizer.pad_token_id, batch_size=batch_size)
+    finally:
+        model.train(was_training)
 
 
 def evaluate(model: Any, tokenizer: Any, pairs: list[dict[str, Any]], *, max_length: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ column): a prompt too long for the policy's window is cut from the left for the 
 Held-out prompts, evaluation and the pinned metrics (reward_before, reward_before_std, reward_after, kl)
 are those of the ppo job (training_jobs.evaluation).
 
-Params besides RLOOConfig's fields: eval_fraction (default 0.1), eval_samples_per_prompt (default 4).
+Params: RlooParams (services/domain/job_params/kinds.py, with the kind's defaults) and RLOOConfig's fields.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.enums import ModelKind
+from services.domain.job_params import RlooParams
+from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
@@ -28,57 +30,47 @@ from training_jobs.evaluation import (
     prompt_budget,
 )
 from training_jobs.reward_adapter import load_reward_scorer, reward_function
-from training_jobs.trl_config import apply_trainable, build_config, device, peft_config
-
-EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float, "eval_samples_per_prompt": int}
-
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 1e-5,
-    "num_generations": 4,
-    "per_device_train_batch_size": 16,  # 4 prompts × 4 generations
-    "max_completion_length": 48,
-    "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
-}
+from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
 
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext[RlooParams]) -> JobResult:
     from datasets import Dataset
     from transformers import set_seed
     from trl import RLOOConfig, RLOOTrainer
 
     if ctx.dataset_id is None:
         raise JobInputError("an rloo job needs a dataset of prompts")
-    policy_path, policy_name = checkpoints.policy_source(ctx)
-    reward_path, reward_name = checkpoints.resolve_reward_model(ctx)
-    config = build_config(RLOOConfig, ctx, **DEFAULTS)
+    params = ctx.params
+    start = checkpoints.policy_source(ctx, params.policy_version_id)
+    reward = checkpoints.reward_model_source(params.reward_model_version_id)
+    config = build_config(RLOOConfig, ctx)
     if config.max_completion_length is None:
         raise JobInputError("params.max_completion_length must be a number of tokens")
     completion_length = int(config.max_completion_length)
-    train_prompts, eval_prompts = held_out_split(ctx)
+    train_prompts, eval_prompts = held_out_split(ctx, eval_fraction=params.eval_fraction)
     ctx.log(
         f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
-        f"policy {policy_name}, reward model {reward_name}"
+        f"policy {start.name}, reward model {reward.name}"
     )
 
     set_seed(config.seed)
-    tokenizer = checkpoints.load_tokenizer(policy_path)
-    policy = checkpoints.load_causal_lm(policy_path)
-    scorer = load_reward_scorer(reward_path, reward_name)
+    tokenizer = checkpoints.load_tokenizer(start.path)
+    policy = checkpoints.load_causal_lm(start.path)
+    scorer = load_reward_scorer(reward.path, reward.name)
     scorer.model.to(device())
-    apply_trainable(policy, ctx)
+    apply_trainable(policy, params.trainable, kind=ctx.kind)
     budget = prompt_budget(tokenizer, policy, completion_length)
     train_rows = [
         {"prompt": fit_prompt_text(tokenizer, prompt, budget=budget), "reward_prompt": prompt}
         for prompt in train_prompts
     ]
     eval_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in eval_prompts]
-    ctx.record_config(config)
 
     sampling = evaluation.Sampling(
         max_new_tokens=completion_length,
         temperature=config.temperature,
         stop_token_id=tokenizer.eos_token_id,  # RLOO's generation ends at eos
-        samples_per_prompt=int(ctx.params.get("eval_samples_per_prompt", 4)),
+        samples_per_prompt=params.eval_samples_per_prompt,
         seed=config.seed,
     )
     policy.to(device())
@@ -87,7 +79,7 @@ def run(ctx: JobContext) -> JobResult:
     ctx.progress(0.05, reward_before=before.reward_mean, reward_before_std=before.reward_std)
     ctx.raise_if_cancelled()
 
-    lora = peft_config(ctx)
+    lora = peft_config(params.lora, kind=ctx.kind)
     trainer = RLOOTrainer(
         model=policy,
         reward_funcs=reward_function(scorer),
@@ -104,7 +96,7 @@ def run(ctx: JobContext) -> JobResult:
     trained = trainer.accelerator.unwrap_model(trainer.model)
     reference = trainer.ref_model
     if reference is None and lora is None:  # beta = 0: TRL kept no reference, but the KL is still reported
-        reference = checkpoints.load_causal_lm(policy_path).to(device())
+        reference = checkpoints.load_causal_lm(start.path).to(device())
     ctx.log("evaluating the trained policy on the held-out prompts")
     after = evaluation.evaluate(
         trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=reference
@@ -114,7 +106,7 @@ def run(ctx: JobContext) -> JobResult:
     log_samples(ctx, before, after)
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trained, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=policy_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)
 
 
 def fit_prompt_text(tokenizer: Any, prompt: str, *, budget: int) -> str:

@@ -25,8 +25,11 @@ from typing import Any
 
 from services.core.artifacts import artifact_root, new_version_dir, version_path
 from services.core.db import session_scope
+from services.core.enums import JobKind
+from services.core.errors import InvalidInputError
 from services.core.settings import get_settings
-from services.domain import jobs, model_versions
+from services.domain import job_params, jobs, model_versions
+from services.domain.job_params import JobParams, ResolvedParams, TrainingParams
 from training_jobs import data
 from training_jobs.context import JobCancelled, JobContext, JobInputError, JobReporter, JobResult, to_json
 from training_jobs.curves import plot_curves
@@ -42,16 +45,23 @@ class JobSpec:
     """What a run needs of the job row, detached from any session."""
 
     id: int
-    kind: str
+    kind: JobKind
     dataset_id: int | None
     base_model: str | None
-    params: dict[str, Any]
+    params: dict[str, Any]  # as given; the job module gets them resolved (resolved_params)
 
     @classmethod
     def load(cls, job_id: int) -> JobSpec:
         with session_scope() as session:
             job = jobs.get(session, job_id)
-            return cls(job.id, job.kind, job.dataset_id, job.base_model, dict(job.params))
+            return cls(job.id, JobKind(job.kind), job.dataset_id, job.base_model, dict(job.params))
+
+    def resolved_params(self) -> ResolvedParams[JobParams]:
+        """The same pass that checked the params when the job was queued (services/domain/job_params)."""
+        try:
+            return job_params.resolve(self.kind, self.params)
+        except InvalidInputError as error:  # the platform changed since the job was queued
+            raise JobInputError(error.message) from None
 
 
 @dataclass
@@ -112,8 +122,10 @@ def run_job(job_id: int, *, worker: str) -> str | None:
     output_dir = artifact_root() / f".job-{job_id}-{token}"
     scratch_dir = get_settings().state_dir.resolve() / "scratch" / f"job-{job_id}-{token}"
     reporter = JobReporter(job_id, enabled=True)
-    num_processes = int(spec.params.get("num_processes", 1))
+    num_processes = 1
     try:
+        params = spec.resolved_params().own
+        num_processes = params.num_processes if isinstance(params, TrainingParams) else 1
         with Heartbeat(job_id, reporter):
             if num_processes > 1:
                 from training_jobs.launch import run_launched
@@ -151,7 +163,7 @@ def _record_failure(job_id: int, error: str, reporter: JobReporter, num_processe
 
 def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobReporter) -> Outcome:
     """Run the job's module in this process (one rank of a launched job runs this too)."""
-    from training_jobs.trl_config import device
+    from services.modeling.device import device
 
     if spec.dataset_id is None:
         raise JobInputError("the job's dataset no longer exists")
@@ -162,7 +174,7 @@ def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobRe
         kind=spec.kind,
         dataset_id=spec.dataset_id,
         base_model=spec.base_model,
-        params=spec.params,
+        resolved=spec.resolved_params(),
         output_dir=output_dir,
         reporter=reporter,
         scratch_dir=scratch_dir,

@@ -3,8 +3,7 @@
 Demonstrations are the chosen responses of the dataset's decided comparisons (prompt → completion); the loss
 covers the completion only (TRL's default for prompt-completion data).
 
-Params besides SFTConfig's fields: eval_fraction (share held out for eval_loss, default 0.1),
-policy_version_id (start from this policy version instead of base_model).
+Params: SftParams (services/domain/job_params/kinds.py) and SFTConfig's fields.
 """
 
 from __future__ import annotations
@@ -12,45 +11,34 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.enums import ModelKind
+from services.domain.job_params import SftParams
 from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
-EXTRA_PARAMS: dict[str, Any] = {"eval_fraction": float}
 
-# Llama 2's SFT recipe (Touvron et al. 2023, §3.1) scaled down: lr 2e-5, weight decay 0.1, cosine schedule.
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 2e-5,
-    "weight_decay": 0.1,
-    "per_device_train_batch_size": 8,
-    "max_length": 1024,
-}
-
-
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext[SftParams]) -> JobResult:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     if ctx.dataset_id is None:
         raise JobInputError("an sft job needs a dataset")
-    path, base_name = checkpoints.policy_source(ctx)
+    params = ctx.params
+    start = checkpoints.policy_source(ctx, params.policy_version_id)
     demos = data.demonstrations(ctx.dataset_id)
     ctx.data_snapshot = demos.snapshot
-    train_rows, eval_rows = data.split_train_eval(
-        demos.pairs, eval_fraction=float(ctx.params.get("eval_fraction", 0.1))
-    )
+    train_rows, eval_rows = data.split_train_eval(demos.pairs, eval_fraction=params.eval_fraction)
     if not train_rows:
         raise JobInputError("too few demonstrations to train on: at least two decided comparisons are needed")
     ctx.log(
-        f"{len(train_rows)} demonstrations for training, {len(eval_rows)} held out; starting from {base_name}"
+        f"{len(train_rows)} demonstrations for training, {len(eval_rows)} held out; starting from {start.name}"
     )
     ctx.progress(0.02, train_examples=len(train_rows), eval_examples=len(eval_rows))
 
-    tokenizer = checkpoints.load_tokenizer(path)
-    model = checkpoints.load_causal_lm(path)
-    config = build_config(SFTConfig, ctx, **DEFAULTS)
-    ctx.record_config(config)
-    apply_trainable(model, ctx)
+    tokenizer = checkpoints.load_tokenizer(start.path)
+    model = checkpoints.load_causal_lm(start.path)
+    config = build_config(SFTConfig, ctx)
+    apply_trainable(model, params.trainable, kind=ctx.kind)
     trainer = SFTTrainer(
         model=model,
         args=config,
@@ -58,7 +46,7 @@ def run(ctx: JobContext) -> JobResult:
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         callbacks=ctx.callbacks,
-        peft_config=peft_config(ctx),
+        peft_config=peft_config(params.lora, kind=ctx.kind),
     )
     ctx.trainer_span = (0.05, 0.9)
     output = trainer.train()
@@ -77,4 +65,4 @@ def run(ctx: JobContext) -> JobResult:
             metrics["eval_mean_token_accuracy"] = evaluation["eval_mean_token_accuracy"]
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=base_name)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)

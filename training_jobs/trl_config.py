@@ -1,47 +1,28 @@
-"""TRL configs for jobs: device settings, Llama-2-style defaults, then the user's params; LoRA and frozen layers.
+"""TRL configs for jobs: the resolved params (services/domain/job_params) plus what only the worker knows (the
+device, where checkpoints go); LoRA and frozen layers.
 
-Order of precedence: platform settings (device, scratch dir, reporting) < the job module's defaults <
-the user's params (TRL field names). An unknown or ill-typed param is a JobInputError before any model loads.
+Params were checked before the job was queued; what is left to TRL is its own validation of values (its
+config's __post_init__), which becomes a JobInputError before any model loads.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import tempfile
-import typing
 from typing import Any, TypeVar
 
-from services.domain.job_params import COMMON_PARAMS, RESERVED_FIELDS, kinds_of, value_fits
+from services.core.enums import JobKind
+from services.domain.job_params import LoraParams
 from training_jobs.context import JobContext, JobInputError
 
 ConfigT = TypeVar("ConfigT")
-
-# Llama 2 (Touvron et al. 2023, §3.2.2 and §3.2.2's reward model): cosine schedule down to 10 % of the peak
-# learning rate, warm-up, one epoch.
-LLAMA2_DEFAULTS: dict[str, Any] = {
-    "num_train_epochs": 1,
-    "lr_scheduler_type": "cosine_with_min_lr",
-    "lr_scheduler_kwargs": {"min_lr_rate": 0.1},
-    # transformers 5 folded warmup_ratio into warmup_steps: a value below 1 is a fraction of the steps.
-    "warmup_steps": 0.03,
-}
-
-LORA_DEFAULTS: dict[str, Any] = {"r": 8, "alpha": 16, "dropout": 0.05}
 
 # Heads that a reward model (a sequence classifier) always trains: they start random.
 REWARD_HEADS = ("score", "classifier")
 
 
-def device() -> Any:
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def device_settings() -> dict[str, Any]:
     """CUDA with bf16 where the GPU supports it; otherwise CPU in fp32 (TRL defaults to bf16, which fails on
-    CPU, and to gradient checkpointing, which only slows a CPU down: see TRL-NOTES)."""
+    CPU, and to gradient checkpointing, which only slows a CPU down: see docs/training-notes.md)."""
     import torch
 
     if torch.cuda.is_available():
@@ -50,93 +31,50 @@ def device_settings() -> dict[str, Any]:
     return {"use_cpu": True, "bf16": False, "fp16": False, "activation_checkpointing": False}
 
 
-def module_extra_params(kind: str) -> set[str]:
-    """The params a job module reads itself (its EXTRA_PARAMS), which are not TRL fields."""
-    module = importlib.import_module(f"training_jobs.{kind}")
-    return set(getattr(module, "EXTRA_PARAMS", {}))
-
-
-def build_config(config_cls: type[ConfigT], ctx: JobContext, **defaults: Any) -> ConfigT:
-    """The job's TRL config; see the module docstring for the order of precedence."""
-    hints = typing.get_type_hints(config_cls)
-    fields = {f.name for f in dataclasses.fields(config_cls) if f.init}  # type: ignore[arg-type]
-    not_trl = set(COMMON_PARAMS) | module_extra_params(ctx.kind)
-    user: dict[str, Any] = {}
-    for name, value in ctx.params.items():
-        if name in not_trl:
-            continue
-        if name not in fields:
-            raise JobInputError(
-                f"unknown parameter params.{name} (not a field of TRL's {config_cls.__name__})"
-            )
-        if name in RESERVED_FIELDS:
-            raise JobInputError(f"params.{name} is set by the platform and cannot be given")
-        kinds = kinds_of(hints.get(name, Any))
-        if not value_fits(kinds, value):
-            raise JobInputError(
-                f"params.{name} must be {' or '.join(kinds) or 'a Python object'}, got {value!r}"
-            )
-        user[name] = value
+def build_config(config_cls: type[ConfigT], ctx: JobContext[Any]) -> ConfigT:
+    """The job's TRL config: the platform's settings for this worker, then the resolved params (schedule,
+    the kind's defaults, the explicit ones); recorded in job.config with where each value came from."""
     scratch = ctx.scratch_dir or tempfile.mkdtemp(prefix=f"rlhf-job-{ctx.job_id}-")
-    values = {
+    platform = {
         "output_dir": str(scratch),
         "report_to": "none",
         "save_strategy": "no",
         "logging_steps": 0.02,  # about 50 points on the curves, whatever the length of the run
         "disable_tqdm": True,
         **device_settings(),
-        **LLAMA2_DEFAULTS,
-        **{k: v for k, v in defaults.items() if k in fields},
-        **user,
     }
-    unknown_defaults = set(defaults) - fields
-    if unknown_defaults:
-        raise TypeError(f"{config_cls.__name__} has no fields {sorted(unknown_defaults)}")
     try:
-        return config_cls(**values)
+        config = config_cls(**{**platform, **ctx.resolved.trl})
     except (TypeError, ValueError) as error:
         raise JobInputError(f"invalid training parameters: {error}") from error
+    ctx.record_config(config, platform=frozenset(platform) - set(ctx.resolved.trl))
+    return config
 
 
-def peft_config(ctx: JobContext) -> Any:
-    """A LoraConfig from params["lora"] = {"r", "alpha", "dropout", "target_modules", ...}, or None."""
-    lora = ctx.params.get("lora")
+def peft_config(lora: LoraParams | None, *, kind: JobKind) -> Any:
+    """A peft LoraConfig from params.lora, or None."""
     if lora is None:
         return None
     from peft import LoraConfig, TaskType
 
-    options = {**LORA_DEFAULTS, **lora}
     return LoraConfig(
-        r=options["r"],
-        lora_alpha=options["alpha"],
-        lora_dropout=options["dropout"],
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
         # None: peft's default modules for known architectures (c_attn for GPT-2, query/value for BERT).
-        target_modules=options.get("target_modules"),
-        modules_to_save=options.get("modules_to_save"),
-        bias=options.get("bias", "none"),
-        task_type=TaskType.SEQ_CLS if ctx.kind == "reward_model" else TaskType.CAUSAL_LM,
+        target_modules=lora.target_modules,
+        modules_to_save=lora.modules_to_save,
+        bias=lora.bias,
+        task_type=TaskType.SEQ_CLS if kind == JobKind.REWARD_MODEL else TaskType.CAUSAL_LM,
     )
 
 
-def apply_lora(model: Any, ctx: JobContext) -> Any:
-    """Wrap the model with LoRA adapters when params["lora"] is given (for loops that are not TRL trainers)."""
-    config = peft_config(ctx)
-    if config is None:
-        return model
-    from peft import get_peft_model
-
-    try:
-        return get_peft_model(model, config)
-    except ValueError as error:
-        raise JobInputError(f"params.lora does not fit this model: {error}") from error
-
-
-def apply_trainable(model: Any, ctx: JobContext) -> None:
-    """Freeze every parameter whose name starts with none of params["trainable"] (a reward head always trains)."""
-    prefixes = ctx.params.get("trainable")
+def apply_trainable(model: Any, prefixes: list[str] | None, *, kind: JobKind) -> None:
+    """Freeze every parameter whose name starts with none of `prefixes` (params.trainable; a reward head
+    always trains)."""
     if not prefixes:
         return
-    keep = tuple(prefixes) + (REWARD_HEADS if ctx.kind == "reward_model" else ())
+    keep = tuple(prefixes) + (REWARD_HEADS if kind == JobKind.REWARD_MODEL else ())
     matched = 0
     for name, parameter in model.named_parameters():
         trainable = name.startswith(keep)

@@ -18,6 +18,7 @@ from services.collector.routes import (
     datasets,
     exports,
     health,
+    job_kinds,
     jobs,
     model_versions,
     stats,
@@ -48,7 +49,17 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, service="collector")
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (annotators, datasets, comparisons, annotation, exports, stats, jobs, model_versions):
+    for module in (
+        annotators,
+        datasets,
+        comparisons,
+        annotation,
+        exports,
+        stats,
+        jobs,
+        job_kinds,
+        model_versions,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web_form.router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)

@@ -194,7 +194,7 @@ class JobCreate(_Input):
     kind: JobKind
     dataset_id: int = Field(ge=1, le=2**63 - 1)
     base_model: str | None = Field(default=None, min_length=1, max_length=500)
-    # Checked against the job kind's TRL config fields and own params (services/domain/job_params.py).
+    # The kind's own params and its TRL config's fields (GET /api/v1/job-kinds; services/domain/job_params).
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -218,7 +218,9 @@ class JobPublic(BaseModel):
     dataset_id: int | None
     base_model: str | None
     params: dict[str, Any]
-    config: dict[str, Any]  # the TRL config the job ran with
+    # The resolved params: the kind's own and the TRL config's fields (all of them once a worker built it),
+    # with `param_sources`: where each came from (explicit, kind, platform, trl).
+    config: dict[str, Any]
     cancel_requested: bool
     worker: str | None
     attempts: int
@@ -252,4 +254,30 @@ class ModelVersionPublic(BaseModel):
 
 class ModelVersionsPublic(BaseModel):
     data: list[ModelVersionPublic]
+    count: int
+
+
+class JobParamPublic(BaseModel):
+    name: str
+    types: list[str] = Field(
+        description="JSON kinds the value may have: int, float, str, bool, list, dict, null"
+    )
+    default: Any
+    help: str
+    bounds: dict[str, float] = Field(description="ge, gt (lower), le, lt (upper), where bounded")
+    choices: list[Any] = Field(description="the values allowed, when only a few are")
+    fields: list[JobParamPublic] = Field(description="an object's own parameters (lora)")
+
+
+class JobKindPublic(BaseModel):
+    kind: JobKind
+    description: str
+    params: list[JobParamPublic] = Field(description="the kind's own parameters")
+    trl_config: str | None = Field(description="TRL config whose fields params also take, by their TRL names")
+    trl_defaults: dict[str, Any] = Field(description="what the platform and the kind set in that config")
+    default_base_model: str | None
+
+
+class JobKindsPublic(BaseModel):
+    data: list[JobKindPublic]
     count: int

@@ -82,3 +82,12 @@ class ExportFormat(StrEnum):
 
     TRL = "trl"
     RAW = "raw"
+
+
+class ParamSource(StrEnum):
+    """Where a job's resolved parameter came from, strongest first (job.config's `param_sources`)."""
+
+    EXPLICIT = "explicit"  # the job's params
+    KIND = "kind"  # the job kind's defaults (services/domain/job_params/kinds.py)
+    PLATFORM = "platform"  # the platform's, for every kind: schedule, device, where outputs go
+    TRL = "trl"  # TRL's own default for its config field

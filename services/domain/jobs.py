@@ -19,6 +19,7 @@ from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, Model
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
 from services.domain import job_params
+from services.domain.limits import check_json
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +55,17 @@ def create(
         base_model = base_model.strip()
         if not base_model or len(base_model) > MAX_BASE_MODEL_CHARS:
             raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
-    job_params.validate(kind, params)
+    check_json("params", params)
+    resolved = job_params.resolve(kind, params)
     _check_references(session, params)
-    job = Job(kind=kind, dataset_id=dataset_id, base_model=base_model, params=params, status=JobStatus.QUEUED)
+    job = Job(
+        kind=kind,
+        dataset_id=dataset_id,
+        base_model=base_model,
+        params=params,
+        config=resolved.record(),  # the worker records it again, with the TRL config it builds
+        status=JobStatus.QUEUED,
+    )
     session.add(job)
     session.commit()
     try:

@@ -24,7 +24,8 @@ from services.core.artifacts import version_path
 from services.core.db import session_scope
 from services.core.enums import ModelKind
 from services.domain import model_versions
-from services.modeling.reward_inputs import window_size
+from services.modeling.device import device
+from services.modeling.windows import model_window, window_size
 
 logger = logging.getLogger(__name__)
 
@@ -111,20 +112,6 @@ def default_policy_target(policy_model: str) -> Target:
     )
 
 
-def _device() -> Any:
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _model_window(config: Any) -> int | None:
-    for attribute in ("max_position_embeddings", "n_positions"):
-        value = getattr(config, attribute, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     ids: set[int] = set()
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
@@ -151,9 +138,9 @@ def load_policy(target: Target) -> LoadedModel:
     from transformers import AutoModelForCausalLM
 
     started = time.monotonic()
-    device = _device()
+    target_device = device()
     tokenizer = _load_tokenizer(target.path)
-    model = AutoModelForCausalLM.from_pretrained(target.path, dtype=torch.float32).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(target.path, dtype=torch.float32).to(target_device).eval()
     eos_ids = _eos_ids(model, tokenizer)
     pad_token_id = tokenizer.pad_token_id
     if pad_token_id is None:
@@ -163,8 +150,8 @@ def load_policy(target: Target) -> LoadedModel:
         target=target,
         model=model,
         tokenizer=tokenizer,
-        window=_model_window(model.config),
-        device=device,
+        window=model_window(model.config),
+        device=target_device,
         pad_token_id=int(pad_token_id),
         eos_token_ids=eos_ids,
         special_token_ids=frozenset(int(i) for i in tokenizer.all_special_ids),
@@ -179,10 +166,10 @@ def load_reward(target: Target) -> LoadedModel:
     from transformers import AutoModelForSequenceClassification
 
     started = time.monotonic()
-    device = _device()
+    target_device = device()
     tokenizer = _load_tokenizer(target.path)
     model = AutoModelForSequenceClassification.from_pretrained(target.path, num_labels=1, dtype=torch.float32)
-    model = model.to(device).eval()
+    model = model.to(target_device).eval()
     pad_token_id = tokenizer.pad_token_id
     if pad_token_id is None:
         pad_token_id = tokenizer.eos_token_id
@@ -193,8 +180,8 @@ def load_reward(target: Target) -> LoadedModel:
         target=target,
         model=model,
         tokenizer=tokenizer,
-        window=window_size(tokenizer, _model_window(model.config)),
-        device=device,
+        window=window_size(tokenizer, model_window(model.config)),
+        device=target_device,
         pad_token_id=int(pad_token_id if pad_token_id is not None else 0),
         eos_token_ids=frozenset(),
         special_token_ids=frozenset(int(i) for i in tokenizer.all_special_ids),

@@ -14,23 +14,9 @@ from typing import Any, Protocol
 class PairTokenizer(Protocol):
     """What this module needs of a Hugging Face fast tokenizer."""
 
-    model_max_length: int
     backend_tokenizer: Any
 
     def __call__(self, text: str, **kwargs: Any) -> Any: ...
-
-
-# Tokenizers without a real limit report a huge sentinel (1e30); fall back to the model's own window.
-_UNBOUNDED = 1_000_000
-
-
-def window_size(tokenizer: PairTokenizer, model_window: int | None = None) -> int:
-    limit = tokenizer.model_max_length
-    if model_window is not None and (limit is None or limit > _UNBOUNDED or limit > model_window):
-        return model_window
-    if limit is None or limit > _UNBOUNDED:
-        raise ValueError("the tokenizer reports no maximum length; pass the model's window")
-    return int(limit)
 
 
 def encode_reward_input(

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
-from tests.inference.tiny_models import add_version, build_tiny_gpt2
+from tests.helpers.tiny_models import add_version, build_tiny_gpt2
 from tests.servers import ServerProcess, free_port, uvicorn_args
 
 
@@ -82,7 +83,7 @@ def wait_serving(client: httpx.Client, kind: str, name: str | None) -> None:
 @pytest.fixture
 def make_version(db: Session) -> Callable[..., ModelVersion]:
     def make(kind: str, *, seed: int) -> ModelVersion:
-        return add_version(db, kind=kind, seed=seed)
+        return add_version(db, kind=ModelKind(kind), seed=seed)
 
     return make
 

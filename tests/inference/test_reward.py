@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from services.core.orm import ModelVersion
-from services.inference.rewards import chunks_by_length
+from tests.helpers.tiny_models import REWARD_WINDOW
 from tests.inference.conftest import wait_serving
-from tests.inference.tiny_models import REWARD_WINDOW
 
 TOLERANCE = 1e-5
 
@@ -139,15 +138,3 @@ def test_invalid_reward_request_answers_422(
     assert error["error_type"] == "validation"
     assert message in error["error"]
     assert error["detail"] == error["error"]
-
-
-def test_chunks_by_length_bound_rows_and_padded_tokens() -> None:
-    lengths = [5, 300, 7, 40, 600, 6, 41, 39]
-
-    chunks = chunks_by_length(lengths, batch_size=3, max_tokens=200)
-
-    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(lengths)))
-    assert chunks == [[0, 5, 2], [7, 3, 6], [1], [4]]  # shortest first; 300 and 600 alone (> 200)
-    for chunk in chunks:
-        width = max(lengths[i] for i in chunk)
-        assert len(chunk) <= 3 and (len(chunk) == 1 or len(chunk) * width <= 200)

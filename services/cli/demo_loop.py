@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from rich.console import Console
 from rich.table import Table
 
+from services.cli.render import console, follow_job
+from services.client import CollectorClient, CollectorError
+from services.collector.schemas import JobPublic, StatsPublic
+from services.core.enums import Choice, ImportFormat, JobKind, JobStatus
 from services.domain.demo import DEMO_FILE, DEMO_GUIDELINES
 
 JUDGES = 3
@@ -50,121 +53,99 @@ class DemoFailed(RuntimeError):
     pass
 
 
-def run(*, collector_url: str, inference_url: str, admin_token: str, console: Console) -> int:
+def run(*, collector_url: str, inference_url: str, admin_token: str) -> int:
     started = time.monotonic()
     report = Report()
-    headers = {"Authorization": f"Bearer {admin_token}"}
     with (
-        httpx.Client(base_url=collector_url, headers=headers, timeout=120) as admin,
+        CollectorClient(
+            collector_url, admin_token, token_source="the stack's admin token", timeout=120
+        ) as admin,
         httpx.Client(base_url=inference_url, timeout=300) as inference,
     ):
         try:
-            _loop(admin, inference, report, console)
-        except DemoFailed as error:
+            _loop(admin, inference, report)
+        except (DemoFailed, CollectorError) as error:
             console.print(f"[red]demo stopped: {error}[/red]")
-            _print_report(report, console, total=time.monotonic() - started)
+            _print_report(report, total=time.monotonic() - started)
             return 1
-    _print_report(report, console, total=time.monotonic() - started)
+    _print_report(report, total=time.monotonic() - started)
     return 0
 
 
-def _loop(admin: httpx.Client, inference: httpx.Client, report: Report, console: Console) -> None:
+def _loop(admin: CollectorClient, inference: httpx.Client, report: Report) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     pairs = [json.loads(line) for line in DEMO_FILE.read_text().splitlines() if line.strip()]
 
     clock = time.monotonic()
-    dataset = _ok(
-        admin.post("/api/v1/datasets", json={"name": f"loop-{stamp}", "guidelines": DEMO_GUIDELINES})
-    )
-    imported = _ok(
-        admin.post(
-            f"/api/v1/datasets/{dataset['id']}/import",
-            params={"format": "trl", "with_preferences": "true"},
-            content=DEMO_FILE.read_bytes(),
-        )
+    dataset = admin.create_dataset(f"loop-{stamp}", guidelines=DEMO_GUIDELINES)
+    imported = admin.import_jsonl(
+        dataset.id, DEMO_FILE.read_bytes(), format=ImportFormat.TRL, with_preferences=True
     )
     report.add(
-        "preferences",
-        f"{imported['preferences']} judged pairs imported into {dataset['name']}",
-        _since(clock),
+        "preferences", f"{imported.preferences} judged pairs imported into {dataset.name}", _since(clock)
     )
 
-    sft = _train(admin, console, "sft", dataset["id"], base_model="builtin:tiny-gpt2", params=SFT_PARAMS)
-    report.add(
-        "sft", f"policy {sft['model_version_id']} from builtin:tiny-gpt2", sft["metrics"]["train_seconds"]
-    )
-    _promote(admin, sft["model_version_id"])
+    sft = _train(admin, JobKind.SFT, dataset.id, base_model="builtin:tiny-gpt2", params=SFT_PARAMS)
+    sft_version = _version_id(sft)
+    report.add("sft", f"policy {sft_version} from builtin:tiny-gpt2", sft.metrics["train_seconds"])
+    admin.promote(sft_version)
 
     reward = _train(
         admin,
-        console,
-        "reward_model",
-        dataset["id"],
+        JobKind.REWARD_MODEL,
+        dataset.id,
         base_model="sentence-transformers/all-MiniLM-L6-v2",
         params=REWARD_PARAMS,
     )
-    metrics = reward["metrics"]
+    metrics = reward.metrics
     report.add(
         "reward_model",
-        f"version {reward['model_version_id']}: held-out accuracy {metrics['eval_accuracy']:.0%} "
+        f"version {reward.model_version_id}: held-out accuracy {metrics['eval_accuracy']:.0%} "
         f"on {metrics['eval_pairs']} pairs ({metrics['train_pairs']} trained)",
         metrics["train_seconds"],
     )
-    reward_name = _promote(admin, reward["model_version_id"])
+    reward_name = admin.promote(_version_id(reward)).name
 
     clock = time.monotonic()
     served = _served_reward(inference, pairs, expected_model=reward_name)
     report.add("/reward", served, _since(clock))
 
-    ppo = _train(
-        admin,
-        console,
-        "ppo",
-        dataset["id"],
-        params={**PPO_PARAMS, "policy_version_id": sft["model_version_id"]},
-    )
-    metrics = ppo["metrics"]
+    ppo = _train(admin, JobKind.PPO, dataset.id, params={**PPO_PARAMS, "policy_version_id": sft_version})
+    ppo_version = _version_id(ppo)
+    metrics = ppo.metrics
     report.add(
         "ppo",
-        f"policy {ppo['model_version_id']}: held-out reward {metrics['reward_before']:.3f} "
+        f"policy {ppo_version}: held-out reward {metrics['reward_before']:.3f} "
         f"(sd {metrics['reward_before_std']:.3f}) → {metrics['reward_after']:.3f}, KL {metrics['kl']:.2f} nats",
         metrics["train_seconds"],
     )
-    _promote(admin, ppo["model_version_id"])
+    admin.promote(ppo_version)
 
-    evaluation = _ok(
-        admin.post(
-            "/api/v1/datasets",
-            json={
-                "name": f"loop-{stamp}-new-vs-old",
-                "guidelines": DEMO_GUIDELINES,
-                "annotations_per_comparison": JUDGES,
-            },
-        )
+    evaluation = admin.create_dataset(
+        f"loop-{stamp}-new-vs-old", guidelines=DEMO_GUIDELINES, annotations_per_comparison=JUDGES
     )
     generated = _train(
         admin,
-        console,
-        "generate_comparisons",
-        dataset["id"],
+        JobKind.GENERATE_COMPARISONS,
+        dataset.id,
         params={
             **GENERATE_PARAMS,
-            "policy_version_id": ppo["model_version_id"],
-            "other_policy_version_id": sft["model_version_id"],
-            "target_dataset_id": evaluation["id"],
+            "policy_version_id": ppo_version,
+            "other_policy_version_id": sft_version,
+            "target_dataset_id": evaluation.id,
         },
     )
     report.add(
         "generate_comparisons",
-        f"{generated['metrics'].get('comparisons', '?')} new-vs-old pairs in {evaluation['name']}",
-        generated["metrics"]["train_seconds"],
+        f"{generated.metrics.get('comparisons', '?')} new-vs-old pairs in {evaluation.name}",
+        generated.metrics["train_seconds"],
     )
 
     clock = time.monotonic()
-    votes = _judge(admin, evaluation["id"], references={pair["prompt"]: pair["chosen"] for pair in pairs})
-    stats = _ok(admin.get(f"/api/v1/datasets/{evaluation['id']}/stats"))
+    votes = _judge(admin, evaluation.id, references={pair["prompt"]: pair["chosen"] for pair in pairs})
+    stats = admin.stats(evaluation.id)
     report.add("judging", f"{votes} votes by {JUDGES} simulated annotators", _since(clock))
-    report.add("win rate", _win_rate(stats, new=ppo["model_version_id"], old=sft["model_version_id"]), 0)
+    report.add("win rate", _win_rate(stats, new=ppo_version, old=sft_version), 0)
 
     clock = time.monotonic()
     prompt = pairs[0]["prompt"]
@@ -190,29 +171,25 @@ def _ok(response: httpx.Response) -> Any:
 
 
 def _train(
-    admin: httpx.Client,
-    console: Console,
-    kind: str,
+    admin: CollectorClient,
+    kind: JobKind,
     dataset_id: int,
     *,
     params: dict[str, Any],
     base_model: str | None = None,
-) -> dict[str, Any]:
-    from services.cli import follow_job
-
-    body: dict[str, Any] = {"kind": kind, "dataset_id": dataset_id, "params": params}
-    if base_model is not None:
-        body["base_model"] = base_model
-    job = _ok(admin.post("/api/v1/jobs", json=body))
-    console.print(f"[bold]{kind}[/bold] (job {job['id']})")
-    final = follow_job(admin, job["id"])
-    if final["status"] != "succeeded":
-        raise DemoFailed(f"{kind} job {job['id']} {final['status']}: {final.get('error')}")
+) -> JobPublic:
+    job = admin.submit_job(kind, dataset_id, base_model=base_model, params=params)
+    console.print(f"[bold]{kind}[/bold] (job {job.id})")
+    final = follow_job(admin, job.id)
+    if final.status != JobStatus.SUCCEEDED:
+        raise DemoFailed(f"{kind} job {job.id} {final.status}: {final.error}")
     return final
 
 
-def _promote(admin: httpx.Client, version_id: int) -> str:
-    return str(_ok(admin.post(f"/api/v1/models/{version_id}/promote"))["name"])
+def _version_id(job: JobPublic) -> int:
+    if job.model_version_id is None:
+        raise DemoFailed(f"{job.kind} job {job.id} made no model version")
+    return job.model_version_id
 
 
 def _served_reward(inference: httpx.Client, pairs: list[dict[str, str]], *, expected_model: str) -> str:
@@ -236,31 +213,21 @@ def _served_reward(inference: httpx.Client, pairs: list[dict[str, str]], *, expe
     )
 
 
-def _judge(admin: httpx.Client, dataset_id: int, *, references: dict[str, str]) -> int:
+def _judge(admin: CollectorClient, dataset_id: int, *, references: dict[str, str]) -> int:
     """Simulated annotators judge through the same next/preferences API as the web form."""
     embed = _sentence_embedder()
     votes = 0
     for judge in range(JUDGES):
-        created = _ok(admin.post("/api/v1/annotators", json={"name": f"simulated judge {judge + 1}"}))
+        created = admin.create_annotator(f"simulated judge {judge + 1}")
         noise = random.Random(judge)
-        with httpx.Client(
-            base_url=str(admin.base_url), headers={"Authorization": f"Bearer {created['token']}"}, timeout=60
-        ) as annotator:
-            while True:
-                offered = annotator.get(f"/api/v1/datasets/{dataset_id}/next")
-                if offered.status_code == 204:
-                    break
-                item = _ok(offered)
+        with admin.as_token(created.token, token_source=f"annotator {created.name}") as annotator:
+            while (item := annotator.next_comparison(dataset_id)) is not None:
                 reference, a, b = embed(
-                    [references.get(item["prompt"], item["prompt"]), item["response_a"], item["response_b"]]
+                    [references.get(item.prompt, item.prompt), item.response_a, item.response_b]
                 )
                 margin = float(reference @ a - reference @ b) + noise.gauss(0, JUDGE_NOISE)
-                choice = "tie" if abs(margin) < TIE_BELOW else ("a" if margin > 0 else "b")
-                _ok(
-                    annotator.post(
-                        f"/api/v1/comparisons/{item['comparison_id']}/preferences", json={"choice": choice}
-                    )
-                )
+                choice = Choice.TIE if abs(margin) < TIE_BELOW else (Choice.A if margin > 0 else Choice.B)
+                annotator.vote(item.comparison_id, choice)
                 votes += 1
     return votes
 
@@ -289,29 +256,25 @@ def _sentence_embedder() -> Any:
     return embed
 
 
-def _win_rate(stats: dict[str, Any], *, new: int, old: int) -> str:
-    for entry in stats["win_rates"]:
-        if {entry["version_a"], entry["version_b"]} == {new, old}:
-            flipped = entry["version_a"] != new
-            rate = 1 - entry["win_rate_a"] if flipped else entry["win_rate_a"]
+def _win_rate(stats: StatsPublic, *, new: int, old: int) -> str:
+    for entry in stats.win_rates:
+        if {entry.version_a, entry.version_b} == {new, old}:
+            flipped = entry.version_a != new
+            rate = 1 - entry.win_rate_a if flipped else entry.win_rate_a
             low, high = (
-                (1 - entry["ci95_high"], 1 - entry["ci95_low"])
-                if flipped
-                else (entry["ci95_low"], entry["ci95_high"])
+                (1 - entry.ci95_high, 1 - entry.ci95_low) if flipped else (entry.ci95_low, entry.ci95_high)
             )
-            wins, losses = (
-                (entry["wins_b"], entry["wins_a"]) if flipped else (entry["wins_a"], entry["wins_b"])
-            )
-            alpha = stats["agreement"].get("krippendorff_alpha")
-            agreement = f", judges' Krippendorff α {alpha:.2f}" if isinstance(alpha, float) else ""
+            wins, losses = (entry.wins_b, entry.wins_a) if flipped else (entry.wins_a, entry.wins_b)
+            alpha = stats.agreement.krippendorff_alpha
+            agreement = f", judges' Krippendorff α {alpha:.2f}" if alpha is not None else ""
             return (
-                f"PPO policy {new} vs SFT policy {old}: {rate:.0%} (95% {entry['interval']} interval "
-                f"{low:.0%}–{high:.0%}; {wins} wins, {losses} losses, {entry['ties']} ties{agreement})"
+                f"PPO policy {new} vs SFT policy {old}: {rate:.0%} (95% {entry.interval} interval "
+                f"{low:.0%}–{high:.0%}; {wins} wins, {losses} losses, {entry.ties} ties{agreement})"
             )
     raise DemoFailed("no head-to-head votes between the two policies")
 
 
-def _print_report(report: Report, console: Console, *, total: float) -> None:
+def _print_report(report: Report, *, total: float) -> None:
     table = Table("stage", "result", "time", title="RLHF loop", show_lines=True)
     for row in report.rows:
         table.add_row(*row)

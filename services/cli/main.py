@@ -1,0 +1,20 @@
+"""The `rlhf` command: every command, registered in one place."""
+
+from __future__ import annotations
+
+import typer
+
+from services.cli import data, servers, training
+
+app = typer.Typer(help="Open RLHF platform: collect preferences, train, serve.", no_args_is_help=True)
+
+app.command()(servers.up)
+app.command()(servers.demo)
+app.command()(servers.migrate)
+app.command()(servers.serve)
+app.command()(servers.worker)
+app.command("import")(data.import_)
+app.command()(data.export)
+app.add_typer(training.train_app, name="train")
+app.command()(training.jobs)
+app.add_typer(training.models_app, name="models")

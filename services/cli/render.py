@@ -1,0 +1,148 @@
+"""What the CLI shows: the console, errors, a job's progress bar and result, the jobs and models tables, and
+what a job kind takes (for `rlhf train KIND --help`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from services.client import CollectorClient, CollectorError
+from services.collector.schemas import JobPublic, ModelVersionPublic
+from services.core.enums import JobStatus, ModelKind
+from services.domain.job_params import KindDescription, ParamDescription
+from services.domain.job_params.fields import MAX_ID
+
+console = Console()
+
+STATUS_COLOURS = {JobStatus.SUCCEEDED: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "yellow"}
+# Metrics worth a column in `rlhf models`, by version kind.
+MODEL_TABLE_METRICS = {
+    ModelKind.REWARD: ("eval_accuracy", "eval_pairs"),
+    ModelKind.POLICY: ("reward_after", "kl"),
+}
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def fail_request(error: CollectorError) -> NoReturn:
+    """The API's own message first, then which request and which token it was."""
+    console.print(f"[red]{escape(error.message)}[/red]")
+    console.print(f"({escape(error.request)}; token from {escape(error.token_source)})", style="dim")
+    raise typer.Exit(1)
+
+
+def follow_job(client: CollectorClient, job_id: int) -> JobPublic:
+    """Follow a job with a progress bar (status, ETA, latest loss) until it ends; return its final state."""
+    columns = (
+        TextColumn("[bold]{task.fields[status]:<9}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("{task.fields[detail]}"),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"job {job_id}", total=1.0, status=JobStatus.QUEUED.value, eta="-", detail="")
+
+        def show(job: JobPublic) -> None:
+            loss = job.metrics.get("loss")
+            running = job.eta_seconds is not None and job.status == JobStatus.RUNNING
+            bar.update(
+                task,
+                completed=job.progress,
+                status=job.status.value,
+                eta=f"{job.eta_seconds:.0f}s" if running else "-",
+                detail=f"loss {loss:.4g}" if isinstance(loss, int | float) else "",
+            )
+
+        return client.follow(job_id, on_update=show)
+
+
+def print_job_result(job: JobPublic) -> None:
+    colour = STATUS_COLOURS.get(job.status, "white")
+    console.print(f"job {job.id} [{colour}]{job.status}[/{colour}]")
+    if job.error:
+        console.print(f"error: {escape(job.error)}")
+    if job.model_version_id:
+        console.print(f"model version id {job.model_version_id} (rlhf models promote {job.model_version_id})")
+    for key, value in sorted(job.metrics.items()):
+        if isinstance(value, int | float | str):
+            console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+
+
+def jobs_table(jobs: list[JobPublic]) -> Table:
+    table = Table("id", "kind", "status", "progress", "dataset", "model", "created", "error")
+    for job in jobs:
+        table.add_row(
+            str(job.id),
+            job.kind,
+            job.status.value,
+            f"{job.progress * 100:.0f}%",
+            str(job.dataset_id or "-"),
+            str(job.model_version_id or "-"),
+            job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            escape((job.error or "")[:60]),
+        )
+    return table
+
+
+def models_table(versions: list[ModelVersionPublic]) -> Table:
+    table = Table("id", "name", "kind", "base model", "metrics", "promoted", "created")
+    for version in versions:
+        shown = MODEL_TABLE_METRICS.get(version.kind, ())
+        metrics = ", ".join(
+            f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+            for key in shown
+            if (value := version.metrics.get(key)) is not None
+        )
+        table.add_row(
+            str(version.id),
+            version.name,
+            version.kind.value,
+            escape(version.base_model),
+            metrics,
+            "yes" if version.promoted else "",
+            version.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    return table
+
+
+def kind_help(described: KindDescription) -> str:
+    """The params section of `rlhf train KIND --help` (rich markup; lines kept as they are)."""
+    lines = ["[bold]Params[/bold] (--params JSON): the kind's own"]
+    lines += [_param_line(param) for param in described.params]
+    if described.trl_config:
+        defaults = ", ".join(f"{name}={json.dumps(value)}" for name, value in described.trl_defaults.items())
+        lines += [
+            "",
+            f"and every field of TRL's {described.trl_config} by its TRL name (e.g. learning_rate); "
+            f"before them, the platform and this kind set {escape(defaults)}.",
+        ]
+    if described.default_base_model:
+        lines += ["", f"Default --base-model: {described.default_base_model}"]
+    return "\n".join(lines)
+
+
+def _param_line(param: ParamDescription, indent: str = "  ") -> str:
+    bounds = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    limits = ", ".join(f"{bounds[name]} {value}" for name, value in param.bounds.items() if value != MAX_ID)
+    choices = " | ".join(map(str, param.choices))
+    facts = ", ".join(
+        part
+        for part in ("/".join(param.types), f"default {json.dumps(_plain(param.default))}", limits, choices)
+        if part
+    )
+    line = f"{indent}[cyan]{param.name}[/cyan] ({escape(facts)}): {escape(param.help)}"
+    return "\n".join([line, *(_param_line(field, indent + "    ") for field in param.fields)])
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)

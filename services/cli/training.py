@@ -1,0 +1,114 @@
+"""Client commands for training: `rlhf train KIND` (one command per job kind, whose --help lists what it
+takes), `rlhf jobs`, `rlhf models [promote ID]`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import typer
+
+from services.cli.data import dataset_id
+from services.cli.render import (
+    console,
+    fail,
+    fail_request,
+    follow_job,
+    jobs_table,
+    kind_help,
+    models_table,
+    print_job_result,
+)
+from services.client import CollectorClient, CollectorError
+from services.core.enums import JobKind, JobStatus
+from services.domain.job_params import describe_kind
+
+train_app = typer.Typer(
+    help="Queue a training or generation job; `rlhf train KIND --help` lists what KIND takes.",
+    no_args_is_help=True,
+)
+models_app = typer.Typer(
+    help="List model versions, or promote one: `rlhf models promote ID`.", invoke_without_command=True
+)
+
+
+def _train_command(kind: JobKind) -> Callable[..., None]:
+    def train(
+        dataset: str = typer.Option(..., "--dataset", help="Dataset name (its preferences or prompts)."),
+        base_model: str | None = typer.Option(
+            None,
+            "--base-model",
+            help="HF id, local path, builtin:tiny-gpt2 or sentence-transformers/all-MiniLM-L6-v2.",
+        ),
+        params: str | None = typer.Option(
+            None, "--params", help="JSON object of params, e.g. '{\"learning_rate\": 1e-5}' (see below)."
+        ),
+        wait: bool = typer.Option(False, "--wait", help="Follow the job with a progress bar until it ends."),
+    ) -> None:
+        try:
+            parsed = json.loads(params) if params else {}
+        except json.JSONDecodeError as error:
+            fail(f"--params is not valid JSON: {error}")
+        if not isinstance(parsed, dict):
+            fail("--params must be a JSON object")
+        with CollectorClient.from_settings() as client:
+            try:
+                job = client.submit_job(
+                    kind, dataset_id(client, dataset), base_model=base_model, params=parsed
+                )
+                console.print(f"job {job.id} queued ({kind} on dataset {dataset!r})")
+                if not wait:
+                    return
+                final = follow_job(client, job.id)
+            except CollectorError as error:
+                fail_request(error)
+        print_job_result(final)
+        if final.status != JobStatus.SUCCEEDED:
+            raise typer.Exit(1)
+
+    return train
+
+
+for _kind in JobKind:
+    _described = describe_kind(_kind)
+    train_app.command(name=_kind.value, help=_described.description, epilog=kind_help(_described))(
+        _train_command(_kind)
+    )
+
+
+def jobs(
+    status: JobStatus | None = typer.Option(None, "--status", help="Only jobs in this status."),
+    limit: int = typer.Option(30, "--limit", help="How many of the newest jobs."),
+) -> None:
+    """List jobs, newest first."""
+    with CollectorClient.from_settings() as client:
+        try:
+            page = client.list_jobs(status=status, limit=limit)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(jobs_table(page.data))
+    console.print(f"{page.count} jobs in all")
+
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
+    """List model versions (newest first) with their metrics and which are promoted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with CollectorClient.from_settings() as client:
+        try:
+            versions = client.list_models()
+        except CollectorError as error:
+            fail_request(error)
+    console.print(models_table(versions))
+
+
+@models_app.command()
+def promote(version_id: int = typer.Argument(..., help="Model version id.")) -> None:
+    """Make a version the active one of its kind (the inference service loads it)."""
+    with CollectorClient.from_settings() as client:
+        try:
+            version = client.promote(version_id)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(f"promoted {version.name} (the active {version.kind} model)")

@@ -1,0 +1,279 @@
+"""CollectorClient: the collector's HTTP API as typed Python calls, for everything that talks to it from outside
+(the CLI, `rlhf demo`, the benchmarks, scripts). Answers are the API's own schemas (services/collector/schemas.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from services.client.errors import CollectorError
+from services.collector.schemas import (
+    AnnotatorCreated,
+    AssignmentPublic,
+    DatasetPublic,
+    DatasetsPublic,
+    ImportResultPublic,
+    JobKindsPublic,
+    JobPublic,
+    JobsPublic,
+    MePublic,
+    ModelVersionPublic,
+    ModelVersionsPublic,
+    PreferencePublic,
+    StatsPublic,
+)
+from services.core.enums import Choice, ExportFormat, ImportFormat, JobKind, JobStatus, ModelKind
+from services.core.settings import Settings, get_settings
+
+API = "/api/v1"
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+class CollectorClient:
+    """One bearer token (the admin's, an API key, or an annotator's) and the collector's URL.
+
+    Every error is a CollectorError that names the request, the answer, and where the URL and the token
+    came from (`url_source`, `token_source`): what a user needs to tell a wrong token from a wrong server.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        url_source: str = "given",
+        token_source: str = "given",
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.url_source = url_source
+        self.token_source = token_source
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, timeout: float = 60.0) -> CollectorClient:
+        """The admin's client: the URL from RLHF_COLLECTOR_URL (else RLHF_HOST and RLHF_COLLECTOR_PORT), the
+        token from RLHF_ADMIN_TOKEN (else the file in the state dir)."""
+        settings = settings or get_settings()
+        url_source = "RLHF_COLLECTOR_URL" if settings.collector_url else "RLHF_HOST and RLHF_COLLECTOR_PORT"
+        token_source = (
+            "RLHF_ADMIN_TOKEN" if settings.admin_token else str(settings.state_dir.resolve() / "admin_token")
+        )
+        return cls(
+            settings.resolved_collector_url,
+            settings.resolved_admin_token(),
+            url_source=url_source,
+            token_source=token_source,
+            timeout=timeout,
+        )
+
+    def as_token(self, token: str, *, token_source: str) -> CollectorClient:
+        """Another client for the same collector with another token (an annotator's, say)."""
+        return CollectorClient(
+            self.base_url,
+            token,
+            url_source=self.url_source,
+            token_source=token_source,
+            timeout=self.http.timeout.read or 60.0,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> CollectorClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- datasets, comparisons, imports, exports, stats -----------------------------------------------
+
+    def list_datasets(self) -> list[DatasetPublic]:
+        return self._get(f"{API}/datasets", DatasetsPublic).data
+
+    def get_dataset(self, dataset_id: int) -> DatasetPublic:
+        return self._get(f"{API}/datasets/{dataset_id}", DatasetPublic)
+
+    def find_dataset(self, name: str) -> DatasetPublic | None:
+        return next((dataset for dataset in self.list_datasets() if dataset.name == name), None)
+
+    def create_dataset(
+        self, name: str, *, guidelines: str = "", annotations_per_comparison: int = 1
+    ) -> DatasetPublic:
+        body = {
+            "name": name,
+            "guidelines": guidelines,
+            "annotations_per_comparison": annotations_per_comparison,
+        }
+        return self._post(f"{API}/datasets", DatasetPublic, json=body)
+
+    def add_comparisons(self, dataset_id: int, items: list[dict[str, Any]]) -> list[int]:
+        answer = self._request("POST", f"{API}/datasets/{dataset_id}/comparisons", json={"items": items})
+        return [int(comparison_id) for comparison_id in answer.json()["ids"]]
+
+    def import_jsonl(
+        self,
+        dataset_id: int,
+        body: bytes | Iterable[bytes],
+        *,
+        format: ImportFormat,
+        with_preferences: bool = False,
+    ) -> ImportResultPublic:
+        """Import a JSONL body (bytes, or chunks streamed as they are read)."""
+        return self._post(
+            f"{API}/datasets/{dataset_id}/import",
+            ImportResultPublic,
+            params={"format": format.value, "with_preferences": str(with_preferences).lower()},
+            content=body,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+
+    @contextmanager
+    def export(self, dataset_id: int, *, format: ExportFormat) -> Iterator[Iterator[bytes]]:
+        """`with client.export(id, format=...) as chunks:` the JSONL export, streamed."""
+        url = f"{API}/datasets/{dataset_id}/export"
+        with self.http.stream("GET", url, params={"format": format.value}) as response:
+            if response.is_error:
+                response.read()
+                raise self._error(response)
+            yield response.iter_bytes()
+
+    def stats(self, dataset_id: int) -> StatsPublic:
+        return self._get(f"{API}/datasets/{dataset_id}/stats", StatsPublic)
+
+    # --- annotators and annotation --------------------------------------------------------------------
+
+    def create_annotator(self, name: str) -> AnnotatorCreated:
+        return self._post(f"{API}/annotators", AnnotatorCreated, json={"name": name})
+
+    def me(self) -> MePublic:
+        return self._get(f"{API}/me", MePublic)
+
+    def next_comparison(self, dataset_id: int) -> AssignmentPublic | None:
+        """The comparison leased to this annotator; None when nothing is left to judge (204)."""
+        response = self._request("GET", f"{API}/datasets/{dataset_id}/next")
+        return None if response.status_code == 204 else AssignmentPublic.model_validate(response.json())
+
+    def vote(
+        self, comparison_id: int, choice: Choice, *, idempotency_key: str | None = None, **fields: Any
+    ) -> PreferencePublic:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._post(
+            f"{API}/comparisons/{comparison_id}/preferences",
+            PreferencePublic,
+            json={"choice": choice.value, **fields},
+            headers=headers,
+        )
+
+    # --- jobs and model versions ----------------------------------------------------------------------
+
+    def submit_job(
+        self,
+        kind: JobKind,
+        dataset_id: int,
+        *,
+        base_model: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> JobPublic:
+        """Queue a job; the answer is the stored job (status queued)."""
+        body: dict[str, Any] = {"kind": kind.value, "dataset_id": dataset_id, "params": params or {}}
+        if base_model is not None:
+            body["base_model"] = base_model
+        queued = self._request("POST", f"{API}/jobs", json=body).json()
+        return self.get_job(int(queued["id"]))
+
+    def get_job(self, job_id: int) -> JobPublic:
+        return self._get(f"{API}/jobs/{job_id}", JobPublic)
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        kind: JobKind | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> JobsPublic:
+        query: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status is not None:
+            query["status"] = status.value
+        if kind is not None:
+            query["kind"] = kind.value
+        return self._get(f"{API}/jobs", JobsPublic, params=query)
+
+    def cancel_job(self, job_id: int) -> JobPublic:
+        return self._post(f"{API}/jobs/{job_id}/cancel", JobPublic)
+
+    def follow(
+        self,
+        job_id: int,
+        *,
+        poll_seconds: float = 1.0,
+        on_update: Callable[[JobPublic], None] | None = None,
+    ) -> JobPublic:
+        """Poll a job until it finishes; `on_update` sees every state on the way. Returns the final state."""
+        while True:
+            job = self.get_job(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job.status.finished:
+                return job
+            time.sleep(poll_seconds)
+
+    def job_kinds(self) -> JobKindsPublic:
+        return self._get(f"{API}/job-kinds", JobKindsPublic)
+
+    def list_models(self, *, kind: ModelKind | None = None) -> list[ModelVersionPublic]:
+        params = {"kind": kind.value} if kind is not None else {}
+        return self._get(f"{API}/models", ModelVersionsPublic, params=params).data
+
+    def get_model(self, version_id: int) -> ModelVersionPublic:
+        return self._get(f"{API}/models/{version_id}", ModelVersionPublic)
+
+    def promote(self, version_id: int) -> ModelVersionPublic:
+        return self._post(f"{API}/models/{version_id}/promote", ModelVersionPublic)
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    def _get(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
+        return schema.model_validate(self._request("GET", path, **kwargs).json())
+
+    def _post(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
+        return schema.model_validate(self._request("POST", path, **kwargs).json())
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise CollectorError(
+                f"cannot reach the collector ({type(error).__name__}: {error}); its URL came from {self.url_source}",
+                request=f"{method} {self.base_url}{path}",
+                token_source=self.token_source,
+            ) from error
+        if response.is_error:
+            raise self._error(response)
+        return response
+
+    def _error(self, response: httpx.Response) -> CollectorError:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        return CollectorError(
+            f"error {response.status_code}: {detail}",
+            request=f"{response.request.method} {response.request.url}",
+            token_source=self.token_source,
+            status_code=response.status_code,
+            detail=detail,
+        )

@@ -1,0 +1,26 @@
+"""The one error a CollectorClient raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CollectorError(Exception):
+    """A request that failed: refused by the collector (`status_code`, its `detail`) or that never reached it
+    (status_code None). `request` names the method and URL, `token_source` where the bearer token came from."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: str,
+        token_source: str,
+        status_code: int | None = None,
+        detail: Any = None,
+    ) -> None:
+        super().__init__(f"{message} ({request}; token from {token_source})")
+        self.message = message
+        self.request = request
+        self.token_source = token_source
+        self.status_code = status_code
+        self.detail = detail

@@ -1,0 +1,47 @@
+"""Ports and health checks for the processes the platform starts (`rlhf up`, accelerate launch) and that the
+tests and benchmarks start the same way."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tcp_open(host: str, port: int) -> bool:
+    """Whether something accepts connections there (a local PostgreSQL or Redis, say)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_healthy(
+    url: str,
+    *,
+    process: subprocess.Popen[bytes] | None = None,
+    name: str = "the server",
+    timeout: float = 120.0,
+) -> None:
+    """Wait until GET `url` answers 200; RuntimeError when `process` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} while starting")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f}s")

@@ -1,0 +1,182 @@
+"""Each job kind's own parameters and its defaults for TRL config fields: everything a kind takes, in one place.
+
+The job module of the same name in training_jobs/ receives an instance (`ctx.params`), resolved and checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from services.core.enums import JobKind
+from services.domain.job_params.fields import MAX_ID, JobParams, TrainingParams, param, version_id
+
+POLICY_VERSION_HELP = (
+    "start from this policy version (default: the job's base_model, else the promoted policy, else "
+    "RLHF_POLICY_MODEL)"
+)
+REWARD_VERSION_HELP = "the reward model version to optimise against (default: the promoted reward model)"
+
+# The platform's defaults for every TRL trainer, below each kind's own: Llama 2's schedule (Touvron et al.
+# 2023, §3.2.2): cosine decay to 10 % of the peak learning rate after a short warm-up, one epoch.
+SCHEDULE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "num_train_epochs": 1,
+        "lr_scheduler_type": "cosine_with_min_lr",
+        "lr_scheduler_kwargs": {"min_lr_rate": 0.1},
+        # transformers 5 folded warmup_ratio into warmup_steps: a value below 1 is a fraction of the steps.
+        "warmup_steps": 0.03,
+    }
+)
+
+# TRL fields the platform sets itself: where checkpoints go, where metrics are reported, hub uploads.
+RESERVED_FIELDS = frozenset(
+    {
+        "output_dir",
+        "logging_dir",
+        "report_to",
+        "push_to_hub",
+        "hub_model_id",
+        "hub_token",
+        "hub_strategy",
+        "hub_private_repo",
+        "resume_from_checkpoint",
+        "overwrite_output_dir",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardModelParams(TrainingParams):
+    """reward_model: a Bradley-Terry reward model from the dataset's preferences (TRL's RewardTrainer), trained
+    LP-FT: first the head alone on the frozen encoder (the probe), then everything."""
+
+    TRL_CONFIG: ClassVar[str | None] = "RewardConfig"
+    # Tuned on MiniLM (22M) with ETHICS utilitarianism (benchmarks/reward_quality.py).
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 3e-5,
+            "num_train_epochs": 1,
+            "per_device_train_batch_size": 32,
+            "max_length": 512,
+            "weight_decay": 0.01,
+            # Batches of pairs of similar length: each batch pads to its longest row, so on short texts this
+            # cuts the padded tokens (and the time). The sampler reads the "length" column, which column
+            # pruning would remove; the preference collator ignores it.
+            "train_sampling_strategy": "group_by_length",
+            "remove_unused_columns": False,
+        }
+    )
+    DEFAULT_BASE_MODEL: ClassVar[str] = "sentence-transformers/all-MiniLM-L6-v2"
+
+    probe_epochs: float = param(1.0, ge=0, help="epochs of the head-only phase (0 skips it)")
+    probe_learning_rate: float = param(1e-3, gt=0, help="learning rate of the head-only phase")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SftParams(TrainingParams):
+    """sft: supervised fine-tuning of a policy on the chosen responses of the dataset's decided comparisons."""
+
+    TRL_CONFIG: ClassVar[str | None] = "SFTConfig"
+    # Llama 2's SFT recipe (Touvron et al. 2023, §3.1) scaled down: lr 2e-5, weight decay 0.1.
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"learning_rate": 2e-5, "weight_decay": 0.1, "per_device_train_batch_size": 8, "max_length": 1024}
+    )
+
+    policy_version_id: int | None = version_id(POLICY_VERSION_HELP)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DpoParams(TrainingParams):
+    """dpo: a policy straight from the preferences, no reward model (TRL's DPOTrainer)."""
+
+    TRL_CONFIG: ClassVar[str | None] = "DPOConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"learning_rate": 1e-6, "per_device_train_batch_size": 8, "max_length": 1024}  # the DPO paper's rate
+    )
+
+    policy_version_id: int | None = version_id(POLICY_VERSION_HELP)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnlineRLParams(TrainingParams):
+    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after."""
+
+    eval_fraction: float = param(
+        0.1, gt=0, lt=1, help="share of the prompts held out, sampled before and after training"
+    )
+    eval_samples_per_prompt: int = param(4, ge=1, le=64, help="responses sampled per held-out prompt")
+    policy_version_id: int | None = version_id(POLICY_VERSION_HELP)
+    reward_model_version_id: int | None = version_id(REWARD_VERSION_HELP)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PpoParams(OnlineRLParams):
+    """ppo: a policy tuned against a reward model with TRL 1.12's PPOTrainer (KL-penalised).
+
+    The defaults suit policies of 100M parameters and more; the built-in tiny-gpt2 (0.7M) needs a larger step
+    (benchmarks/ppo_gain.py: learning_rate 1e-4, kl_coef 0.1).
+    """
+
+    TRL_CONFIG: ClassVar[str | None] = "PPOConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 1e-5,
+            "per_device_train_batch_size": 16,
+            "num_mini_batches": 1,
+            "num_ppo_epochs": 4,
+            "response_length": 48,
+            "stop_token": "eos",  # responses end where the policy ends them; TRL's default samples past eos
+            "kl_coef": 0.05,
+            "num_sample_generations": 0,  # TRL's sample tables go to stdout; the held-out evaluation replaces them
+        }
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RlooParams(OnlineRLParams):
+    """rloo: a policy tuned against a reward model with TRL's RLOOTrainer (REINFORCE Leave-One-Out)."""
+
+    TRL_CONFIG: ClassVar[str | None] = "RLOOConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 1e-5,
+            "num_generations": 4,
+            "per_device_train_batch_size": 16,  # 4 prompts × 4 generations
+            "max_completion_length": 48,
+            "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
+        }
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateComparisonsParams(JobParams):
+    """generate_comparisons: new comparisons to judge, sampled from one policy (two samples per prompt) or two
+    (one each); no model version. Sampling runs on one process."""
+
+    policy_version_id: int | None = version_id(POLICY_VERSION_HELP + "; writes response A")
+    other_policy_version_id: int | None = version_id("writes response B (default: the same policy as A)")
+    target_dataset_id: int | None = param(
+        None, ge=1, le=MAX_ID, help="dataset the comparisons go to (default: the job's dataset)"
+    )
+    num_prompts: int | None = param(None, ge=1, help="use the dataset's first N prompts (default: all)")
+    max_new_tokens: int = param(64, ge=1, le=2048, help="longest response, in tokens")
+    temperature: float = param(1.0, gt=0, help="sampling temperature (responses are sampled)")
+    top_p: float = param(1.0, gt=0, le=1, help="nucleus sampling: keep the smallest set of this probability")
+    top_k: int = param(0, ge=0, help="keep the k most likely tokens (0: off)")
+    seed: int = param(0, help="seed of the sampling")
+    batch_size: int = param(16, ge=1, le=1024, help="prompts per generate() call")
+
+
+PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
+    {
+        JobKind.REWARD_MODEL: RewardModelParams,
+        JobKind.PPO: PpoParams,
+        JobKind.SFT: SftParams,
+        JobKind.DPO: DpoParams,
+        JobKind.RLOO: RlooParams,
+        JobKind.GENERATE_COMPARISONS: GenerateComparisonsParams,
+    }
+)

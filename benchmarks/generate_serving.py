@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anyw
 
 from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
-from services.inference.app import torch_threads  # noqa: E402
-from services.inference.generation import GenerationJob, GenerationResult, generate_batch  # noqa: E402
+from services.inference.generation import GenerationRequest, GenerationResult, generate_batch  # noqa: E402
 from services.inference.loading import default_policy_target, load_policy  # noqa: E402
+from services.inference.runtime import torch_threads  # noqa: E402
 from services.inference.schemas import GenerateParameters  # noqa: E402
 from services.inference.validation import validate_parameters  # noqa: E402
 
@@ -91,7 +91,7 @@ def main() -> None:
         torch.set_num_threads(threads)
         policy = load_policy(default_policy_target(args.policy_model))
         jobs = [
-            GenerationJob(
+            GenerationRequest(
                 body["inputs"],
                 validate_parameters(
                     body["inputs"],

@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anyw
 from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
 from services.core.enums import ModelKind  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
-from services.inference.app import torch_threads  # noqa: E402
 from services.inference.loading import Target, load_reward  # noqa: E402
 from services.inference.rewards import encode_pairs, score_pairs  # noqa: E402
+from services.inference.runtime import torch_threads  # noqa: E402
 
 
 def save_minilm_reward(directory: Path) -> None:

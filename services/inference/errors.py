@@ -7,9 +7,13 @@ same message, the convention of this project's other service.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from services.inference.schemas import ErrorResponse
 
 
 class InferenceError(Exception):
@@ -63,6 +67,18 @@ class ScoringError(InferenceError):
 class ModelUnavailableError(InferenceError):
     status_code = 503
     error_type = "unavailable"
+
+
+# The error answers of the model routes, for the OpenAPI page.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "Input validation error (error_type `validation`)"},
+    424: {"model": ErrorResponse, "description": "The model failed on this request"},
+    429: {"model": ErrorResponse, "description": "Queue full (error_type `overloaded`): retry later"},
+    503: {
+        "model": ErrorResponse,
+        "description": "No model of this kind is loaded (error_type `unavailable`)",
+    },
+}
 
 
 def _pydantic_message(exc: RequestValidationError) -> str:

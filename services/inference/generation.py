@@ -53,7 +53,7 @@ TokenCallback = Callable[[TokenInfo, "GenerationResult | None"], None]
 
 
 @dataclass
-class GenerationJob:
+class GenerationRequest:
     inputs: str
     params: SamplingParams
     on_token: TokenCallback | None = None
@@ -125,11 +125,16 @@ class _Row:
     """One request's state while its batch decodes."""
 
     def __init__(
-        self, index: int, job: GenerationJob, input_ids: list[int], max_new_tokens: int, policy: LoadedModel
+        self,
+        index: int,
+        request: GenerationRequest,
+        input_ids: list[int],
+        max_new_tokens: int,
+        policy: LoadedModel,
     ) -> None:
         self.index = index
-        self.job = job
-        self.params = job.params
+        self.request = request
+        self.params = request.params
         self.policy = policy
         self.input_ids = input_ids
         self.all_ids = list(input_ids)
@@ -213,8 +218,8 @@ class _Row:
         elif any(self.text.endswith(stop) for stop in self.params.stop):
             self.finish_reason = "stop_sequence"
         result = self.result() if self.finish_reason is not None else None
-        if self.job.on_token is not None:
-            self.job.on_token(token, result)
+        if self.request.on_token is not None:
+            self.request.on_token(token, result)
 
     def result(self) -> GenerationResult:
         assert self.finish_reason is not None
@@ -229,18 +234,20 @@ class _Row:
         )
 
 
-def generate_batch(policy: LoadedModel, jobs: list[GenerationJob]) -> list[GenerationResult | Exception]:
-    """One outcome per job: its result, its 422 (window rules), or a 424 if the model failed."""
-    outcomes: list[GenerationResult | Exception] = [GenerationError("request cancelled")] * len(jobs)
+def generate_batch(
+    policy: LoadedModel, requests: list[GenerationRequest]
+) -> list[GenerationResult | Exception]:
+    """One outcome per request: its result, its 422 (window rules), or a 424 if the model failed."""
+    outcomes: list[GenerationResult | Exception] = [GenerationError("request cancelled")] * len(requests)
     rows: list[_Row] = []
-    for index, job in enumerate(jobs):
-        job.model = policy.name
+    for index, request in enumerate(requests):
+        request.model = policy.name
         try:
-            input_ids, max_new_tokens = prepare_input(policy, job.inputs, job.params)
+            input_ids, max_new_tokens = prepare_input(policy, request.inputs, request.params)
         except ValidationError as exc:
             outcomes[index] = exc
             continue
-        rows.append(_Row(index, job, input_ids, max_new_tokens, policy))
+        rows.append(_Row(index, request, input_ids, max_new_tokens, policy))
     if not rows:
         return outcomes
     try:
@@ -289,7 +296,7 @@ def _decode(policy: LoadedModel, rows: list[_Row]) -> None:
     while True:
         for b, row in enumerate(active):
             row.step(logits[b : b + 1])
-        keep = [b for b, row in enumerate(active) if row.finish_reason is None and not row.job.cancelled]
+        keep = [b for b, row in enumerate(active) if row.finish_reason is None and not row.request.cancelled]
         if not keep:
             return
         if len(keep) < len(active):

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_REWARD_PAIRS = 256
+# Which version computed an answer (also in the /reward body); TGI's bodies have no field for it.
+MODEL_HEADER = "x-model-version"
 
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
 

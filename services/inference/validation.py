@@ -114,3 +114,10 @@ def validate_parameters(
         top_n_tokens=top_n_tokens,
         decoder_input_details=bool(p.decoder_input_details),
     )
+
+
+def check_text_size(text: str, what: str, limit: int) -> None:
+    """A text larger than RLHF_MAX_TEXT_BYTES is refused before it is tokenized."""
+    size = len(text.encode())
+    if size > limit:
+        raise ValidationError(f"{what} is {size} bytes; the limit is {limit}")

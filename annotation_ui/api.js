@@ -1,4 +1,4 @@
-// The collector's HTTP API (pinned in DESIGN.md), with retries for network trouble.
+// The collector's HTTP API (its /docs page; docs/architecture.md), with retries for network trouble.
 
 export class NetworkError extends Error {}
 

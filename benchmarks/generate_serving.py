@@ -21,7 +21,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anywhere
 
-from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
+from benchmarks.measure import percentile  # noqa: E402
+from benchmarks.serving_stack import ServingStack, oasst_pairs, run_clients  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
 from services.inference.generation import GenerationRequest, GenerationResult, generate_batch  # noqa: E402
 from services.inference.loading import default_policy_target, load_policy  # noqa: E402

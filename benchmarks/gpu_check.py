@@ -5,7 +5,7 @@ CPU pass runs anywhere: --devices cpu).
     python benchmarks/gpu_check.py                     # cuda, then cpu
     python benchmarks/gpu_check.py --devices cpu --pairs 200 --episodes 64    # the script itself, anywhere
 
-Each pass starts its own stack (see benchmarks/reward_quality.py): a reward model on MiniLM from the first
+Each pass starts its own stack (benchmarks/scratch_stack.py): a reward model on MiniLM from the first
 --pairs ETHICS training pairs, then PPO on the built-in tiny GPT-2 against it, prompts from the
 OpenAssistant trees. Reported per device: each job's train_seconds (inside the job), its wall time from
 submission, the device the job logged, and for the reward model its held-out accuracy.
@@ -20,12 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # `python benchmarks/gpu_check.py` runs from anywhere
 
 from benchmarks import reward_quality  # noqa: E402
+from benchmarks.scratch_stack import scratch_stack  # noqa: E402
+from services.client import CollectorClient  # noqa: E402
+from services.collector.schemas import JobPublic  # noqa: E402
+from services.core.enums import ImportFormat, JobKind  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,77 +43,66 @@ def parse_args() -> argparse.Namespace:
         help="the reward model's base (a local copy where the MiniLM wheel is not installed)",
     )
     parser.add_argument("--data-dir", type=Path, default=HERE.parent / "tests" / "data")
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-url", help="PostgreSQL server for the scratch database (default: local)")
     return parser.parse_args()
 
 
-def run_job(client: httpx.Client, body: dict[str, Any], *, worker_pid: int) -> dict[str, Any]:
-    """reward_quality's run_job, with the wall time kept in the job."""
-    job, wall, _ = reward_quality.run_job(client, body, worker_pid=worker_pid)
-    job["wall_seconds"] = round(wall, 1)
-    return job
+def run_job(
+    client: CollectorClient, kind: JobKind, dataset_id: int, *, worker_pid: int, **body: Any
+) -> tuple[JobPublic, float]:
+    """reward_quality's run_job: (the finished job, its wall seconds from submission)."""
+    job, wall, _ = reward_quality.run_job(client, kind, dataset_id, worker_pid=worker_pid, **body)
+    return job, round(wall, 1)
 
 
-def device_logged(job: dict[str, Any]) -> str:
+def device_logged(job: JobPublic) -> str:
     """The device the job ran on: its first log line, or, once that left the log tail, its TRL config."""
-    line = next((line for line in job["log_tail"].splitlines() if " started on " in line), "")
+    line = next((line for line in job.log_tail.splitlines() if " started on " in line), "")
     if line:
         return line.split(" started on ", 1)[-1].split(" ")[0]
-    config = job.get("config") or {}
+    config = job.config
     if "use_cpu" not in config:
         return "unknown"
     return "cpu" if config["use_cpu"] else "cuda" + (" (bf16)" if config.get("bf16") else "")
 
 
 def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
-    worker_env = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}
-    with reward_quality.stack(args.database_url, worker_env=worker_env) as running:
-        headers = {"Authorization": f"Bearer {running['token']}"}
-        with httpx.Client(base_url=running["url"], headers=headers, timeout=120) as client:
-            pairs = reward_quality.read_pairs(args.data_dir / "ethics_utilitarianism_train.csv", args.pairs)
-            dataset_id, _ = reward_quality.import_training_data(client, pairs)
-            worker_pid = running["worker"].pid
-            reward = run_job(
-                client,
-                {"kind": "reward_model", "dataset_id": dataset_id, "base_model": args.reward_base_model},
-                worker_pid=worker_pid,
-            )
-            prompts = (
-                client.post("/api/v1/datasets", json={"name": "oasst-prompts"}).raise_for_status().json()
-            )
-            oasst = (args.data_dir / "oasst_en_100_ranked_trees.jsonl").read_bytes()
-            client.post(
-                f"/api/v1/datasets/{prompts['id']}/import", params={"format": "oasst"}, content=oasst
-            ).raise_for_status()
-            ppo_params = {
-                "reward_model_version_id": reward["model_version_id"],
-                "total_episodes": args.episodes,
-            }
-            ppo = run_job(
-                client,
-                {
-                    "kind": "ppo",
-                    "dataset_id": prompts["id"],
-                    "base_model": "builtin:tiny-gpt2",
-                    "params": ppo_params,
-                },
-                worker_pid=worker_pid,
-            )
+    # Hiding the GPU from the whole stack hides it from the worker, the only process that computes.
+    env = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}
+    with scratch_stack(args.database_url, env=env) as stack:
+        client, worker_pid = stack.client, stack.pid("worker")
+        pairs = reward_quality.read_pairs(args.data_dir / "ethics_utilitarianism_train.csv", args.pairs)
+        dataset_id, _ = reward_quality.import_training_data(client, pairs)
+        reward, reward_wall = run_job(
+            client, JobKind.REWARD_MODEL, dataset_id, base_model=args.reward_base_model, worker_pid=worker_pid
+        )
+        prompts = client.create_dataset("oasst-prompts")
+        oasst = (args.data_dir / "oasst_en_100_ranked_trees.jsonl").read_bytes()
+        client.import_jsonl(prompts.id, oasst, format=ImportFormat.OASST)
+        ppo_params = {"reward_model_version_id": reward.model_version_id, "total_episodes": args.episodes}
+        ppo, ppo_wall = run_job(
+            client,
+            JobKind.PPO,
+            prompts.id,
+            base_model="builtin:tiny-gpt2",
+            params=ppo_params,
+            worker_pid=worker_pid,
+        )
     return {
         "reward_model": {
             "device": device_logged(reward),
-            "train_seconds": reward["metrics"]["train_seconds"],
-            "wall_seconds": reward["wall_seconds"],
-            "train_pairs": reward["metrics"]["train_pairs"],
-            "held_out_accuracy": reward["metrics"].get("eval_accuracy"),
+            "train_seconds": reward.metrics["train_seconds"],
+            "wall_seconds": reward_wall,
+            "train_pairs": reward.metrics["train_pairs"],
+            "held_out_accuracy": reward.metrics.get("eval_accuracy"),
         },
         "ppo": {
             "device": device_logged(ppo),
-            "train_seconds": ppo["metrics"]["train_seconds"],
-            "wall_seconds": ppo["wall_seconds"],
-            "reward_before": ppo["metrics"].get("reward_before"),
-            "reward_after": ppo["metrics"].get("reward_after"),
-            "kl": ppo["metrics"].get("kl"),
+            "train_seconds": ppo.metrics["train_seconds"],
+            "wall_seconds": ppo_wall,
+            "reward_before": ppo.metrics.get("reward_before"),
+            "reward_after": ppo.metrics.get("reward_after"),
+            "kl": ppo.metrics.get("kl"),
         },
     }
 

@@ -17,7 +17,7 @@ Goal: a gain of at least one standard deviation of the starting reward, at a KL 
     python benchmarks/ppo_gain.py                                   # the full benchmark
     python benchmarks/ppo_gain.py --pairs 300 --ppo-params '{"total_episodes": 160}' --worker-threads 1
 
-The stack (scratch database, Redis, collector, worker) is benchmarks/reward_quality.py's.
+The stack (scratch database, Redis, collector, worker) is benchmarks/scratch_stack.py's.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.reward_quality import run_job, stack  # noqa: E402
+from benchmarks.reward_quality import run_job  # noqa: E402
+from benchmarks.scratch_stack import scratch_stack  # noqa: E402
+from services.core.enums import ImportFormat, JobKind  # noqa: E402
 from tests.helpers.paths import DATA_DIR  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     reward_params = {**REWARD_PARAMS, **json.loads(args.reward_params)}
     ppo_params = {**PPO_PARAMS, **json.loads(args.ppo_params)}
     pairs = review_pairs(args.data_dir / "movie_review_polarity_v2.zip", args.pairs)
-    worker_env = {"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else None
+    env = {"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else None
     result: dict[str, Any] = {
         "benchmark": "ppo_gain",
         "data": {"pairs": len(pairs), "distinct_prompts": len({pair["prompt"] for pair in pairs})},
@@ -129,41 +129,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "worker_threads": args.worker_threads or "default",
         "mode": "HTTP API + Celery worker",
     }
-    with stack(args.database_url, worker_env=worker_env) as running:
-        headers = {"Authorization": f"Bearer {running['token']}"}
-        worker_pid = running["worker"].pid
-        with httpx.Client(base_url=running["url"], headers=headers, timeout=60) as client:
-            dataset = (
-                client.post("/api/v1/datasets", json={"name": "movie-review-polarity"})
-                .raise_for_status()
-                .json()
-            )
-            client.post(
-                f"/api/v1/datasets/{dataset['id']}/import",
-                params={"format": "trl", "with_preferences": "true"},
-                content="".join(json.dumps(pair) + "\n" for pair in pairs).encode(),
-                timeout=600,
-            ).raise_for_status()
-            print(f"imported {len(pairs)} pairs; training the reward model", file=sys.stderr)
-            reward_job, reward_wall, reward_mb = run_job(
-                client,
-                {
-                    "kind": "reward_model",
-                    "dataset_id": dataset["id"],
-                    "base_model": MINILM,
-                    "params": reward_params,
-                },
-                worker_pid=worker_pid,
-            )
-            print(f"reward model {reward_job['model_version_id']} ready; PPO", file=sys.stderr)
-            ppo_body = {
-                "kind": "ppo",
-                "dataset_id": dataset["id"],
-                "base_model": POLICY,
-                "params": {**ppo_params, "reward_model_version_id": reward_job["model_version_id"]},
-            }
-            ppo_job, ppo_wall, ppo_mb = run_job(client, ppo_body, worker_pid=worker_pid)
-    rm, ppo = reward_job["metrics"], ppo_job["metrics"]
+    # The worker's threads (OMP_NUM_THREADS) go to every process of the stack: only the worker computes.
+    with scratch_stack(args.database_url, env=env) as stack:
+        client, worker_pid = stack.client, stack.pid("worker")
+        dataset = client.create_dataset("movie-review-polarity")
+        body = "".join(json.dumps(pair) + "\n" for pair in pairs).encode()
+        client.import_jsonl(dataset.id, body, format=ImportFormat.TRL, with_preferences=True)
+        print(f"imported {len(pairs)} pairs; training the reward model", file=sys.stderr)
+        reward_job, reward_wall, reward_mb = run_job(
+            client,
+            JobKind.REWARD_MODEL,
+            dataset.id,
+            base_model=MINILM,
+            params=reward_params,
+            worker_pid=worker_pid,
+        )
+        print(f"reward model {reward_job.model_version_id} ready; PPO", file=sys.stderr)
+        ppo_job, ppo_wall, ppo_mb = run_job(
+            client,
+            JobKind.PPO,
+            dataset.id,
+            base_model=POLICY,
+            params={**ppo_params, "reward_model_version_id": reward_job.model_version_id},
+            worker_pid=worker_pid,
+        )
+    rm, ppo = reward_job.metrics, ppo_job.metrics
     gain = (ppo["reward_after"] - ppo["reward_before"]) / ppo["reward_before_std"]
     result["reward_model"] = {
         "base_model": MINILM,
@@ -191,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": round(ppo_wall, 1),
         "train_seconds": ppo["train_seconds"],
         "peak_worker_rss_mb": ppo_mb,
-        "samples": [line.split(" ", 1)[1] for line in ppo_job["log_tail"].splitlines() if "reward " in line][
+        "samples": [line.split(" ", 1)[1] for line in ppo_job.log_tail.splitlines() if "reward " in line][
             -6:
         ],
     }

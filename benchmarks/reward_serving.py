@@ -23,7 +23,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/NAME.py` runs from anywhere
 
-from benchmarks.serving_stack import ServingStack, oasst_pairs, percentile, run_clients  # noqa: E402
+from benchmarks.measure import percentile  # noqa: E402
+from benchmarks.serving_stack import ServingStack, oasst_pairs, run_clients  # noqa: E402
 from services.core.enums import ModelKind  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
 from services.inference.loading import Target, load_reward  # noqa: E402

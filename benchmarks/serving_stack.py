@@ -13,44 +13,28 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from services.core import embedded  # noqa: E402
 from services.core.artifacts import new_version_dir  # noqa: E402
+from services.core.databases import scratch_database  # noqa: E402
 from services.core.db import reset_engine, session_scope  # noqa: E402
-from services.core.migrate import upgrade_to_head  # noqa: E402
+from services.core.net import free_port, tcp_open, wait_healthy  # noqa: E402
 from services.core.orm import ModelVersion  # noqa: E402
 from services.core.settings import get_settings  # noqa: E402
 from services.domain import model_versions  # noqa: E402
 from tests.helpers.paths import DATA_DIR  # noqa: E402
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServingStack:
@@ -67,18 +51,13 @@ class ServingStack:
     def __enter__(self) -> ServingStack:
         admin = self.postgres_url
         if admin is None:
-            if _port_open(5432):
+            if tcp_open("127.0.0.1", 5432):
                 admin = "postgresql://postgres@127.0.0.1:5432/postgres"
             else:
                 self.embedded = embedded.start_postgres(self.scratch / "postgres")
                 admin = self.embedded.url
-        self.admin_url = admin
-        self.database = f"rlhf_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.database}"')
-        base, _, query = admin.partition("?")
-        url = base.rsplit("/", 1)[0] + "/" + self.database + (("?" + query) if query else "")
-        upgrade_to_head(url)
+        self.database = scratch_database(admin, prefix="rlhf_bench")
+        url = self.database.__enter__()
         self.env = {
             "RLHF_DATABASE_URL": url,
             "RLHF_ARTIFACT_DIR": str(self.scratch / "artifacts"),
@@ -95,8 +74,7 @@ class ServingStack:
     def __exit__(self, *exc: object) -> None:
         self.stop_inference()
         reset_engine()
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        self.database.__exit__(None, None, None)
         if self.embedded is not None:
             self.embedded.stop()
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -114,7 +92,7 @@ class ServingStack:
         return self.scratch / "artifacts" / relative
 
     def start_inference(self, extra_env: dict[str, str] | None = None) -> str:
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, **self.env, "RLHF_INFERENCE_PORT": str(port), **(extra_env or {})}
         log = open(self.scratch / "inference.log", "wb")  # noqa: SIM115 - lives as long as the server
         self.server = subprocess.Popen(
@@ -134,17 +112,11 @@ class ServingStack:
             start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError((self.scratch / "inference.log").read_text()[-3000:])
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self.url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the inference service did not start")
+        try:
+            wait_healthy(self.url + "/health", process=self.server, name="the inference service", timeout=600)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{(self.scratch / 'inference.log').read_text()[-3000:]}") from None
+        return self.url
 
     def stop_inference(self) -> None:
         if self.server is not None and self.server.poll() is None:
@@ -187,11 +159,6 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def run_clients(url: str, path: str, payloads: list[bytes], clients: int) -> dict[str, Any]:

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-import psycopg
 from rich.console import Console
 
 from services.core import embedded
+from services.core.databases import ensure_database
 from services.core.db import reset_engine
 from services.core.migrate import upgrade_to_head
+from services.core.net import wait_healthy
 from services.core.settings import Settings, get_settings
 
 EMBEDDED_DATABASE = "rlhf"
@@ -32,16 +32,6 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     pump: threading.Thread = field(init=False)
-
-
-def ensure_database(server_url: str, name: str) -> str:
-    """The embedded server starts with only `postgres`; the product keeps its data in a database of its own."""
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = server_url.partition("?")
-    return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
 
 
 def _seed_demo(state_dir: Path) -> str:
@@ -93,20 +83,6 @@ def _start_child(
     child.pump = threading.Thread(target=_pump_output, args=(child, console, log_file), daemon=True)
     child.pump.start()
     return child
-
-
-def _wait_healthy(url: str, child: Child, *, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited with code {child.process.returncode} while starting")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{child.name} did not answer {url} within {timeout:.0f}s")
 
 
 def _stop_children(children: list[Child], *, timeout: float = 30.0) -> None:
@@ -194,13 +170,18 @@ def running_stack(
             return child
 
         collector = start("collector", ["serve", "collector"])
-        _wait_healthy(settings.resolved_collector_url + "/health", collector)
+        wait_healthy(settings.resolved_collector_url + "/health", process=collector.process, name="collector")
         if with_worker:
             start("worker", ["worker"])
         if with_inference:
             console.print("starting the inference service (the first start builds the built-in policy)")
             inference = start("inference", ["serve", "inference"])
-            _wait_healthy(settings.resolved_inference_url + "/health", inference, timeout=600)
+            wait_healthy(
+                settings.resolved_inference_url + "/health",
+                process=inference.process,
+                name="inference",
+                timeout=600,
+            )
         yield Stack(
             children=children,
             collector_url=settings.resolved_collector_url,

@@ -13,18 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import redis
 from sqlalchemy.orm import Session
 
 from services.core import embedded
+from services.core.databases import scratch_database
 from services.core.db import get_sessionmaker, reset_engine
-from services.core.migrate import upgrade_to_head
+from services.core.net import tcp_open
 from services.core.security import new_token
 from services.core.settings import get_settings
 from tests.helpers.paths import DATA_DIR
-from tests.servers import running_collector, tcp_open
+from tests.helpers.servers import running_collector
 
 # RLHF_TEST_EMBEDDED=1 tests the fallback that machines without local servers take.
 FORCE_EMBEDDED = os.environ.get("RLHF_TEST_EMBEDDED") == "1"
@@ -53,16 +53,9 @@ def postgres_admin_url(state_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(postgres_admin_url: str) -> Iterator[str]:
     """A database of its own for this test session, migrated to head, dropped at the end."""
-    name = f"rlhf_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = postgres_admin_url.partition("?")
-    url = base.rsplit("/", 1)[0] + "/" + name + (("?" + query) if query else "")
-    upgrade_to_head(url)
-    yield url
-    reset_engine()
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_admin_url, prefix="rlhf_test") as url:
+        yield url
+        reset_engine()
 
 
 @pytest.fixture(scope="session")

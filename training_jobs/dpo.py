@@ -1,7 +1,8 @@
 """dpo: a policy straight from the preferences, no reward model, with TRL's DPOTrainer (Rafailov et al. 2023).
 
 The reference model is an explicit frozen copy of the starting policy: with ref_model=None and no LoRA, TRL
-would reload it from `config._name_or_path` on disk rather than use the weights in memory (docs/training-notes.md).
+would reload it from `config._name_or_path` on disk rather than use the weights in memory
+(docs/training-notes.md).
 With LoRA the adapter-disabled model is the reference and no copy is made.
 
 Params: DpoParams (services/domain/job_params/kinds.py) and DPOConfig's fields.

@@ -1,4 +1,4 @@
-"""Held-out evaluation of a policy under a reward model, shared by the ppo and rloo jobs.
+"""Held-out evaluation of a policy under a reward model, and the steps around it that the ppo and rloo jobs share.
 
 For each held-out prompt, `samples_per_prompt` responses are sampled at the trainer's temperature (top-k and
 top-p off, as the trainers sample), up to `max_new_tokens`, ending at the stop token. Two numbers come out:
@@ -18,16 +18,21 @@ from __future__ import annotations
 import statistics
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
+from services.core.enums import ModelKind
+from services.domain.job_params.kinds import OnlineRLParams
+from services.modeling.device import device
 from services.modeling.windows import model_window, window_size
-from training_jobs import data
-from training_jobs.context import JobContext, JobInputError
+from training_jobs import checkpoints, data
+from training_jobs.checkpoints import ModelSource
+from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.reward_adapter import RewardScorer
 
 GENERATION_BATCH_SIZE = 32
+RLParams = TypeVar("RLParams", bound=OnlineRLParams)
 
 
 @dataclass
@@ -182,6 +187,68 @@ class _AdapterDisabled:
 
     def __exit__(self, *exc: object) -> None:
         self.inner.__exit__(*exc)
+
+
+@dataclass(frozen=True)
+class OnlineRLSources:
+    """What a ppo or rloo job starts from: the policy, the reward model, and the prompts (train, held out)."""
+
+    policy: ModelSource
+    reward: ModelSource
+    train_prompts: list[str]
+    eval_prompts: list[str]
+
+
+def online_rl_sources(ctx: JobContext[RLParams]) -> OnlineRLSources:
+    params = ctx.params
+    sources = OnlineRLSources(
+        checkpoints.policy_source(ctx, params.policy_version_id),
+        checkpoints.reward_model_source(params.reward_model_version_id),
+        *held_out_split(ctx, eval_fraction=params.eval_fraction),
+    )
+    ctx.log(
+        f"{len(sources.train_prompts)} training prompts, {len(sources.eval_prompts)} held out; "
+        f"policy {sources.policy.name}, reward model {sources.reward.name}"
+    )
+    return sources
+
+
+def evaluate_start(
+    ctx: JobContext[Any],
+    policy: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    query_ids: list[list[int]],
+    scorer: RewardScorer,
+    sampling: Sampling,
+) -> Evaluation:
+    """The starting policy on the held-out prompts (the baseline of reward_before), on the job's device."""
+    policy.to(device())
+    ctx.log(f"evaluating the starting policy on {len(prompts)} held-out prompts")
+    before = evaluate(policy, tokenizer, prompts, query_ids, scorer, sampling, with_kl=False)
+    ctx.progress(0.05, reward_before=before.reward_mean, reward_before_std=before.reward_std)
+    ctx.raise_if_cancelled()
+    return before
+
+
+def finish_online_rl(
+    ctx: JobContext[Any],
+    sources: OnlineRLSources,
+    before: Evaluation,
+    after: Evaluation,
+    trained: Any,
+    tokenizer: Any,
+    **extra_metrics: Any,
+) -> JobResult:
+    """The pinned metrics, a few samples in the log, and the trained policy saved as the new version."""
+    metrics = outcome_metrics(
+        before, after, train_prompts=len(sources.train_prompts), eval_prompts=len(sources.eval_prompts)
+    )
+    metrics.update(extra_metrics)
+    log_samples(ctx, before, after)
+    ctx.progress(0.95, **metrics)
+    checkpoints.save_model(trained, tokenizer, ctx.output_dir)
+    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=sources.policy.name)
 
 
 def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[str], list[str]]:

@@ -15,13 +15,13 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import deque
 from pathlib import Path
 
 from services.core.enums import ModelKind
+from services.core.net import free_port
 from services.core.settings import get_settings
 from training_jobs.context import (
     JobCancelled,
@@ -31,19 +31,13 @@ from training_jobs.context import (
     is_main_process,
     to_json,
 )
-from training_jobs.runner import JobSpec, Outcome, run_here
+from training_jobs.execution import JobSpec, Outcome, run_here
 
 logger = logging.getLogger(__name__)
 
 OUTCOME_FILE = "job_outcome.json"
 OUTPUT_TAIL_LINES = 30
 PR_SET_PDEATHSIG = 1
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def launch_command(spec: JobSpec, output_dir: Path, scratch_dir: Path, *, num_processes: int) -> list[str]:
@@ -55,7 +49,7 @@ def launch_command(spec: JobSpec, output_dir: Path, scratch_dir: Path, *, num_pr
         # --multi_gpu selects the torchrun launcher, also without a GPU: accelerate's --cpu launcher starts a
         # single process (several need mpirun). On CPU the ranks then train with use_cpu=True: DDP over gloo.
         command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    command += ["--main_process_port", str(_free_port())]
+    command += ["--main_process_port", str(free_port())]
     command += ["-m", "training_jobs.launch", str(spec.id), str(output_dir), str(scratch_dir)]
     return command
 

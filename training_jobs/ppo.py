@@ -22,16 +22,12 @@ total_episodes 480 (30 steps of 16); the end-to-end test uses 3e-4, kl_coef 0.01
 
 from __future__ import annotations
 
-from services.core.enums import ModelKind
 from services.domain.job_params import PpoParams
 from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
     encode_prompt,
-    held_out_split,
-    log_samples,
-    outcome_metrics,
     prompt_budget,
 )
 from training_jobs.reward_adapter import PolicyTokenRewardModel, load_reward_scorer, value_model
@@ -46,14 +42,10 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     if ctx.dataset_id is None:
         raise JobInputError("a ppo job needs a dataset of prompts")
     params = ctx.params
-    start = checkpoints.policy_source(ctx, params.policy_version_id)
-    reward = checkpoints.reward_model_source(params.reward_model_version_id)
+    sources = evaluation.online_rl_sources(ctx)
+    start, reward = sources.policy, sources.reward
+    train_prompts, eval_prompts = sources.train_prompts, sources.eval_prompts
     config = build_config(PPOConfig, ctx)
-    train_prompts, eval_prompts = held_out_split(ctx, eval_fraction=params.eval_fraction)
-    ctx.log(
-        f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
-        f"policy {start.name}, reward model {reward.name}"
-    )
 
     set_seed(config.seed)  # the value model's fresh head, the held-out samples, PPO's rollouts
     tokenizer = checkpoints.load_tokenizer(start.path)
@@ -88,11 +80,7 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
         samples_per_prompt=params.eval_samples_per_prompt,
         seed=config.seed,
     )
-    policy.to(device())
-    ctx.log(f"evaluating the starting policy on {len(eval_prompts)} held-out prompts")
-    before = evaluation.evaluate(policy, tokenizer, eval_prompts, eval_ids, scorer, sampling, with_kl=False)
-    ctx.progress(0.05, reward_before=before.reward_mean, reward_before_std=before.reward_std)
-    ctx.raise_if_cancelled()
+    before = evaluation.evaluate_start(ctx, policy, tokenizer, eval_prompts, eval_ids, scorer, sampling)
 
     trainer = PPOTrainer(
         args=config,
@@ -116,9 +104,6 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     after = evaluation.evaluate(
         trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=trainer.ref_model
     )
-    metrics = outcome_metrics(before, after, train_prompts=len(train_prompts), eval_prompts=len(eval_prompts))
-    metrics["ppo_steps"] = trainer.state.global_step
-    log_samples(ctx, before, after)
-    ctx.progress(0.95, **metrics)
-    checkpoints.save_model(trained, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)
+    return evaluation.finish_online_rl(
+        ctx, sources, before, after, trained, tokenizer, ppo_steps=trainer.state.global_step
+    )

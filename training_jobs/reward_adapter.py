@@ -16,8 +16,8 @@ TRL needs it in two shapes:
   left-padded to the same width, so the boundary is one column shared by all rows).
 - RLOO (`reward_function`): a plain callable f(prompts, completions, completion_ids, **kw) -> list[float].
   RLOOTrainer would tokenize prompt+completion for a reward *model* itself, without special tokens or
-  truncation (a BERT reward model would lose [CLS]/[SEP], and > 512 tokens crash: TRL-NOTES); a callable
-  that is not an nn.Module is left to tokenize on its own.
+  truncation (a BERT reward model would lose [CLS]/[SEP], and > 512 tokens crash; docs/training-notes.md):
+  a callable that is not an nn.Module is left to tokenize on its own.
 
 The value model (`value_model`) is what PPO's critic needs: a sequence classifier with a `score` head that
 reads the *policy's* ids. When the reward model shares the policy's vocabulary and has such a head, the

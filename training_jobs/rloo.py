@@ -17,16 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.core.enums import ModelKind
 from services.domain.job_params import RlooParams
 from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.evaluation import (
     encode_prompt,
-    held_out_split,
-    log_samples,
-    outcome_metrics,
     prompt_budget,
 )
 from training_jobs.reward_adapter import load_reward_scorer, reward_function
@@ -41,17 +37,13 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
     if ctx.dataset_id is None:
         raise JobInputError("an rloo job needs a dataset of prompts")
     params = ctx.params
-    start = checkpoints.policy_source(ctx, params.policy_version_id)
-    reward = checkpoints.reward_model_source(params.reward_model_version_id)
+    sources = evaluation.online_rl_sources(ctx)
+    start, reward = sources.policy, sources.reward
+    train_prompts, eval_prompts = sources.train_prompts, sources.eval_prompts
     config = build_config(RLOOConfig, ctx)
     if config.max_completion_length is None:
         raise JobInputError("params.max_completion_length must be a number of tokens")
     completion_length = int(config.max_completion_length)
-    train_prompts, eval_prompts = held_out_split(ctx, eval_fraction=params.eval_fraction)
-    ctx.log(
-        f"{len(train_prompts)} training prompts, {len(eval_prompts)} held out; "
-        f"policy {start.name}, reward model {reward.name}"
-    )
 
     set_seed(config.seed)
     tokenizer = checkpoints.load_tokenizer(start.path)
@@ -73,11 +65,7 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
         samples_per_prompt=params.eval_samples_per_prompt,
         seed=config.seed,
     )
-    policy.to(device())
-    ctx.log(f"evaluating the starting policy on {len(eval_prompts)} held-out prompts")
-    before = evaluation.evaluate(policy, tokenizer, eval_prompts, eval_ids, scorer, sampling, with_kl=False)
-    ctx.progress(0.05, reward_before=before.reward_mean, reward_before_std=before.reward_std)
-    ctx.raise_if_cancelled()
+    before = evaluation.evaluate_start(ctx, policy, tokenizer, eval_prompts, eval_ids, scorer, sampling)
 
     lora = peft_config(params.lora, kind=ctx.kind)
     trainer = RLOOTrainer(
@@ -101,12 +89,9 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
     after = evaluation.evaluate(
         trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=reference
     )
-    metrics = outcome_metrics(before, after, train_prompts=len(train_prompts), eval_prompts=len(eval_prompts))
-    metrics["rloo_steps"] = trainer.state.global_step
-    log_samples(ctx, before, after)
-    ctx.progress(0.95, **metrics)
-    checkpoints.save_model(trained, tokenizer, ctx.output_dir)
-    return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)
+    return evaluation.finish_online_rl(
+        ctx, sources, before, after, trained, tokenizer, rloo_steps=trainer.state.global_step
+    )
 
 
 def fit_prompt_text(tokenizer: Any, prompt: str, *, budget: int) -> str:

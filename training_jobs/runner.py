@@ -9,71 +9,30 @@ The Celery task and the command line run the same code:
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
-import os
 import shutil
 import socket
 import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.core.artifacts import artifact_root, new_version_dir, version_path
 from services.core.db import session_scope
-from services.core.enums import JobKind
-from services.core.errors import InvalidInputError
 from services.core.settings import get_settings
-from services.domain import job_params, jobs, model_versions
-from services.domain.job_params import JobParams, ResolvedParams, TrainingParams
-from training_jobs import data
-from training_jobs.context import JobCancelled, JobContext, JobInputError, JobReporter, JobResult, to_json
+from services.domain import jobs, model_versions
+from services.domain.job_params import TrainingParams
+from training_jobs.context import JobCancelled, JobInputError, JobReporter, to_json
 from training_jobs.curves import plot_curves
+from training_jobs.execution import JobSpec, Outcome, run_here
 
 logger = logging.getLogger(__name__)
 
 VERSION_FILE = "rlhf_version.json"
 CURVES_FILE = "training_curves.png"
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What a run needs of the job row, detached from any session."""
-
-    id: int
-    kind: JobKind
-    dataset_id: int | None
-    base_model: str | None
-    params: dict[str, Any]  # as given; the job module gets them resolved (resolved_params)
-
-    @classmethod
-    def load(cls, job_id: int) -> JobSpec:
-        with session_scope() as session:
-            job = jobs.get(session, job_id)
-            return cls(job.id, JobKind(job.kind), job.dataset_id, job.base_model, dict(job.params))
-
-    def resolved_params(self) -> ResolvedParams[JobParams]:
-        """The same pass that checked the params when the job was queued (services/domain/job_params)."""
-        try:
-            return job_params.resolve(self.kind, self.params)
-        except InvalidInputError as error:  # the platform changed since the job was queued
-            raise JobInputError(error.message) from None
-
-
-@dataclass
-class Outcome:
-    """What a finished run hands to `finish` (also the JSON that rank 0 of a launched run writes)."""
-
-    result: JobResult
-    history: list[dict[str, Any]]
-    config: dict[str, Any]
-    data_snapshot: dict[str, Any]
-    train_seconds: float
-    log_tail: str
 
 
 class Heartbeat:
@@ -159,43 +118,6 @@ def _record_failure(job_id: int, error: str, reporter: JobReporter, num_processe
         jobs.finish_failed(
             session, job_id, error=error, log_tail=reporter.log_tail() if num_processes == 1 else None
         )
-
-
-def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobReporter) -> Outcome:
-    """Run the job's module in this process (one rank of a launched job runs this too)."""
-    from services.modeling.device import device
-
-    if spec.dataset_id is None:
-        raise JobInputError("the job's dataset no longer exists")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    ctx = JobContext(
-        job_id=spec.id,
-        kind=spec.kind,
-        dataset_id=spec.dataset_id,
-        base_model=spec.base_model,
-        resolved=spec.resolved_params(),
-        output_dir=output_dir,
-        reporter=reporter,
-        scratch_dir=scratch_dir,
-    )
-    ctx.data_snapshot = data.data_snapshot(spec.dataset_id)
-    module = importlib.import_module(f"training_jobs.{spec.kind}")
-    rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
-    ctx.log(f"{spec.kind} job {spec.id} started on {device()} (rank {rank} of {world})")
-    started = time.monotonic()
-    result = module.run(ctx)
-    train_seconds = round(time.monotonic() - started, 3)
-    ctx.log(f"{spec.kind} job {spec.id} done in {train_seconds:.1f}s")
-    reporter.flush(force=True)
-    return Outcome(
-        result=result,
-        history=ctx.history,
-        config=ctx.config,
-        data_snapshot=ctx.data_snapshot,
-        train_seconds=train_seconds,
-        log_tail=reporter.log_tail(),
-    )
 
 
 def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:

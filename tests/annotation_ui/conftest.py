@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.helpers.collector import unique
+from tests.helpers.web_form import Annotator, CreatedDataset
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -22,24 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True)
-class Annotator:
-    id: int
-    name: str
-    token: str
-
-
-@dataclass(frozen=True)
-class CreatedDataset:
-    id: int
-    name: str
-    comparison_ids: list[int]
 
 
 # Package scope: Playwright's sync API keeps an event loop running in this thread until it stops, and
@@ -104,24 +87,3 @@ def export_raw(admin: httpx.Client) -> Callable[[int], list[dict[str, Any]]]:
         return [json.loads(line) for line in answer.text.splitlines() if line.strip()]
 
     return read
-
-
-def open_form(page: Page, collector_url: str, *, token: str, dataset_id: int) -> None:
-    """Open the sign-in link an admin would hand out, and wait for the first comparison."""
-    page.goto(f"{collector_url}/annotate?token={token}&dataset={dataset_id}")
-    page.locator("#view-work").wait_for(state="visible")
-
-
-def current_comparison_id(page: Page) -> int:
-    return int(page.locator("#comparison-ref").inner_text().lstrip("#"))
-
-
-def wait_for_next(page: Page, previous_id: int) -> None:
-    """Wait until the form shows a comparison other than `previous_id`, or the "all done" state."""
-    page.wait_for_function(
-        """previous => !document.getElementById("view-done").hidden ||
-            (!document.getElementById("view-work").hidden &&
-             document.getElementById("item").getAttribute("aria-busy") === "false" &&
-             document.getElementById("comparison-ref").textContent !== "#" + previous)""",
-        arg=previous_id,
-    )

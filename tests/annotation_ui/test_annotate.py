@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, Route, expect
 
-from tests.annotation_ui.conftest import (
+from tests.helpers.web_form import (
     Annotator,
     CreatedDataset,
     current_comparison_id,

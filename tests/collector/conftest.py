@@ -1,34 +1,14 @@
-"""Helpers for the collector's tests: datasets, annotators with their own clients, table counts."""
+"""Fixtures for the collector's tests: datasets, and annotators with their own clients (tests/helpers/collector.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-TABLES = ("annotator", "dataset", "prompt", "comparison", "lease", "preference")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def table_counts(db: Session) -> dict[str, int]:
-    db.rollback()  # a fresh snapshot
-    return {table: db.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in TABLES}
-
-
-def comparison_items(n: int, *, prefix: str = "") -> list[dict[str, Any]]:
-    tag = prefix or uuid.uuid4().hex[:8]
-    return [
-        {"prompt": f"{tag} prompt {i}", "response_a": f"{tag} A {i}", "response_b": f"{tag} B {i}"}
-        for i in range(n)
-    ]
+from tests.helpers.collector import AnnotatorClient, comparison_items, unique
 
 
 @pytest.fixture
@@ -46,14 +26,6 @@ def make_dataset(admin: httpx.Client) -> Callable[..., dict[str, Any]]:
         return dataset | {"ids": ids}
 
     return make
-
-
-class AnnotatorClient(httpx.Client):
-    """An HTTP client carrying an annotator's token; `annotator` is the API's answer (id, name, token)."""
-
-    def __init__(self, annotator: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(headers={"Authorization": f"Bearer {annotator['token']}"}, **kwargs)
-        self.annotator = annotator
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.collector.conftest import table_counts
-from tests.servers import running_collector
+from tests.helpers.collector import table_counts
+from tests.helpers.servers import running_collector
 
 LEASE_SECONDS = 1
 

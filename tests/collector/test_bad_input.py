@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.collector.conftest import comparison_items, table_counts
+from tests.helpers.collector import comparison_items, table_counts
 
 BIG = "€" * 34_000  # 102,000 UTF-8 bytes in 34,000 characters: the limit counts bytes
 
@@ -259,6 +259,37 @@ CASES = {
         "annotator", "POST", "/comparisons/999999999/preferences", 404, json={"choice": "a"}
     ),
     "next unknown dataset": Case("annotator", "GET", "/datasets/999999999/next", 404),
+    # jobs (the body names the dataset as {dataset})
+    "job params NaN": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "sft", "dataset_id": {dataset}, "params": {"learning_rate": NaN}}',
+    ),
+    "job params NUL": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "sft", "dataset_id": {dataset}, "params": {"lr_scheduler_type": "a\\u0000b"}}',
+    ),
+    "job version id past bigint": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "sft", "dataset_id": {dataset}, "params": {"policy_version_id": 1'
+        + b"0" * 30
+        + b"}}",
+    ),
+    "job param out of bounds": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "generate_comparisons", "dataset_id": {dataset}, "params": {"max_new_tokens": 0}}',
+    ),
     "next id zero": Case("annotator", "GET", "/datasets/0/next", 422),
 }
 
@@ -280,7 +311,7 @@ def test_bad_input_is_refused_and_stores_nothing(
         case.method,
         "/api/v1" + case.path.format(**fill),
         json=body,
-        content=case.content,
+        content=case.content.replace(b"{dataset}", str(dataset["id"]).encode()) if case.content else None,
         params=case.params,
         headers=case.headers | ({"Content-Type": "application/json"} if case.content is not None else {}),
     )

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.collector.conftest import AnnotatorClient
+from tests.helpers.collector import AnnotatorClient
 
 ANNOTATORS = 20
 COMPARISONS = 40

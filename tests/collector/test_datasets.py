@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.core.errors import NotFoundError, PayloadTooLargeError
 from services.domain.comparisons import NewComparison, add_comparisons
-from tests.collector.conftest import table_counts, unique
+from tests.helpers.collector import table_counts, unique
 
 
 def test_create_dataset_answers_with_zero_progress(admin: httpx.Client) -> None:

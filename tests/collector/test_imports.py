@@ -15,8 +15,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.collector.conftest import table_counts, unique
-from tests.servers import REPO_ROOT
+from tests.helpers.collector import table_counts, unique
+from tests.helpers.paths import REPO_ROOT
 
 ETHICS_PROMPT = "Which of these two scenarios is more pleasant?"
 

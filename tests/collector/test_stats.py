@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from services.core.orm import ModelVersion
 from services.domain.comparisons import NewComparison, add_comparisons
 from services.domain.stats import wilson_interval
-from tests.collector.conftest import unique
+from tests.helpers.collector import unique
 
 
 def cast(client: httpx.Client, comparison_id: int, body: dict) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.servers import REPO_ROOT
+from tests.helpers.paths import REPO_ROOT
 
 
 @pytest.fixture

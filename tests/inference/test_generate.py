@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.inference.conftest import serving, sse_events
+from tests.helpers.inference import serving, sse_events
 
 TOKEN_KEYS = {"id", "text", "logprob", "special"}
 SAMPLED = {

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.core.orm import ModelVersion
-from tests.inference.conftest import serving, wait_for, wait_serving
+from tests.helpers.inference import serving, wait_for, wait_serving
 
 CLIENTS = 6
 PAIR = {"prompt": "Is the lake cold in the morning?", "response": "Yes, and the water is very still."}

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from services.core.orm import ModelVersion
+from tests.helpers.inference import wait_serving
 from tests.helpers.tiny_models import REWARD_WINDOW
-from tests.inference.conftest import wait_serving
 
 TOLERANCE = 1e-5
 

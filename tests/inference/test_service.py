@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import ValidationError as HubValidationError
 
-from tests.inference.conftest import start_inference
+from tests.helpers.servers import start_inference
 
 TGI_INFO_KEYS = {
     "model_id",

@@ -14,7 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.servers import REPO_ROOT, free_port
+from services.core.net import free_port
+from tests.helpers.paths import REPO_ROOT
 
 
 def start_up(state_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

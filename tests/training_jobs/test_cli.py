@@ -9,7 +9,7 @@ import sys
 
 import httpx
 
-from tests.training_jobs.conftest import Worker, create_dataset
+from tests.helpers.jobs import Worker, create_dataset
 
 
 def rlhf(env: dict[str, str], collector_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from services.core.artifacts import version_path
 from services.core.orm import Job
 from services.core.settings import GPU_QUEUE
 from services.queue import broker
-from tests.training_jobs.conftest import JOB_ENV, Worker, create_dataset, submit, wait_for_job
+from tests.helpers.jobs import JOB_ENV, Worker, create_dataset, submit, wait_for_job
 
 # Long enough to be caught running: cancel and kill stop it long before the end.
 ENDLESS = {"max_steps": 100_000, "per_device_train_batch_size": 2, "learning_rate": 1e-4}

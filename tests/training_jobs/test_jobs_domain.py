@@ -17,7 +17,7 @@ from services.core.orm import Job, ModelVersion
 from services.domain import jobs
 from services.domain.job_params import trl_fields
 from services.queue import watchdog
-from tests.training_jobs.conftest import create_dataset
+from tests.helpers.jobs import create_dataset
 from training_jobs import data, param_table
 
 

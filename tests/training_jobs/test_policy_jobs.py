@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
 from services.core.orm import Comparison
-from tests.training_jobs.conftest import Worker, create_dataset, submit, wait_for_job
+from tests.helpers.jobs import Worker, create_dataset, submit, wait_for_job
 
 TINY_TRAINING = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "max_steps": 6, "max_length": 64}
 

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
 from services.modeling.base_models import BUILTIN_TINY_GPT2, resolve_base_model
-from tests.training_jobs.conftest import Worker, submit, wait_for_job
+from tests.helpers.jobs import Worker, submit, wait_for_job
 
 # 20 PPO steps of 16 rollouts, 24-token responses; 8 samples for each held-out prompt (6 prompts). A small KL
 # coefficient: the reward model's scores of the policy's samples spread by only about 0.1, and the reward model

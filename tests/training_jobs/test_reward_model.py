@@ -12,7 +12,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from services.core.artifacts import version_path
 from services.modeling.reward_inputs import encode_reward_input
-from tests.training_jobs.conftest import submit, wait_for_job
+from tests.helpers.jobs import submit, wait_for_job
 
 
 def _rewards(path: Path, texts: list[tuple[str, str]]) -> list[float]:

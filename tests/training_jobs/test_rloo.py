@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
 from services.modeling.base_models import BUILTIN_TINY_GPT2, resolve_base_model
-from tests.training_jobs.conftest import submit, wait_for_job
+from tests.helpers.jobs import submit, wait_for_job
 
 
 def first_attention(path: Path | str) -> torch.Tensor:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.training_jobs.conftest import submit, wait_for_job
+from tests.helpers.jobs import submit, wait_for_job
 
 POSITIVE = [
     "It was wonderful.",

@@ -1,33 +1,16 @@
-"""Real servers for the tests: PostgreSQL, Redis, and our own processes run as subprocesses."""
+"""Our own processes as subprocesses of the tests (uvicorn, celery), with their output in a log file."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tcp_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+from services.core.net import free_port, wait_healthy
+from tests.helpers.paths import REPO_ROOT
 
 
 class ServerProcess:
@@ -51,17 +34,10 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_http_ok(self, url: str, *, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.args} exited early:\n{self.log_text()[-5000:]}")
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{url} not healthy after {timeout}s:\n{self.log_text()[-5000:]}")
+        try:
+            wait_healthy(url, process=self.process, name=" ".join(self.args), timeout=timeout)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}:\n{self.log_text()[-5000:]}") from None
 
     def stop(self, *, timeout: float = 15.0) -> None:
         if self.process.poll() is None:
@@ -103,3 +79,20 @@ def running_collector(env: Mapping[str, str], *, log_path: Path) -> Iterator[str
         yield url
     finally:
         server.stop()
+
+
+def start_inference(env: Mapping[str, str], log_path: Path) -> tuple[ServerProcess, str]:
+    """The inference service (uvicorn subprocess) on a free port, polling for promotions fast; (server, URL)."""
+    port = free_port()
+    server = ServerProcess(
+        uvicorn_args("services.inference.app:app", port),
+        env={"RLHF_INFERENCE_PORT": str(port), "RLHF_MODEL_POLL_SECONDS": "0.2", **env},
+        log_path=log_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_http_ok(url + "/health", timeout=120)
+    except BaseException:
+        server.stop()
+        raise
+    return server, url

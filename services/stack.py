@@ -3,6 +3,7 @@ collector, worker and inference processes, supervised until Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,8 +12,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -20,18 +22,14 @@ from services.core import embedded
 from services.core.databases import ensure_database
 from services.core.db import reset_engine
 from services.core.migrate import upgrade_to_head
-from services.core.net import wait_healthy
+from services.core.net import answers, wait_healthy
 from services.core.settings import Settings, get_settings
+from services.supervisor import RestartPolicy, Supervisor
 
 EMBEDDED_DATABASE = "rlhf"
 PROCESS_COLOURS = {"collector": "cyan", "worker": "magenta", "inference": "green"}
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    pump: threading.Thread = field(init=False)
+# Celery prints it once the worker consumes from the queue.
+WORKER_READY_LINE = b" ready."
 
 
 def _seed_demo(state_dir: Path) -> str:
@@ -49,45 +47,108 @@ def _seed_demo(state_dir: Path) -> str:
     return seeded.annotator_token
 
 
-def _pump_output(child: Child, console: Console, log_file: Path | None) -> None:
-    colour = PROCESS_COLOURS.get(child.name, "white")
-    assert child.process.stdout is not None
-    sink = log_file.open("ab") if log_file is not None else None
-    try:
-        for raw in iter(child.process.stdout.readline, b""):
+class ChildProcess:
+    """One of the stack's processes (`python -m services.cli ARGS`), its output pumped to the console (or a log
+    file), in a session of its own: Ctrl-C reaches only the supervisor, which stops children in order."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        console: Console,
+        *,
+        log_file: Path | None,
+        health_url: str | None = None,
+        ready_line: bytes | None = None,
+    ) -> None:
+        self.name = name
+        self.colour = PROCESS_COLOURS.get(name, "white")
+        self.args = args
+        self.env = env
+        self.console = console
+        self.log_file = log_file
+        self.health_url = health_url
+        self.ready_line = ready_line
+        self.ready = threading.Event()
+        self.start()
+
+    def start(self) -> None:
+        self.ready.clear()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *self.args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+
+    def _pump(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        sink = self.log_file.open("ab") if self.log_file is not None else None
+        try:
+            for raw in iter(process.stdout.readline, b""):
+                if self.ready_line is not None and self.ready_line in raw:
+                    self.ready.set()
+                if sink is not None:
+                    sink.write(raw)
+                    sink.flush()
+                    continue
+                line = raw.decode(errors="replace").rstrip()
+                self.console.print(
+                    f"[{self.colour}]{self.name:>9} |[/{self.colour}] {line}",
+                    markup=True,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        finally:
             if sink is not None:
-                sink.write(raw)
-                sink.flush()
-                continue
-            line = raw.decode(errors="replace").rstrip()
-            console.print(
-                f"[{colour}]{child.name:>9} |[/{colour}] {line}", markup=True, highlight=False, soft_wrap=True
-            )
-    finally:
-        if sink is not None:
-            sink.close()
+                sink.close()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def went_down(self) -> str:
+        # What it started may outlive it (the ranks of a multi-process job, uvicorn's workers): they share
+        # its process group, and must not hold memory, GPUs or the port when it starts again.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        code = self.process.returncode
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exited with code {code}"
+
+    def answering(self) -> bool:
+        if self.health_url is not None:
+            return answers(self.health_url)
+        return self.ready.is_set() if self.ready_line is not None else True
 
 
-def _start_child(
-    name: str, args: list[str], env: dict[str, str], console: Console, *, log_file: Path | None
-) -> Child:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        # A session of its own: Ctrl-C reaches only the supervisor, which stops children in order.
-        start_new_session=True,
-    )
-    child = Child(name=name, process=process)
-    child.pump = threading.Thread(target=_pump_output, args=(child, console, log_file), daemon=True)
-    child.pump.start()
-    return child
+@dataclass
+class EmbeddedServerUnit:
+    """An embedded server as the supervisor sees it: restarted in place (same data, same socket)."""
+
+    name: str
+    server: embedded.EmbeddedPostgres | embedded.EmbeddedRedis
+    colour: str = "blue"
+
+    def running(self) -> bool:
+        return self.server.running()
+
+    def went_down(self) -> str:
+        return "stopped"
+
+    def start(self) -> None:
+        self.server.restart()
+
+    def answering(self) -> bool:
+        return True  # restart() returns once the server accepts connections
 
 
-def _stop_children(children: list[Child], *, timeout: float = 30.0) -> None:
+def _stop_children(children: list[ChildProcess], *, timeout: float = 30.0) -> None:
     for child in children:
-        if child.process.poll() is None:
+        if child.running():
             os.killpg(child.process.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for child in children:
@@ -98,18 +159,24 @@ def _stop_children(children: list[Child], *, timeout: float = 30.0) -> None:
             child.process.wait()
 
 
+def restart_policy(settings: Settings) -> RestartPolicy:
+    return RestartPolicy(
+        backoff_seconds=settings.restart_backoff_seconds,
+        min_uptime_seconds=settings.restart_min_uptime_seconds,
+        max_fast_failures=settings.restart_max_fast_failures,
+    )
+
+
 @dataclass
 class Stack:
     """The processes of a running stack, and what a client needs to reach it."""
 
-    children: list[Child]
+    children: list[ChildProcess]
+    supervisor: Supervisor
     collector_url: str
     inference_url: str
     admin_token: str
     annotator_token: str | None
-
-    def dead_children(self) -> list[Child]:
-        return [child for child in self.children if child.process.poll() is not None]
 
 
 @contextmanager
@@ -122,25 +189,26 @@ def running_stack(
     console: Console,
     log_dir: Path | None = None,
 ) -> Iterator[Stack]:
-    """Start servers (embedded unless URLs are set), migrate, start the processes; stop all on exit.
+    """Start servers (embedded unless URLs are set), migrate, start the processes, supervise them (a dead one
+    is restarted: see services/supervisor.py); stop all on exit.
 
     The processes' output goes to the console, or to one file each in `log_dir` when it is given.
     """
     state_dir = settings.state_dir.resolve()
-    started: list[embedded.EmbeddedPostgres | embedded.EmbeddedRedis] = []
-    children: list[Child] = []
+    started: list[EmbeddedServerUnit] = []
+    children: list[ChildProcess] = []
     try:
         database_url = settings.database_url
         if database_url is None:
             console.print(f"starting embedded PostgreSQL in {state_dir / 'postgres'}")
             postgres = embedded.start_postgres(state_dir)
-            started.append(postgres)
+            started.append(EmbeddedServerUnit("postgres", postgres))
             database_url = ensure_database(postgres.url, EMBEDDED_DATABASE)
         redis_url = settings.redis_url
         if redis_url is None:
             console.print(f"starting embedded Redis in {state_dir / 'redis.db'}")
             redis = embedded.start_redis(state_dir)
-            started.append(redis)
+            started.append(EmbeddedServerUnit("redis", redis, colour="yellow"))
             redis_url = redis.url
 
         admin_token = settings.resolved_admin_token()
@@ -163,43 +231,45 @@ def running_stack(
             annotator_token = _seed_demo(state_dir)
             console.print("demo dataset ready")
 
-        def start(name: str, args: list[str]) -> Child:
+        def start(name: str, args: list[str], **readiness: Any) -> ChildProcess:
             log_file = None if log_dir is None else log_dir / f"{name}.log"
-            child = _start_child(name, args, env, console, log_file=log_file)
+            child = ChildProcess(name, args, env, console, log_file=log_file, **readiness)
             children.append(child)
             return child
 
-        collector = start("collector", ["serve", "collector"])
-        wait_healthy(settings.resolved_collector_url + "/health", process=collector.process, name="collector")
+        collector_health = settings.resolved_collector_url + "/health"
+        collector = start("collector", ["serve", "collector"], health_url=collector_health)
+        # At first start the stack comes up whole or not at all.
+        wait_healthy(collector_health, process=collector.process, name="collector")
         if with_worker:
-            start("worker", ["worker"])
+            start("worker", ["worker"], ready_line=WORKER_READY_LINE)
         if with_inference:
             console.print("starting the inference service (the first start builds the built-in policy)")
-            inference = start("inference", ["serve", "inference"])
-            wait_healthy(
-                settings.resolved_inference_url + "/health",
-                process=inference.process,
-                name="inference",
-                timeout=600,
+            inference_health = settings.resolved_inference_url + "/health"
+            inference = start("inference", ["serve", "inference"], health_url=inference_health)
+            wait_healthy(inference_health, process=inference.process, name="inference", timeout=600)
+        supervisor = Supervisor([*started, *children], restart_policy(settings), console)
+        # Stopped before the children are, so that nothing is restarted while the stack stops.
+        with supervisor.running():
+            yield Stack(
+                children=children,
+                supervisor=supervisor,
+                collector_url=settings.resolved_collector_url,
+                inference_url=settings.resolved_inference_url,
+                admin_token=admin_token,
+                annotator_token=annotator_token,
             )
-        yield Stack(
-            children=children,
-            collector_url=settings.resolved_collector_url,
-            inference_url=settings.resolved_inference_url,
-            admin_token=admin_token,
-            annotator_token=annotator_token,
-        )
     finally:
         console.print("stopping")
         _stop_children(children)
-        for server in reversed(started):
-            server.stop()
+        for unit in reversed(started):
+            unit.server.stop()
 
 
 def run_stack(
     settings: Settings, *, demo: bool, with_worker: bool, with_inference: bool, console: Console
 ) -> int:
-    """`rlhf up`: run until Ctrl-C (or until a process dies); return the exit code."""
+    """`rlhf up`: run until Ctrl-C or SIGTERM, healing what dies; exit code 1 if something was given up on."""
     stop_requested = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -214,13 +284,12 @@ def run_stack(
             _print_banner(
                 settings, console, annotator_token=stack.annotator_token, with_inference=with_inference
             )
-            while not stop_requested.wait(0.5):
-                dead = stack.dead_children()
-                for child in dead:
-                    console.print(f"[red]{child.name} exited with code {child.process.returncode}[/red]")
-                if dead:
-                    return 1
-            return 0
+            stop_requested.wait()
+            given_up = stack.supervisor.given_up
+        if given_up:
+            console.print(f"[red]given up on while running: {', '.join(given_up)}[/red]")
+            return 1
+        return 0
     except RuntimeError as error:
         console.print(f"[red]{error}[/red]")
         return 1

@@ -26,6 +26,14 @@ def tcp_open(host: str, port: int) -> bool:
         return False
 
 
+def answers(url: str, *, timeout: float = 1.0) -> bool:
+    """Whether GET `url` answers 200 now (a health check)."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def wait_healthy(
     url: str,
     *,
@@ -38,10 +46,7 @@ def wait_healthy(
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{name} exited with code {process.returncode} while starting")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if answers(url):
+            return
         time.sleep(0.1)
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f}s")

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     broker_visibility_timeout_seconds: int = 7 * 24 * 3600
     accelerate_config_file: Path | None = None
 
+    # `rlhf up` restarts a process or embedded server that dies, after a wait that doubles (up to 30 s) with
+    # each fast failure in a row (a run shorter than the minimum uptime); it gives up after that many.
+    restart_backoff_seconds: float = Field(default=1.0, gt=0)
+    restart_min_uptime_seconds: float = Field(default=10.0, ge=0)
+    restart_max_fast_failures: int = Field(default=5, ge=1)
+
     # Inference
     max_new_tokens_cap: int = 1024
     reward_max_batch_size: int = 64

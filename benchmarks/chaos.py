@@ -1,0 +1,505 @@
+"""Chaos benchmark: simulated annotators vote through the HTTP API while parts of the stack are killed; prints
+JSON.
+
+It starts its own `rlhf up` (collector and worker; embedded PostgreSQL and Redis in a temporary state
+directory), seeds a dataset and the annotators, measures votes/s in a calm first phase (the baseline), then,
+at seeded random times, one fault at a time:
+
+- collector: SIGKILL; `rlhf up` restarts it.
+- postgres: the embedded server is stopped (immediate shutdown by default: a crash, WAL replay at start);
+  `rlhf up` starts it again. Against an external server only with --postgres-restart-command.
+- worker: SIGKILL in the middle of a training job (SFT on the built-in policy); `rlhf up` restarts it and
+  the job watchdog settles the job.
+- redis: FLUSHALL while a job waits in the queue behind a running one; then a new job is submitted. Against
+  an external Redis only with --allow-redis-flush (FLUSHDB of the URL's database).
+
+After each fault it measures the time until the part serves again. At the end the annotators stop, every
+vote still under way is retried to an answer, jobs are given time to settle, and everything is read back
+from PostgreSQL: acknowledged votes that are not stored (must be 0), duplicates (0), comparisons with more
+votes than their dataset asks for (0), jobs still queued or running (0).
+
+    python benchmarks/chaos.py                          # 240 s, seed 0, every fault once
+    python benchmarks/chaos.py --duration 600 --rounds 2 --seed 7
+    python benchmarks/chaos.py --database-url postgresql://postgres@db:5432/postgres --redis-url redis://r:6379/5 \
+        --postgres-restart-command 'systemctl restart postgresql' --allow-redis-flush
+
+The stack runs with a short job heartbeat timeout (20 s), requeue delay (10 s) and watchdog interval (2 s), so
+that recovery fits in the run; the defaults (120 s, 60 s, 15 s) make the job recoveries proportionally longer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from chaos_annotators import Annotator, Session, Tally, run_annotators  # noqa: E402
+from chaos_stack import UpStack  # noqa: E402
+
+FAULTS = ("collector", "postgres", "worker", "redis")
+SFT_PARAMS = {"learning_rate": 1e-3, "num_train_epochs": 10, "logging_steps": 5}
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=240, help="seconds of voting")
+    parser.add_argument("--calm", type=float, default=30, help="first seconds without faults (the baseline)")
+    parser.add_argument("--tail", type=float, default=40, help="last seconds without a new fault")
+    parser.add_argument("--annotators", type=int, default=20)
+    parser.add_argument("--think", type=float, nargs=2, default=(0.2, 1.0), metavar=("MIN", "MAX"))
+    parser.add_argument("--comparisons", type=int, default=6000)
+    parser.add_argument("--k", type=int, default=3, help="annotations_per_comparison")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"a subset of {','.join(FAULTS)}")
+    parser.add_argument("--rounds", type=int, default=1, help="how many times each fault happens")
+    parser.add_argument(
+        "--postgres-stop",
+        choices=("immediate", "fast", "kill"),
+        default="immediate",
+        help="embedded PostgreSQL: SIGQUIT (crash-like), SIGINT (clean) or SIGKILL of the postmaster",
+    )
+    parser.add_argument(
+        "--job-params", type=json.loads, default=SFT_PARAMS, help="the SFT jobs' params (JSON)"
+    )
+    parser.add_argument("--recovery-timeout", type=float, default=120)
+    parser.add_argument("--settle-timeout", type=float, default=240, help="for jobs to finish after the run")
+    parser.add_argument(
+        "--drain", type=float, default=60, help="seconds a vote under way may retry at the end"
+    )
+    parser.add_argument(
+        "--database-url", help="an external PostgreSQL server (a scratch database is made on it)"
+    )
+    parser.add_argument("--redis-url", help="an external Redis database")
+    parser.add_argument(
+        "--postgres-restart-command", help="shell command that restarts the external PostgreSQL"
+    )
+    parser.add_argument(
+        "--allow-redis-flush", action="store_true", help="FLUSHDB the external Redis database"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the state directory (logs, data)")
+    return parser.parse_args()
+
+
+def note(message: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> float | None:
+    """Seconds until `check()` held (exceptions count as not yet), or None after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if check():
+                return round(time.monotonic() - started, 2)
+        except (httpx.HTTPError, OSError, ValueError):
+            pass
+        time.sleep(interval)
+    return None
+
+
+class Platform:
+    """What the faults and the setup do through the collector's HTTP API (admin token, a probe annotator)."""
+
+    def __init__(self, url: str, admin_token: str, job_params: dict[str, Any]) -> None:
+        self.url = url
+        self.admin = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+        )
+        self.job_params = job_params
+        self.probe: httpx.Client | None = None
+        self.train_dataset_id = 0
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An admin call, retried through a restart (the faults run one at a time, so this is rare)."""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                response = self.admin.request(method, path, **kwargs)
+                if response.status_code < 500:
+                    response.raise_for_status()
+                    return response.json() if response.content else None
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path}: no answer for 120 s")
+            time.sleep(1)
+
+    def serves_annotators(self) -> bool:
+        """The annotator's hot path answers: the collector runs and reaches PostgreSQL."""
+        assert self.probe is not None
+        return self.probe.get("/api/v1/me").status_code == 200
+
+    def submit_job(self) -> int:
+        body = {
+            "kind": "sft",
+            "dataset_id": self.train_dataset_id,
+            "base_model": "builtin:tiny-gpt2",
+            "params": self.job_params,
+        }
+        return int(self.call("POST", "/api/v1/jobs", json=body)["id"])
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"/api/v1/jobs/{job_id}"))
+
+    def wait_job(
+        self, job_id: int, ready: Callable[[dict[str, Any]], bool], *, timeout: float
+    ) -> float | None:
+        return wait_until(lambda: ready(self.job(job_id)), timeout=timeout, interval=0.25)
+
+
+def seed(platform: Platform, args: argparse.Namespace) -> tuple[int, list[Annotator], Tally]:
+    """The voting dataset (synthetic pairs), the SFT dataset (the demo pairs with winners), the annotators."""
+    from services.domain.demo import DEMO_FILE
+
+    dataset = platform.call(
+        "POST", "/api/v1/datasets", json={"name": "chaos", "annotations_per_comparison": args.k}
+    )
+    for start in range(0, args.comparisons, 1000):
+        items = [
+            {
+                "prompt": f"Question {n}: which answer is kinder?",
+                "response_a": f"Answer A{n}",
+                "response_b": f"B{n}",
+            }
+            for n in range(start, min(args.comparisons, start + 1000))
+        ]
+        platform.call("POST", f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": items})
+    train = platform.call("POST", "/api/v1/datasets", json={"name": "chaos-sft"})
+    platform.call(
+        "POST",
+        f"/api/v1/datasets/{train['id']}/import",
+        params={"format": "trl", "with_preferences": "true"},
+        content=DEMO_FILE.read_bytes(),
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    platform.train_dataset_id = int(train["id"])
+    tally = Tally()
+    annotators = []
+    for n in range(args.annotators):
+        created = platform.call("POST", "/api/v1/annotators", json={"name": f"chaos-{n}"})
+        annotators.append(
+            Annotator(
+                int(created["id"]),
+                created["token"],
+                random.Random(args.seed * 1000 + n),
+                tally,
+                tuple(args.think),
+            )
+        )
+    probe = platform.call("POST", "/api/v1/annotators", json={"name": "chaos-probe"})
+    platform.probe = httpx.Client(
+        base_url=platform.url, headers={"Authorization": f"Bearer {probe['token']}"}, timeout=5
+    )
+    return int(dataset["id"]), annotators, tally
+
+
+class Faults:
+    """One method per fault kind; each returns what it measured (`recovered_s`: seconds until it serves again)."""
+
+    def __init__(self, stack: UpStack, platform: Platform, args: argparse.Namespace) -> None:
+        self.stack = stack
+        self.platform = platform
+        self.args = args
+
+    def collector(self) -> dict[str, Any]:
+        self.stack.kill_child("collector")
+        return {
+            "how": "SIGKILL",
+            "recovered_s": wait_until(self.platform.serves_annotators, timeout=self.args.recovery_timeout),
+        }
+
+    def postgres(self) -> dict[str, Any]:
+        started = time.monotonic()
+        if self.stack.embedded:
+            self.stack.stop_embedded_postgres(self.args.postgres_stop)
+            how = f"embedded, {self.args.postgres_stop} stop, restarted by rlhf up"
+            # Down first (an immediate stop takes a moment), so that the recovery is not measured as 0.
+            wait_until(lambda: not self.platform.serves_annotators(), timeout=10)
+        elif self.args.postgres_restart_command:
+            subprocess.run(self.args.postgres_restart_command, shell=True, check=True)
+            how = f"external, {self.args.postgres_restart_command!r}"
+        else:
+            return {"skipped": "external PostgreSQL without --postgres-restart-command: never restarted"}
+        served = wait_until(self.platform.serves_annotators, timeout=self.args.recovery_timeout)
+        return {"how": how, "recovered_s": None if served is None else round(time.monotonic() - started, 2)}
+
+    def worker(self) -> dict[str, Any]:
+        job_id = self.platform.submit_job()
+        # In the middle of training: once the trainer reports progress.
+        self.platform.wait_job(
+            job_id,
+            lambda j: j["status"] in FINISHED or (j["status"] == "running" and j["progress"] >= 0.2),
+            timeout=600,
+        )
+        job = self.platform.job(job_id)
+        if job["status"] != "running":
+            return {"job_id": job_id, "error": f"the job was {job['status']} before it could be killed"}
+        ready_before = self.stack.worker_ready_count()
+        self.stack.kill_child("worker")
+        started = time.monotonic()
+        timeout = self.args.recovery_timeout
+        worker_back = wait_until(lambda: self.stack.worker_ready_count() > ready_before, timeout=timeout)
+        left_running = self.platform.wait_job(job_id, lambda j: j["status"] != "running", timeout=timeout)
+        after = self.platform.job(job_id)
+        return {
+            "how": "SIGKILL during an SFT job",
+            "job_id": job_id,
+            "progress_at_kill": round(job["progress"], 3),
+            "worker_back_s": worker_back,
+            "job_left_running_s": None if left_running is None else round(time.monotonic() - started, 2),
+            "job_then": {"status": after["status"], "attempts": after["attempts"], "error": after["error"]},
+            "recovered_s": None
+            if worker_back is None or left_running is None
+            else round(time.monotonic() - started, 2),
+        }
+
+    def wait_claimed(self, job_ids: list[int], started: float) -> dict[int, float | None]:
+        """Seconds from `started` until each job left the queue; each is cancelled then, so the next is taken."""
+        claimed: dict[int, float | None] = dict.fromkeys(job_ids)
+        deadline = time.monotonic() + self.args.recovery_timeout
+        while any(value is None for value in claimed.values()) and time.monotonic() < deadline:
+            for job_id in [job_id for job_id, value in claimed.items() if value is None]:
+                status = self.platform.job(job_id)["status"]
+                if status != "queued":
+                    claimed[job_id] = round(time.monotonic() - started, 2)
+                    if status not in FINISHED:
+                        self.platform.call("POST", f"/api/v1/jobs/{job_id}/cancel")
+            time.sleep(0.25)
+        return claimed
+
+    def redis(self) -> dict[str, Any]:
+        if self.stack.redis_url is not None and not self.args.allow_redis_flush:
+            return {"skipped": "external Redis without --allow-redis-flush: never flushed"}
+        # A job running and one waiting in the queue behind it, so that the flush loses a message.
+        running = self.platform.submit_job()
+        self.platform.wait_job(running, lambda j: j["status"] != "queued", timeout=600)
+        waiting = self.platform.submit_job()
+        time.sleep(1.0)
+        how, messages = self.stack.flush_broker()
+        started = time.monotonic()
+        submitted_after = self.platform.submit_job()
+        self.platform.call("POST", f"/api/v1/jobs/{running}/cancel")  # free the worker for the waiting one
+        claimed = self.wait_claimed([waiting, submitted_after], started)
+        done = all(value is not None for value in claimed.values())
+        return {
+            "how": f"{how} with job {waiting} waiting in the queue; job {submitted_after} submitted after",
+            "messages_flushed": messages,
+            "waiting_job_claimed_s": claimed[waiting],
+            "job_submitted_after_claimed_s": claimed[submitted_after],
+            "recovered_s": max(v for v in claimed.values() if v is not None) if done else None,
+        }
+
+
+def plan(kinds: list[str], rng: random.Random, args: argparse.Namespace) -> list[tuple[float, str]]:
+    """Seeded times: one fault in the first half of each equal slot of the chaos window, kinds shuffled."""
+    rng.shuffle(kinds)
+    start, end = args.calm, args.duration - args.tail
+    slot = (end - start) / len(kinds)
+    return [(round(start + i * slot + rng.uniform(0, slot / 2), 1), kind) for i, kind in enumerate(kinds)]
+
+
+def run_schedule(
+    faults: Faults, schedule: list[tuple[float, str]], t0: float, results: list[dict[str, Any]]
+) -> None:
+    for at, kind in schedule:
+        time.sleep(max(0.0, t0 + at - time.monotonic()))
+        began = round(time.monotonic() - t0, 1)
+        note(f"fault: {kind} at {began} s")
+        try:
+            record = getattr(faults, kind)()
+        except Exception as error:  # reported, and the run goes on
+            record = {"error": f"{type(error).__name__}: {error}"}
+        note(f"  {record}")
+        results.append({"kind": kind, "planned_at_s": at, "at_s": began, **record})
+
+
+def settle(platform: Platform, timeout: float) -> tuple[float | None, list[int]]:
+    """Wait for every job to finish; the ids still queued or running after `timeout`."""
+
+    def unfinished() -> list[int]:
+        jobs = platform.call("GET", "/api/v1/jobs", params={"limit": 200})["data"]
+        return [job["id"] for job in jobs if job["status"] not in FINISHED]
+
+    waited = wait_until(lambda: not unfinished(), timeout=timeout, interval=1.0)
+    return waited, unfinished()
+
+
+def read_back(database_url: str, dataset_id: int, tally: Tally, k: int) -> dict[str, Any]:
+    """What PostgreSQL holds, against what the annotators were told."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT p.id, p.annotator_id, p.comparison_id, p.idempotency_key FROM preference p
+               JOIN comparison c ON c.id = p.comparison_id WHERE c.dataset_id = %s""",
+            (dataset_id,),
+        ).fetchall()
+        over_collected = conn.execute(
+            """SELECT count(*) FROM (SELECT c.id FROM comparison c JOIN preference p ON p.comparison_id = c.id
+               WHERE c.dataset_id = %s AND p.choice <> 'skip' GROUP BY c.id HAVING count(*) > %s) x""",
+            (dataset_id, k),
+        ).fetchone()
+        miscounted = conn.execute(
+            """SELECT count(*) FROM comparison c WHERE c.dataset_id = %s AND c.vote_count <>
+               (SELECT count(*) FROM preference p WHERE p.comparison_id = c.id AND p.choice <> 'skip')""",
+            (dataset_id,),
+        ).fetchone()
+    stored = {row[0]: row for row in rows}
+    lost = [
+        ack
+        for ack in tally.acks
+        if ack.preference_id not in stored
+        or stored[ack.preference_id][1:] != (ack.annotator_id, ack.comparison_id, ack.key)
+    ]
+    per_pair: dict[tuple[int, int], int] = {}
+    per_key: dict[tuple[int, str], int] = {}
+    for _, annotator_id, comparison_id, key in rows:
+        per_pair[(annotator_id, comparison_id)] = per_pair.get((annotator_id, comparison_id), 0) + 1
+        if key is not None:
+            per_key[(annotator_id, key)] = per_key.get((annotator_id, key), 0) + 1
+    acked_keys = {ack.key for ack in tally.acks}
+    return {
+        "acknowledged": len(acked_keys),
+        "stored": len(rows),
+        "acknowledged_but_lost": len(lost),
+        "lost_examples": [ack.__dict__ for ack in lost[:5]],
+        "duplicates": sum(n - 1 for n in per_pair.values()) + sum(n - 1 for n in per_key.values()),
+        "stored_never_acknowledged": sum(1 for row in rows if row[3] not in acked_keys),
+        "over_collected_comparisons": over_collected[0] if over_collected else None,
+        "vote_count_mismatches": miscounted[0] if miscounted else None,
+    }
+
+
+def rate(tally: Tally, start: float, end: float) -> float:
+    return round(sum(1 for ack in tally.acks if start <= ack.at < end) / max(end - start, 1e-9), 1)
+
+
+def prebuild_builtin_policy(state_dir: Path) -> None:
+    """Build the built-in policy into the state dir first (about 25 s), so the jobs only train."""
+    code = "from services.core.base_models import ensure_tiny_gpt2; ensure_tiny_gpt2()"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RLHF_")}
+    env["RLHF_STATE_DIR"] = str(state_dir)
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+
+
+def main() -> int:
+    args = parse_args()
+    kinds = [kind for kind in args.faults.split(",") if kind]
+    unknown = set(kinds) - set(FAULTS)
+    if unknown:
+        raise SystemExit(f"unknown faults: {', '.join(sorted(unknown))} (known: {', '.join(FAULTS)})")
+    state_dir = Path(tempfile.mkdtemp(prefix="rlhf-chaos-"))
+    timing = {
+        "RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS": "20",
+        "RLHF_JOB_REQUEUE_AFTER_SECONDS": "10",
+        "RLHF_WATCHDOG_INTERVAL_SECONDS": "2",
+    }
+    admin_token = secrets.token_urlsafe(32)
+    stack = UpStack(
+        state_dir,
+        admin_token=admin_token,
+        database_server_url=args.database_url,
+        redis_url=args.redis_url,
+        timing=timing,
+    )
+    report: dict[str, Any] = {}
+    try:
+        note(f"building the built-in policy; state in {state_dir}")
+        prebuild_builtin_policy(state_dir)
+        note("starting rlhf up")
+        stack.start()
+        platform = Platform(stack.url, admin_token, args.job_params)
+        dataset_id, annotators, tally = seed(platform, args)
+        schedule = plan([kind for kind in kinds for _ in range(args.rounds)], random.Random(args.seed), args)
+        note(f"voting for {args.duration:.0f} s; faults at {schedule}")
+        faults: list[dict[str, Any]] = []
+        session = Session(drain_seconds=args.drain)
+        t0 = time.monotonic()
+        thread = threading.Thread(
+            target=run_schedule, args=(Faults(stack, platform, args), schedule, t0, faults)
+        )
+        thread.start()
+
+        async def vote() -> None:
+            voting = asyncio.create_task(run_annotators(stack.url, dataset_id, annotators, session))
+            while time.monotonic() - t0 < args.duration or thread.is_alive():
+                await asyncio.sleep(0.5)
+            session.stop()
+            await voting
+
+        asyncio.run(vote())
+        stop_at = session.stop_at or time.monotonic()
+        note("voting over; letting the jobs settle")
+        settled_s, stuck = settle(platform, args.settle_timeout)
+        votes = read_back(stack.database_url, dataset_id, tally, args.k)
+        jobs = platform.call("GET", "/api/v1/jobs", params={"limit": 200})["data"]
+        recovered = [f.get("recovered_s") for f in faults if "skipped" not in f]
+        report = {
+            "benchmark": "chaos",
+            "seed": args.seed,
+            "stack": "embedded" if stack.embedded else "external PostgreSQL",
+            "annotators": args.annotators,
+            "voting_s": round(stop_at - t0, 1),
+            "votes": {
+                **votes,
+                "conflicts_409": tally.conflicts,
+                "refused": dict(tally.refused),
+                "unacknowledged_at_end": tally.unacknowledged,
+                "retries": dict(tally.retries),
+            },
+            "votes_per_s": {
+                "calm_baseline": rate(tally, t0, t0 + args.calm),
+                "with_faults": rate(tally, t0 + args.calm, stop_at),
+            },
+            "faults": faults,
+            "jobs": {
+                "left_queued_or_running_after_recovery": len(stuck),
+                "stuck_ids": stuck,
+                "settled_after_s": settled_s,
+                "final": [
+                    {key: job[key] for key in ("id", "status", "attempts", "error")}
+                    for job in sorted(jobs, key=lambda j: j["id"])
+                ],
+            },
+            "settings": {**timing, "postgres_stop": args.postgres_stop, "job_params": args.job_params},
+        }
+        report["ok"] = (
+            votes["acknowledged_but_lost"] == 0
+            and votes["duplicates"] == 0
+            and votes["over_collected_comparisons"] == 0
+            and not stuck
+            and all(value is not None for value in recovered)
+            and not any("error" in f for f in faults)
+        )
+    finally:
+        report["up_exit_code"] = stack.stop()
+        stack.drop_scratch_database()
+        if args.keep:
+            note(f"kept {state_dir}")
+        else:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+    return 0 if report.get("ok") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +51,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from chaos_annotators import Annotator, Session, Tally, run_annotators  # noqa: E402
-from chaos_stack import UpStack  # noqa: E402
+from chaos_faults import FAULTS, Faults, plan, run_schedule  # noqa: E402
+from chaos_stack import FINISHED, Platform, UpStack, note, wait_until  # noqa: E402
 
-FAULTS = ("collector", "postgres", "worker", "redis")
 SFT_PARAMS = {"learning_rate": 1e-3, "num_train_epochs": 10, "logging_steps": 5}
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,73 +97,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the state directory (logs, data)")
     return parser.parse_args()
-
-
-def note(message: str) -> None:
-    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> float | None:
-    """Seconds until `check()` held (exceptions count as not yet), or None after `timeout`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if check():
-                return round(time.monotonic() - started, 2)
-        except (httpx.HTTPError, OSError, ValueError):
-            pass
-        time.sleep(interval)
-    return None
-
-
-class Platform:
-    """What the faults and the setup do through the collector's HTTP API (admin token, a probe annotator)."""
-
-    def __init__(self, url: str, admin_token: str, job_params: dict[str, Any]) -> None:
-        self.url = url
-        self.admin = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-        )
-        self.job_params = job_params
-        self.probe: httpx.Client | None = None
-        self.train_dataset_id = 0
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """An admin call, retried through a restart (the faults run one at a time, so this is rare)."""
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                response = self.admin.request(method, path, **kwargs)
-                if response.status_code < 500:
-                    response.raise_for_status()
-                    return response.json() if response.content else None
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{method} {path}: no answer for 120 s")
-            time.sleep(1)
-
-    def serves_annotators(self) -> bool:
-        """The annotator's hot path answers: the collector runs and reaches PostgreSQL."""
-        assert self.probe is not None
-        return self.probe.get("/api/v1/me").status_code == 200
-
-    def submit_job(self) -> int:
-        body = {
-            "kind": "sft",
-            "dataset_id": self.train_dataset_id,
-            "base_model": "builtin:tiny-gpt2",
-            "params": self.job_params,
-        }
-        return int(self.call("POST", "/api/v1/jobs", json=body)["id"])
-
-    def job(self, job_id: int) -> dict[str, Any]:
-        return dict(self.call("GET", f"/api/v1/jobs/{job_id}"))
-
-    def wait_job(
-        self, job_id: int, ready: Callable[[dict[str, Any]], bool], *, timeout: float
-    ) -> float | None:
-        return wait_until(lambda: ready(self.job(job_id)), timeout=timeout, interval=0.25)
 
 
 def seed(platform: Platform, args: argparse.Namespace) -> tuple[int, list[Annotator], Tally]:
@@ -212,126 +143,6 @@ def seed(platform: Platform, args: argparse.Namespace) -> tuple[int, list[Annota
         base_url=platform.url, headers={"Authorization": f"Bearer {probe['token']}"}, timeout=5
     )
     return int(dataset["id"]), annotators, tally
-
-
-class Faults:
-    """One method per fault kind; each returns what it measured (`recovered_s`: seconds until it serves again)."""
-
-    def __init__(self, stack: UpStack, platform: Platform, args: argparse.Namespace) -> None:
-        self.stack = stack
-        self.platform = platform
-        self.args = args
-
-    def collector(self) -> dict[str, Any]:
-        self.stack.kill_child("collector")
-        return {
-            "how": "SIGKILL",
-            "recovered_s": wait_until(self.platform.serves_annotators, timeout=self.args.recovery_timeout),
-        }
-
-    def postgres(self) -> dict[str, Any]:
-        started = time.monotonic()
-        if self.stack.embedded:
-            self.stack.stop_embedded_postgres(self.args.postgres_stop)
-            how = f"embedded, {self.args.postgres_stop} stop, restarted by rlhf up"
-            # Down first (an immediate stop takes a moment), so that the recovery is not measured as 0.
-            wait_until(lambda: not self.platform.serves_annotators(), timeout=10)
-        elif self.args.postgres_restart_command:
-            subprocess.run(self.args.postgres_restart_command, shell=True, check=True)
-            how = f"external, {self.args.postgres_restart_command!r}"
-        else:
-            return {"skipped": "external PostgreSQL without --postgres-restart-command: never restarted"}
-        served = wait_until(self.platform.serves_annotators, timeout=self.args.recovery_timeout)
-        return {"how": how, "recovered_s": None if served is None else round(time.monotonic() - started, 2)}
-
-    def worker(self) -> dict[str, Any]:
-        job_id = self.platform.submit_job()
-        # In the middle of training: once the trainer reports progress.
-        self.platform.wait_job(
-            job_id,
-            lambda j: j["status"] in FINISHED or (j["status"] == "running" and j["progress"] >= 0.2),
-            timeout=600,
-        )
-        job = self.platform.job(job_id)
-        if job["status"] != "running":
-            return {"job_id": job_id, "error": f"the job was {job['status']} before it could be killed"}
-        ready_before = self.stack.worker_ready_count()
-        self.stack.kill_child("worker")
-        started = time.monotonic()
-        timeout = self.args.recovery_timeout
-        worker_back = wait_until(lambda: self.stack.worker_ready_count() > ready_before, timeout=timeout)
-        left_running = self.platform.wait_job(job_id, lambda j: j["status"] != "running", timeout=timeout)
-        after = self.platform.job(job_id)
-        return {
-            "how": "SIGKILL during an SFT job",
-            "job_id": job_id,
-            "progress_at_kill": round(job["progress"], 3),
-            "worker_back_s": worker_back,
-            "job_left_running_s": None if left_running is None else round(time.monotonic() - started, 2),
-            "job_then": {"status": after["status"], "attempts": after["attempts"], "error": after["error"]},
-            "recovered_s": None
-            if worker_back is None or left_running is None
-            else round(time.monotonic() - started, 2),
-        }
-
-    def wait_claimed(self, job_ids: list[int], started: float) -> dict[int, float | None]:
-        """Seconds from `started` until each job left the queue; each is cancelled then, so the next is taken."""
-        claimed: dict[int, float | None] = dict.fromkeys(job_ids)
-        deadline = time.monotonic() + self.args.recovery_timeout
-        while any(value is None for value in claimed.values()) and time.monotonic() < deadline:
-            for job_id in [job_id for job_id, value in claimed.items() if value is None]:
-                status = self.platform.job(job_id)["status"]
-                if status != "queued":
-                    claimed[job_id] = round(time.monotonic() - started, 2)
-                    if status not in FINISHED:
-                        self.platform.call("POST", f"/api/v1/jobs/{job_id}/cancel")
-            time.sleep(0.25)
-        return claimed
-
-    def redis(self) -> dict[str, Any]:
-        if self.stack.redis_url is not None and not self.args.allow_redis_flush:
-            return {"skipped": "external Redis without --allow-redis-flush: never flushed"}
-        # A job running and one waiting in the queue behind it, so that the flush loses a message.
-        running = self.platform.submit_job()
-        self.platform.wait_job(running, lambda j: j["status"] != "queued", timeout=600)
-        waiting = self.platform.submit_job()
-        time.sleep(1.0)
-        how, messages = self.stack.flush_broker()
-        started = time.monotonic()
-        submitted_after = self.platform.submit_job()
-        self.platform.call("POST", f"/api/v1/jobs/{running}/cancel")  # free the worker for the waiting one
-        claimed = self.wait_claimed([waiting, submitted_after], started)
-        done = all(value is not None for value in claimed.values())
-        return {
-            "how": f"{how} with job {waiting} waiting in the queue; job {submitted_after} submitted after",
-            "messages_flushed": messages,
-            "waiting_job_claimed_s": claimed[waiting],
-            "job_submitted_after_claimed_s": claimed[submitted_after],
-            "recovered_s": max(v for v in claimed.values() if v is not None) if done else None,
-        }
-
-
-def plan(kinds: list[str], rng: random.Random, args: argparse.Namespace) -> list[tuple[float, str]]:
-    """Seeded times: one fault in the first half of each equal slot of the chaos window, kinds shuffled."""
-    rng.shuffle(kinds)
-    start, end = args.calm, args.duration - args.tail
-    slot = (end - start) / len(kinds)
-    return [(round(start + i * slot + rng.uniform(0, slot / 2), 1), kind) for i, kind in enumerate(kinds)]
-
-
-def run_schedule(
-    faults: Faults, schedule: list[tuple[float, str]], t0: float, results: list[dict[str, Any]]
-) -> None:
-    for at, kind in schedule:
-        time.sleep(max(0.0, t0 + at - time.monotonic()))
-        began = round(time.monotonic() - t0, 1)
-        note(f"fault: {kind} at {began} s")
-        try:
-            record = getattr(faults, kind)()
-        except Exception as error:  # reported, and the run goes on
-            record = {"error": f"{type(error).__name__}: {error}"}
-        note(f"  {record}")
-        results.append({"kind": kind, "planned_at_s": at, "at_s": began, **record})
 
 
 def settle(platform: Platform, timeout: float) -> tuple[float | None, list[int]]:

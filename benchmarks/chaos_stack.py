@@ -1,6 +1,7 @@
 """The chaos benchmark's stack: its own `rlhf up` (collector and worker) in a temporary state directory, on
 embedded PostgreSQL and Redis — or on external servers, where it makes a scratch database and never restarts
-or flushes anything it was not explicitly told it may — and how to find and hurt each part."""
+or flushes anything it was not explicitly told it may; how to find and hurt each part; and the platform's
+HTTP API as the benchmark uses it (admin token, a probe annotator)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import sys
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
 import psycopg
 import redis
@@ -25,6 +29,7 @@ POSTGRES_STOP_SIGNALS = {"immediate": signal.SIGQUIT, "fast": signal.SIGINT, "ki
 # The worker's lines in `rlhf up`'s output: Celery says this once it consumes from the queue.
 WORKER_READY = "ready."
 WORKER_PREFIX = "   worker |"
+FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def free_port() -> int:
@@ -163,3 +168,70 @@ class UpStack:
             return "FLUSHALL", waiting
         client.flushdb()
         return "FLUSHDB", waiting
+
+
+def note(message: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> float | None:
+    """Seconds until `check()` held (exceptions count as not yet), or None after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if check():
+                return round(time.monotonic() - started, 2)
+        except (httpx.HTTPError, OSError, ValueError):
+            pass
+        time.sleep(interval)
+    return None
+
+
+class Platform:
+    """What the faults and the setup do through the collector's HTTP API (admin token, a probe annotator)."""
+
+    def __init__(self, url: str, admin_token: str, job_params: dict[str, Any]) -> None:
+        self.url = url
+        self.admin = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+        )
+        self.job_params = job_params
+        self.probe: httpx.Client | None = None
+        self.train_dataset_id = 0
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An admin call, retried through a restart (the faults run one at a time, so this is rare)."""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                response = self.admin.request(method, path, **kwargs)
+                if response.status_code < 500:
+                    response.raise_for_status()
+                    return response.json() if response.content else None
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path}: no answer for 120 s")
+            time.sleep(1)
+
+    def serves_annotators(self) -> bool:
+        """The annotator's hot path answers: the collector runs and reaches PostgreSQL."""
+        assert self.probe is not None
+        return self.probe.get("/api/v1/me").status_code == 200
+
+    def submit_job(self) -> int:
+        body = {
+            "kind": "sft",
+            "dataset_id": self.train_dataset_id,
+            "base_model": "builtin:tiny-gpt2",
+            "params": self.job_params,
+        }
+        return int(self.call("POST", "/api/v1/jobs", json=body)["id"])
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"/api/v1/jobs/{job_id}"))
+
+    def wait_job(
+        self, job_id: int, ready: Callable[[dict[str, Any]], bool], *, timeout: float
+    ) -> float | None:
+        return wait_until(lambda: ready(self.job(job_id)), timeout=timeout, interval=0.25)

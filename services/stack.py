@@ -250,7 +250,7 @@ def running_stack(
             wait_healthy(inference_health, process=inference.process, name="inference", timeout=600)
         supervisor = Supervisor([*started, *children], restart_policy(settings), console)
         # Stopped before the children are, so that nothing is restarted while the stack stops.
-        with supervisor.running():
+        with supervisor.in_background():
             yield Stack(
                 children=children,
                 supervisor=supervisor,

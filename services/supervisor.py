@@ -67,7 +67,7 @@ class _Watch:
 
 @dataclass
 class Supervisor:
-    """Polls its units from a thread of its own (`running`), or one `poll` at a time (tests, `rlhf up`)."""
+    """Polls its units from a thread of its own (`in_background`), or one `poll` at a time (tests)."""
 
     units: list[Unit]
     policy: RestartPolicy
@@ -144,11 +144,11 @@ class Supervisor:
             except Exception:  # a bug here must not end supervision of everything else
                 self.console.print_exception()
 
-    def running(self, *, interval: float = 0.5) -> _Running:
-        return _Running(self, interval)
+    def in_background(self, *, interval: float = 0.5) -> _Background:
+        return _Background(self, interval)
 
 
-class _Running:
+class _Background:
     """The supervisor on a thread, for a `with` block: stopped (and joined) before the units are stopped."""
 
     def __init__(self, supervisor: Supervisor, interval: float) -> None:
@@ -161,7 +161,7 @@ class _Running:
             daemon=True,
         )
 
-    def __enter__(self) -> _Running:
+    def __enter__(self) -> _Background:
         self.thread.start()
         return self
 

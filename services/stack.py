@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from services.core import embedded
 from services.core.databases import ensure_database
@@ -47,14 +48,18 @@ def _seed_demo(state_dir: Path) -> str:
     return seeded.annotator_token
 
 
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "services.cli", *args]
+
+
 class ChildProcess:
-    """One of the stack's processes (`python -m services.cli ARGS`), its output pumped to the console (or a log
+    """One of the stack's processes (e.g. `cli_command("worker")`), its output pumped to the console (or a log
     file), in a session of its own: Ctrl-C reaches only the supervisor, which stops children in order."""
 
     def __init__(
         self,
         name: str,
-        args: list[str],
+        command: list[str],
         env: dict[str, str],
         console: Console,
         *,
@@ -64,7 +69,7 @@ class ChildProcess:
     ) -> None:
         self.name = name
         self.colour = PROCESS_COLOURS.get(name, "white")
-        self.args = args
+        self.command = command
         self.env = env
         self.console = console
         self.log_file = log_file
@@ -76,26 +81,29 @@ class ChildProcess:
     def start(self) -> None:
         self.ready.clear()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", *self.args],
+            self.command,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, args=(self.process,), daemon=True)
+        self.pump.start()
 
     def _pump(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
         sink = self.log_file.open("ab") if self.log_file is not None else None
         try:
             for raw in iter(process.stdout.readline, b""):
-                if self.ready_line is not None and self.ready_line in raw:
+                if self.ready_line is not None and self.ready_line in raw and process is self.process:
                     self.ready.set()
                 if sink is not None:
                     sink.write(raw)
                     sink.flush()
                     continue
-                line = raw.decode(errors="replace").rstrip()
+                # Escaped: a line like "saved to [/tmp/x]" is a closing tag to rich, whose MarkupError would end
+                # this thread, and the child would block once its pipe filled up.
+                line = escape(raw.decode(errors="replace").rstrip())
                 self.console.print(
                     f"[{self.colour}]{self.name:>9} |[/{self.colour}] {line}",
                     markup=True,
@@ -233,7 +241,7 @@ def running_stack(
 
         def start(name: str, args: list[str], **readiness: Any) -> ChildProcess:
             log_file = None if log_dir is None else log_dir / f"{name}.log"
-            child = ChildProcess(name, args, env, console, log_file=log_file, **readiness)
+            child = ChildProcess(name, cli_command(*args), env, console, log_file=log_file, **readiness)
             children.append(child)
             return child
 

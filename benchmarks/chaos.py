@@ -267,7 +267,10 @@ def main() -> int:
         report = {
             "benchmark": "chaos",
             "seed": args.seed,
-            "stack": "embedded" if stack.embedded else "external PostgreSQL",
+            "stack": {
+                "postgres": "embedded" if stack.embedded else "external",
+                "redis": "embedded" if stack.redis_url is None else "external",
+            },
             "annotators": args.annotators,
             "voting_s": round(stop_at - t0, 1),
             "votes": {

@@ -3,6 +3,7 @@ state directory of the test's own), output in a log file; and ways to find and k
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -44,7 +45,9 @@ def wait_for_log(process: subprocess.Popen[bytes], log: Path, text: str, *, time
         if process.poll() is not None:
             pytest.fail(f"rlhf up exited with {process.returncode} before {text!r}:\n{found}")
         time.sleep(0.2)
-    process.kill()
+    # SIGINT, not SIGKILL: its children run in sessions of their own and would outlive it.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        interrupt(process)
     pytest.fail(f"no {text!r} after {timeout}s:\n{log.read_text(errors='replace')}")
 
 

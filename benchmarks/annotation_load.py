@@ -28,15 +28,23 @@ from services.client import CollectorClient
 class Http:
     """A keep-alive HTTP/1.1 connection (stdlib: cheap per call, so the client does not hog the CPU)."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 120.0) -> None:
         parts = urllib.parse.urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        self.timeout = timeout
+        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
+        response, data = self.exchange(method, path, body, headers)
+        return response.status, data
+
+    def exchange(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """The answer (status and headers) and its body; raises OSError or HTTPException if none came."""
         payload = json.dumps(body).encode() if body is not None else None
         all_headers = (
             self.headers
@@ -48,10 +56,10 @@ class Http:
             response = self.connection.getresponse()
         except (http.client.HTTPException, OSError):
             self.connection.close()  # reconnect once: the server may have closed an idle connection
-            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.connection.request(method, path, body=payload, headers=all_headers)
             response = self.connection.getresponse()
-        return response.status, response.read()
+        return response, response.read()
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         status, data = self.request(method, path, body)

@@ -1,8 +1,8 @@
 """Chaos benchmark: simulated annotators vote through the HTTP API while parts of the stack are killed; prints
 JSON.
 
-It starts its own `rlhf up` (collector and worker; embedded PostgreSQL and Redis in a temporary state
-directory), seeds a dataset and the annotators, measures votes/s in a calm first phase (the baseline), then,
+It starts its own stack with `rlhf up`'s start-up and supervision (benchmarks/scratch_stack.py: collector and
+worker; embedded PostgreSQL and Redis in a temporary state directory), seeds a dataset and the annotators, measures votes/s in a calm first phase (the baseline), then,
 at seeded random times, one fault at a time:
 
 - collector: SIGKILL; `rlhf up` restarts it.
@@ -30,31 +30,40 @@ that recovery fits in the run; the defaults (120 s, 60 s, 15 s) make the job rec
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
 import json
-import os
 import random
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/chaos.py` runs from anywhere
 
-from chaos_annotators import Annotator, Session, Tally, run_annotators  # noqa: E402
-from chaos_faults import FAULTS, Faults, plan, run_schedule  # noqa: E402
-from chaos_stack import FINISHED, Platform, UpStack, note, wait_until  # noqa: E402
+from benchmarks.annotation_load import make_annotators, make_dataset, over_collected  # noqa: E402
+from benchmarks.chaos_annotators import Annotator, Session, Tally, start_annotators  # noqa: E402
+from benchmarks.chaos_faults import FAULTS, Faults, plan, run_schedule  # noqa: E402
+from benchmarks.chaos_stack import Platform, Target, note, wait_until  # noqa: E402
+from benchmarks.measure import fetch_one  # noqa: E402
+from benchmarks.scratch_stack import ScratchStack, scratch_stack  # noqa: E402
+from services.client import CollectorClient  # noqa: E402
+from services.core.enums import ImportFormat  # noqa: E402
+from services.domain.demo import DEMO_FILE  # noqa: E402
 
 SFT_PARAMS = {"learning_rate": 1e-3, "num_train_epochs": 10, "logging_steps": 5}
+# Short job heartbeat timeout, requeue delay and watchdog interval, so that the job recoveries fit in the run.
+TIMING = {
+    "RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS": "20",
+    "RLHF_JOB_REQUEUE_AFTER_SECONDS": "10",
+    "RLHF_WATCHDOG_INTERVAL_SECONDS": "2",
+}
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,62 +110,24 @@ def parse_args() -> argparse.Namespace:
 
 def seed(platform: Platform, args: argparse.Namespace) -> tuple[int, list[Annotator], Tally]:
     """The voting dataset (synthetic pairs), the SFT dataset (the demo pairs with winners), the annotators."""
-    from services.domain.demo import DEMO_FILE
-
-    dataset = platform.call(
-        "POST", "/api/v1/datasets", json={"name": "chaos", "annotations_per_comparison": args.k}
-    )
-    for start in range(0, args.comparisons, 1000):
-        items = [
-            {
-                "prompt": f"Question {n}: which answer is kinder?",
-                "response_a": f"Answer A{n}",
-                "response_b": f"B{n}",
-            }
-            for n in range(start, min(args.comparisons, start + 1000))
-        ]
-        platform.call("POST", f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": items})
-    train = platform.call("POST", "/api/v1/datasets", json={"name": "chaos-sft"})
-    platform.call(
-        "POST",
-        f"/api/v1/datasets/{train['id']}/import",
-        params={"format": "trl", "with_preferences": "true"},
-        content=DEMO_FILE.read_bytes(),
-        headers={"Content-Type": "application/x-ndjson"},
-    )
-    platform.train_dataset_id = int(train["id"])
+    admin = platform.admin
+    dataset_id = make_dataset(admin, args.comparisons, args.k)
+    train = admin.create_dataset("chaos-sft")
+    admin.import_jsonl(train.id, DEMO_FILE.read_bytes(), format=ImportFormat.TRL, with_preferences=True)
+    platform.train_dataset_id = train.id
     tally = Tally()
-    annotators = []
-    for n in range(args.annotators):
-        created = platform.call("POST", "/api/v1/annotators", json={"name": f"chaos-{n}"})
-        annotators.append(
-            Annotator(
-                int(created["id"]),
-                created["token"],
-                random.Random(args.seed * 1000 + n),
-                tally,
-                tuple(args.think),
-            )
-        )
-    probe = platform.call("POST", "/api/v1/annotators", json={"name": "chaos-probe"})
-    platform.probe = httpx.Client(
-        base_url=platform.url, headers={"Authorization": f"Bearer {probe['token']}"}, timeout=5
+    annotators = [
+        Annotator(annotator_id, token, random.Random(args.seed * 1000 + n), tally, tuple(args.think))
+        for n, (annotator_id, token) in enumerate(make_annotators(admin, args.annotators))
+    ]
+    probe = admin.create_annotator("chaos-probe")
+    platform.probe = CollectorClient(
+        admin.base_url, probe.token, token_source="the chaos probe annotator", timeout=PROBE_TIMEOUT_SECONDS
     )
-    return int(dataset["id"]), annotators, tally
+    return dataset_id, annotators, tally
 
 
-def settle(platform: Platform, timeout: float) -> tuple[float | None, list[int]]:
-    """Wait for every job to finish; the ids still queued or running after `timeout`."""
-
-    def unfinished() -> list[int]:
-        jobs = platform.call("GET", "/api/v1/jobs", params={"limit": 200})["data"]
-        return [job["id"] for job in jobs if job["status"] not in FINISHED]
-
-    waited = wait_until(lambda: not unfinished(), timeout=timeout, interval=1.0)
-    return waited, unfinished()
-
-
-def read_back(database_url: str, dataset_id: int, tally: Tally, k: int) -> dict[str, Any]:
+def read_back(database_url: str, dataset_id: int, tally: Tally) -> dict[str, Any]:
     """What PostgreSQL holds, against what the annotators were told."""
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
@@ -164,16 +135,12 @@ def read_back(database_url: str, dataset_id: int, tally: Tally, k: int) -> dict[
                JOIN comparison c ON c.id = p.comparison_id WHERE c.dataset_id = %s""",
             (dataset_id,),
         ).fetchall()
-        over_collected = conn.execute(
-            """SELECT count(*) FROM (SELECT c.id FROM comparison c JOIN preference p ON p.comparison_id = c.id
-               WHERE c.dataset_id = %s AND p.choice <> 'skip' GROUP BY c.id HAVING count(*) > %s) x""",
-            (dataset_id, k),
-        ).fetchone()
-        miscounted = conn.execute(
+        miscounted = fetch_one(
+            conn,
             """SELECT count(*) FROM comparison c WHERE c.dataset_id = %s AND c.vote_count <>
                (SELECT count(*) FROM preference p WHERE p.comparison_id = c.id AND p.choice <> 'skip')""",
             (dataset_id,),
-        ).fetchone()
+        )
     stored = {row[0]: row for row in rows}
     lost = [
         ack
@@ -192,11 +159,11 @@ def read_back(database_url: str, dataset_id: int, tally: Tally, k: int) -> dict[
         "acknowledged": len(acked_keys),
         "stored": len(rows),
         "acknowledged_but_lost": len(lost),
-        "lost_examples": [ack.__dict__ for ack in lost[:5]],
+        "lost_examples": [dataclasses.asdict(ack) for ack in lost[:5]],
         "duplicates": sum(n - 1 for n in per_pair.values()) + sum(n - 1 for n in per_key.values()),
         "stored_never_acknowledged": sum(1 for row in rows if row[3] not in acked_keys),
-        "over_collected_comparisons": over_collected[0] if over_collected else None,
-        "vote_count_mismatches": miscounted[0] if miscounted else None,
+        "over_collected_comparisons": over_collected(database_url, dataset_id),
+        "vote_count_mismatches": miscounted,
     }
 
 
@@ -204,12 +171,90 @@ def rate(tally: Tally, start: float, end: float) -> float:
     return round(sum(1 for ack in tally.acks if start <= ack.at < end) / max(end - start, 1e-9), 1)
 
 
-def prebuild_builtin_policy(state_dir: Path) -> None:
-    """Build the built-in policy into the state dir first (about 25 s), so the jobs only train."""
-    code = "from services.core.base_models import ensure_tiny_gpt2; ensure_tiny_gpt2()"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RLHF_")}
-    env["RLHF_STATE_DIR"] = str(state_dir)
-    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+def prebuild_builtin_policy() -> None:
+    """Build the built-in policy into the stack's state dir first (about 25 s), so the jobs only train.
+
+    In a process of its own: this one stays free of torch while it measures."""
+    code = "from services.modeling.base_models import ensure_tiny_gpt2; ensure_tiny_gpt2()"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, capture_output=True)
+
+
+def run(stack: ScratchStack, target: Target, args: argparse.Namespace, kinds: list[str]) -> dict[str, Any]:
+    """Seed, vote with faults, settle the jobs, read back; the report."""
+    note(f"stack up (state in {stack.state_dir}); building the built-in policy")
+    prebuild_builtin_policy()
+    if wait_until(lambda: stack.child("worker").answering(), timeout=300) is None:
+        raise RuntimeError(f"the worker did not start; see {stack.state_dir / 'worker.log'}")
+    platform = Platform(stack.client, args.job_params)
+    dataset_id, annotators, tally = seed(platform, args)
+    schedule = plan([kind for kind in kinds for _ in range(args.rounds)], random.Random(args.seed), args)
+    note(f"voting for {args.duration:.0f} s; faults at {schedule}")
+    faults: list[dict[str, Any]] = []
+    session = Session(drain_seconds=args.drain)
+    t0 = time.monotonic()
+    fault_thread = threading.Thread(
+        target=run_schedule, args=(Faults(target, platform, args), schedule, t0, faults)
+    )
+    fault_thread.start()
+    voting = start_annotators(stack.client.base_url, dataset_id, annotators, session)
+    while time.monotonic() - t0 < args.duration or fault_thread.is_alive():
+        time.sleep(0.5)
+    session.stop()
+    for annotator in voting:
+        annotator.join()
+    stop_at = session.stop_at or time.monotonic()
+
+    note("voting over; letting the jobs settle")
+    settled_s = wait_until(lambda: not platform.unfinished_jobs(), timeout=args.settle_timeout, interval=1.0)
+    stuck = platform.unfinished_jobs()
+    votes = read_back(stack.database_url, dataset_id, tally)
+    jobs = platform.call(lambda admin: admin.list_jobs(limit=1000)).data
+    recovered = [f.get("recovered_s") for f in faults if "skipped" not in f]
+    given_up = stack.processes.supervisor.given_up
+    report: dict[str, Any] = {
+        "benchmark": "chaos",
+        "seed": args.seed,
+        "stack": {
+            "postgres": "embedded" if target.embedded_postgres else "external",
+            "redis": "embedded" if target.embedded_redis else "external",
+        },
+        "annotators": args.annotators,
+        "voting_s": round(stop_at - t0, 1),
+        "votes": {
+            **votes,
+            "conflicts_409": tally.conflicts,
+            "refused": dict(tally.refused),
+            "unacknowledged_at_end": tally.unacknowledged,
+            "retries": dict(tally.retries),
+        },
+        "votes_per_s": {
+            "calm_baseline": rate(tally, t0, t0 + args.calm),
+            "with_faults": rate(tally, t0 + args.calm, stop_at),
+        },
+        "faults": faults,
+        "jobs": {
+            "left_queued_or_running_after_recovery": len(stuck),
+            "stuck_ids": stuck,
+            "settled_after_s": settled_s,
+            "final": [
+                {"id": job.id, "status": job.status.value, "attempts": job.attempts, "error": job.error}
+                for job in sorted(jobs, key=lambda j: j.id)
+            ],
+        },
+        # Parts of the stack `rlhf up`'s supervisor left down after repeated fast failures.
+        "given_up": given_up,
+        "settings": {**TIMING, "postgres_stop": args.postgres_stop, "job_params": args.job_params},
+    }
+    report["ok"] = (
+        votes["acknowledged_but_lost"] == 0
+        and votes["duplicates"] == 0
+        and votes["over_collected_comparisons"] == 0
+        and not stuck
+        and not given_up
+        and all(value is not None for value in recovered)
+        and not any("error" in f for f in faults)
+    )
+    return report
 
 
 def main() -> int:
@@ -218,101 +263,28 @@ def main() -> int:
     unknown = set(kinds) - set(FAULTS)
     if unknown:
         raise SystemExit(f"unknown faults: {', '.join(sorted(unknown))} (known: {', '.join(FAULTS)})")
-    state_dir = Path(tempfile.mkdtemp(prefix="rlhf-chaos-"))
-    timing = {
-        "RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS": "20",
-        "RLHF_JOB_REQUEUE_AFTER_SECONDS": "10",
-        "RLHF_WATCHDOG_INTERVAL_SECONDS": "2",
-    }
-    admin_token = secrets.token_urlsafe(32)
-    stack = UpStack(
-        state_dir,
-        admin_token=admin_token,
-        database_server_url=args.database_url,
+    note("starting the stack (rlhf up's start-up and supervision, collector and worker)")
+    with scratch_stack(
+        args.database_url,
+        embedded_postgres=args.database_url is None,
         redis_url=args.redis_url,
-        timing=timing,
-    )
-    report: dict[str, Any] = {}
-    try:
-        note(f"building the built-in policy; state in {state_dir}")
-        prebuild_builtin_policy(state_dir)
-        note("starting rlhf up")
-        stack.start()
-        platform = Platform(stack.url, admin_token, args.job_params)
-        dataset_id, annotators, tally = seed(platform, args)
-        schedule = plan([kind for kind in kinds for _ in range(args.rounds)], random.Random(args.seed), args)
-        note(f"voting for {args.duration:.0f} s; faults at {schedule}")
-        faults: list[dict[str, Any]] = []
-        session = Session(drain_seconds=args.drain)
-        t0 = time.monotonic()
-        thread = threading.Thread(
-            target=run_schedule, args=(Faults(stack, platform, args), schedule, t0, faults)
+        with_worker=True,
+        env=TIMING,
+    ) as stack:
+        target = Target(
+            stack, embedded_postgres=args.database_url is None, embedded_redis=args.redis_url is None
         )
-        thread.start()
-
-        async def vote() -> None:
-            voting = asyncio.create_task(run_annotators(stack.url, dataset_id, annotators, session))
-            while time.monotonic() - t0 < args.duration or thread.is_alive():
-                await asyncio.sleep(0.5)
-            session.stop()
-            await voting
-
-        asyncio.run(vote())
-        stop_at = session.stop_at or time.monotonic()
-        note("voting over; letting the jobs settle")
-        settled_s, stuck = settle(platform, args.settle_timeout)
-        votes = read_back(stack.database_url, dataset_id, tally, args.k)
-        jobs = platform.call("GET", "/api/v1/jobs", params={"limit": 200})["data"]
-        recovered = [f.get("recovered_s") for f in faults if "skipped" not in f]
-        report = {
-            "benchmark": "chaos",
-            "seed": args.seed,
-            "stack": {
-                "postgres": "embedded" if stack.embedded else "external",
-                "redis": "embedded" if stack.redis_url is None else "external",
-            },
-            "annotators": args.annotators,
-            "voting_s": round(stop_at - t0, 1),
-            "votes": {
-                **votes,
-                "conflicts_409": tally.conflicts,
-                "refused": dict(tally.refused),
-                "unacknowledged_at_end": tally.unacknowledged,
-                "retries": dict(tally.retries),
-            },
-            "votes_per_s": {
-                "calm_baseline": rate(tally, t0, t0 + args.calm),
-                "with_faults": rate(tally, t0 + args.calm, stop_at),
-            },
-            "faults": faults,
-            "jobs": {
-                "left_queued_or_running_after_recovery": len(stuck),
-                "stuck_ids": stuck,
-                "settled_after_s": settled_s,
-                "final": [
-                    {key: job[key] for key in ("id", "status", "attempts", "error")}
-                    for job in sorted(jobs, key=lambda j: j["id"])
-                ],
-            },
-            "settings": {**timing, "postgres_stop": args.postgres_stop, "job_params": args.job_params},
-        }
-        report["ok"] = (
-            votes["acknowledged_but_lost"] == 0
-            and votes["duplicates"] == 0
-            and votes["over_collected_comparisons"] == 0
-            and not stuck
-            and all(value is not None for value in recovered)
-            and not any("error" in f for f in faults)
-        )
-    finally:
-        report["up_exit_code"] = stack.stop()
-        stack.drop_scratch_database()
-        if args.keep:
-            note(f"kept {state_dir}")
-        else:
-            shutil.rmtree(state_dir, ignore_errors=True)
+        try:
+            report = run(stack, target, args, kinds)
+        except BaseException:
+            note(f"the run failed; logs and data kept in {stack.state_dir}")
+            raise
+    if args.keep:
+        note(f"kept {stack.state_dir}")
+    else:
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
     print(json.dumps(report, indent=2))
-    return 0 if report.get("ok") else 1
+    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import subprocess
 import time
 from typing import Any
 
-from chaos_stack import FINISHED, Platform, UpStack, note, wait_until
+from benchmarks.chaos_stack import Platform, Target, note, wait_until
+from services.core.enums import JobStatus
 
 FAULTS = ("collector", "postgres", "worker", "redis")
 
@@ -16,13 +17,13 @@ FAULTS = ("collector", "postgres", "worker", "redis")
 class Faults:
     """One method per fault kind; each returns what it measured (`recovered_s`: seconds until it serves again)."""
 
-    def __init__(self, stack: UpStack, platform: Platform, args: argparse.Namespace) -> None:
-        self.stack = stack
+    def __init__(self, target: Target, platform: Platform, args: argparse.Namespace) -> None:
+        self.target = target
         self.platform = platform
         self.args = args
 
     def collector(self) -> dict[str, Any]:
-        self.stack.kill_child("collector")
+        self.target.kill_child("collector")
         return {
             "how": "SIGKILL",
             "recovered_s": wait_until(self.platform.serves_annotators, timeout=self.args.recovery_timeout),
@@ -30,8 +31,8 @@ class Faults:
 
     def postgres(self) -> dict[str, Any]:
         started = time.monotonic()
-        if self.stack.embedded:
-            self.stack.stop_embedded_postgres(self.args.postgres_stop)
+        if self.target.embedded_postgres:
+            self.target.stop_embedded_postgres(self.args.postgres_stop)
             how = f"embedded, {self.args.postgres_stop} stop, restarted by rlhf up"
             # Down first (an immediate stop takes a moment), so that the recovery is not measured as 0.
             wait_until(lambda: not self.platform.serves_annotators(), timeout=10)
@@ -48,26 +49,27 @@ class Faults:
         # In the middle of training: once the trainer reports progress.
         self.platform.wait_job(
             job_id,
-            lambda j: j["status"] in FINISHED or (j["status"] == "running" and j["progress"] >= 0.2),
+            lambda j: j.status.finished or (j.status is JobStatus.RUNNING and j.progress >= 0.2),
             timeout=600,
         )
         job = self.platform.job(job_id)
-        if job["status"] != "running":
-            return {"job_id": job_id, "error": f"the job was {job['status']} before it could be killed"}
-        ready_before = self.stack.worker_ready_count()
-        self.stack.kill_child("worker")
+        if job.status is not JobStatus.RUNNING:
+            return {"job_id": job_id, "error": f"the job was {job.status} before it could be killed"}
+        killed = self.target.kill_child("worker")
         started = time.monotonic()
         timeout = self.args.recovery_timeout
-        worker_back = wait_until(lambda: self.stack.worker_ready_count() > ready_before, timeout=timeout)
-        left_running = self.platform.wait_job(job_id, lambda j: j["status"] != "running", timeout=timeout)
+        worker_back = wait_until(lambda: self.target.serving_again("worker", old_pid=killed), timeout=timeout)
+        left_running = self.platform.wait_job(
+            job_id, lambda j: j.status is not JobStatus.RUNNING, timeout=timeout
+        )
         after = self.platform.job(job_id)
         return {
             "how": "SIGKILL during an SFT job",
             "job_id": job_id,
-            "progress_at_kill": round(job["progress"], 3),
+            "progress_at_kill": round(job.progress, 3),
             "worker_back_s": worker_back,
             "job_left_running_s": None if left_running is None else round(time.monotonic() - started, 2),
-            "job_then": {"status": after["status"], "attempts": after["attempts"], "error": after["error"]},
+            "job_then": {"status": after.status.value, "attempts": after.attempts, "error": after.error},
             "recovered_s": None
             if worker_back is None or left_running is None
             else round(time.monotonic() - started, 2),
@@ -79,26 +81,26 @@ class Faults:
         deadline = time.monotonic() + self.args.recovery_timeout
         while any(value is None for value in claimed.values()) and time.monotonic() < deadline:
             for job_id in [job_id for job_id, value in claimed.items() if value is None]:
-                status = self.platform.job(job_id)["status"]
-                if status != "queued":
+                status = self.platform.job(job_id).status
+                if status is not JobStatus.QUEUED:
                     claimed[job_id] = round(time.monotonic() - started, 2)
-                    if status not in FINISHED:
-                        self.platform.call("POST", f"/api/v1/jobs/{job_id}/cancel")
+                    if not status.finished:
+                        self.platform.cancel(job_id)
             time.sleep(0.25)
         return claimed
 
     def redis(self) -> dict[str, Any]:
-        if self.stack.redis_url is not None and not self.args.allow_redis_flush:
+        if not self.target.embedded_redis and not self.args.allow_redis_flush:
             return {"skipped": "external Redis without --allow-redis-flush: never flushed"}
         # A job running and one waiting in the queue behind it, so that the flush loses a message.
         running = self.platform.submit_job()
-        self.platform.wait_job(running, lambda j: j["status"] != "queued", timeout=600)
+        self.platform.wait_job(running, lambda j: j.status is not JobStatus.QUEUED, timeout=600)
         waiting = self.platform.submit_job()
         time.sleep(1.0)
-        how, messages = self.stack.flush_broker()
+        how, messages = self.target.flush_broker()
         started = time.monotonic()
         submitted_after = self.platform.submit_job()
-        self.platform.call("POST", f"/api/v1/jobs/{running}/cancel")  # free the worker for the waiting one
+        self.platform.cancel(running)  # free the worker for the waiting one
         claimed = self.wait_claimed([waiting, submitted_after], started)
         done = all(value is not None for value in claimed.values())
         return {

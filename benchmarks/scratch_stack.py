@@ -2,7 +2,9 @@
 database and a temporary state dir, with a CollectorClient for the admin.
 
 PostgreSQL: a scratch database on the given server, else on the local one (127.0.0.1:5432), else the embedded
-server in the state dir; dropped at the end. Redis: the embedded one in the state dir (nothing shared).
+server in the state dir (always the embedded one with `embedded_postgres`: for a benchmark that restarts it);
+a scratch database is dropped at the end. Redis: the embedded one in the state dir (nothing shared), or the
+given `redis_url`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from services.client import CollectorClient
 from services.core.databases import driver_url, scratch_database
 from services.core.net import free_port, tcp_open
 from services.core.settings import get_settings
-from services.stack import Stack, running_stack
+from services.stack import ChildProcess, Stack, running_stack
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -32,17 +34,24 @@ class ScratchStack:
     processes: Stack
     client: CollectorClient  # the admin's
     database_url: str  # psycopg's form
+    redis_url: str
     state_dir: Path
 
+    def child(self, name: str) -> ChildProcess:
+        """One of the stack's children: collector, worker, inference (the same object across restarts)."""
+        return next(child for child in self.processes.children if child.name == name)
+
     def pid(self, name: str) -> int:
-        """The process id of one of the stack's children: collector, worker, inference."""
-        return next(child.process.pid for child in self.processes.children if child.name == name)
+        """The process id of a child now (a new one once `rlhf up`'s supervisor has restarted it)."""
+        return self.child(name).process.pid
 
 
 @contextmanager
 def scratch_stack(
     database_server: str | None = None,
     *,
+    embedded_postgres: bool = False,
+    redis_url: str | None = None,
     with_worker: bool = True,
     with_inference: bool = False,
     env: dict[str, str] | None = None,
@@ -54,13 +63,16 @@ def scratch_stack(
     with ExitStack() as cleanup:
         cleanup.callback(_restore_environ, saved)
         server = database_server or (LOCAL_POSTGRES if tcp_open("127.0.0.1", 5432) else None)
-        if server is not None:
+        if server is not None and not embedded_postgres:
             os.environ["RLHF_DATABASE_URL"] = cleanup.enter_context(
                 scratch_database(server, prefix="rlhf_bench", keep=keep_database)
             )
         else:
             os.environ.pop("RLHF_DATABASE_URL", None)
-        os.environ.pop("RLHF_REDIS_URL", None)
+        if redis_url is not None:
+            os.environ["RLHF_REDIS_URL"] = redis_url
+        else:
+            os.environ.pop("RLHF_REDIS_URL", None)
         os.environ.update(
             {
                 "RLHF_STATE_DIR": str(state_dir),
@@ -87,9 +99,14 @@ def scratch_stack(
             )
         )
         client = cleanup.enter_context(CollectorClient.from_settings(get_settings(), timeout=600))
-        # running_stack points this process at the database it uses (the embedded server's, without a server).
-        database_url = driver_url(os.environ["RLHF_DATABASE_URL"])
-        yield ScratchStack(processes=processes, client=client, database_url=database_url, state_dir=state_dir)
+        # running_stack points this process at the servers it uses (the embedded ones' URLs, without given ones).
+        yield ScratchStack(
+            processes=processes,
+            client=client,
+            database_url=driver_url(os.environ["RLHF_DATABASE_URL"]),
+            redis_url=os.environ["RLHF_REDIS_URL"],
+            state_dir=state_dir,
+        )
 
 
 def _restore_environ(saved: dict[str, str]) -> None:

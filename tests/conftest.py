@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,25 @@ from tests.helpers.servers import running_collector
 
 # RLHF_TEST_EMBEDDED=1 tests the fallback that machines without local servers take.
 FORCE_EMBEDDED = os.environ.get("RLHF_TEST_EMBEDDED") == "1"
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # A temporary directory of this session's own: pytest's default base (/tmp/pytest-of-USER) keeps only the
+    # newest three sessions' directories, so one test session deletes the directories of others running on
+    # the same machine (their servers' data included). Removed after a session that passed.
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="pytest-rlhf-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    own = session.config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and exitstatus == 0:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The inference service: TGI-compatible /generate, /generate_stream and /, /reward, /info, /health, /metrics.
+"""The inference service: TGI-compatible /generate, /generate_stream and /, OpenAI-compatible /v1/chat/completions,
+/v1/completions and /v1/models, /reward, /info, /health, /metrics.
 
 `uvicorn services.inference.app:app`. Settings are read, and models loaded, at startup (runtime.lifespan),
 not at import. A new family of routes is a module in routes/ with an APIRouter, included here.
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
 from services.inference.errors import install_error_handlers
-from services.inference.routes import health, info, reward, tgi
+from services.inference.routes import health, info, openai, reward, tgi
 from services.inference.routes.info import VERSION
 from services.inference.runtime import lifespan
 
@@ -20,11 +21,11 @@ def create_app() -> FastAPI:
         title="RLHF inference",
         version=VERSION,
         lifespan=lifespan,
-        description="Serves the promoted policy (text-generation-inference's API) and reward model.",
+        description="Serves the promoted policy (text-generation-inference's and OpenAI's APIs) and reward model.",
     )
     app.add_middleware(RequestMetricsMiddleware, service="inference")
     install_error_handlers(app)
-    for module in (health, info, tgi, reward):
+    for module in (health, info, tgi, openai, reward):
         app.include_router(module.router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)
     return app

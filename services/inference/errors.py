@@ -1,8 +1,11 @@
 """The inference service's errors and the one place where they become HTTP answers.
 
-Bodies follow TGI's ErrorResponse `{"error", "error_type"}` (router/src/server.rs: 422 validation,
-429 overloaded, 424 generation) so that TGI clients raise their typed errors, plus `detail` with the
-same message, the convention of this project's other service.
+Two wire formats, chosen by path. The TGI routes (and /reward) answer TGI's ErrorResponse
+`{"error", "error_type"}` (router/src/server.rs: 422 validation, 429 overloaded, 424 generation) so that
+TGI clients raise their typed errors, plus `detail` with the same message, the convention of this
+project's other service. Everything under /v1/ answers OpenAI's `{"error": {"message", "type", "param",
+"code"}}` with OpenAI's codes (400 for invalid parameters, 404 for an unknown model or route), so that the
+`openai` client raises its typed errors (BadRequestError, NotFoundError, RateLimitError, ...).
 """
 
 from __future__ import annotations
@@ -10,15 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.inference.schemas import ErrorResponse
+
+OPENAI_PREFIX = "/v1/"
 
 
 class InferenceError(Exception):
     status_code = 500
     error_type = "unknown"
+    # OpenAI's `param` (the request field at fault) and `code` (a machine-readable reason), where known.
+    param: str | None = None
+    code: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -26,6 +36,10 @@ class InferenceError(Exception):
 
     def body(self) -> dict[str, str]:
         return {"error": self.message, "error_type": self.error_type, "detail": self.message}
+
+    @property
+    def openai_message(self) -> str:
+        return self.message
 
 
 class ValidationError(InferenceError):
@@ -36,6 +50,59 @@ class ValidationError(InferenceError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"Input validation error: {reason}")
+        self.reason = reason
+
+    @property
+    def openai_message(self) -> str:
+        return self.reason
+
+
+class ContextLengthError(ValidationError):
+    """The input, or the input and the tokens asked for, do not fit the model's window."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, *, window: int, input_length: int, max_new_tokens: int | None) -> None:
+        if max_new_tokens is None:
+            super().__init__(f"`inputs` must have less than {window} tokens. Given: {input_length}")
+            self._openai = (
+                f"This model's maximum context length is {window} tokens. However, your prompt has "
+                f"{input_length} tokens. Please reduce the length of the prompt."
+            )
+        else:
+            super().__init__(
+                f"`inputs` tokens + `max_new_tokens` must be <= {window}. "
+                f"Given: {input_length} `inputs` tokens and {max_new_tokens} `max_new_tokens`"
+            )
+            self._openai = (
+                f"This model's maximum context length is {window} tokens. However, you requested "
+                f"{input_length + max_new_tokens} tokens ({input_length} in the prompt, {max_new_tokens} "
+                "in the completion). Please reduce the length of the prompt or of max_tokens."
+            )
+
+    @property
+    def openai_message(self) -> str:
+        return self._openai
+
+
+class InvalidRequestError(InferenceError):
+    """OpenAI's 400: an invalid parameter of a /v1 route (`param` names it)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class ModelNotFoundError(InferenceError):
+    """OpenAI's 404 for a `model` this service does not serve (now)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+    param = "model"
 
 
 class OverloadedError(InferenceError):
@@ -84,20 +151,71 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _pydantic_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        location = _location(error)
         parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
     return "; ".join(parts) or "invalid request body"
+
+
+def _location(error: dict[str, Any]) -> str:
+    return ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+
+
+# OpenAI's error `type` for each status the /v1 routes answer.
+_OPENAI_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 429: "rate_limit_error"}
+# Our codes that OpenAI's API spells differently: a TGI 422 is OpenAI's 400, a failed generation its 500.
+_OPENAI_STATUS = {422: 400, 424: 500}
+
+
+def openai_error_body(
+    status_code: int, message: str, *, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    error_type = _OPENAI_TYPES.get(
+        status_code, "server_error" if status_code >= 500 else "invalid_request_error"
+    )
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def openai_error_response(exc: InferenceError) -> JSONResponse:
+    status_code = _OPENAI_STATUS.get(exc.status_code, exc.status_code)
+    body = openai_error_body(status_code, exc.openai_message, param=exc.param, code=exc.code)
+    return JSONResponse(status_code=status_code, content=body)
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith(OPENAI_PREFIX)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def inference_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InferenceError)
+        if _is_openai(request):
+            return openai_error_response(exc)
         return JSONResponse(status_code=exc.status_code, content=exc.body())
 
     async def request_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if _is_openai(request):
+            errors = exc.errors()
+            param = _location(errors[0]) if errors else None
+            return JSONResponse(
+                status_code=400, content=openai_error_body(400, _pydantic_message(exc), param=param or None)
+            )
         error = ValidationError(_pydantic_message(exc))
         return JSONResponse(status_code=error.status_code, content=error.body())
 
+    async def http_error(request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, StarletteHTTPException)
+        if not _is_openai(request):
+            return await http_exception_handler(request, exc)
+        message = f"{exc.detail}: {request.method} {request.url.path}"
+        if exc.status_code == 404:
+            message += " (this service answers /v1/chat/completions, /v1/completions and /v1/models)"
+        return JSONResponse(
+            status_code=exc.status_code,
+            content=openai_error_body(exc.status_code, message),
+            headers=getattr(exc, "headers", None),
+        )
+
     app.add_exception_handler(InferenceError, inference_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,11 +1,16 @@
 """Token-by-token generation for a micro-batch of requests, each with its own parameters.
 
+A request's input is a text, or a conversation (OpenAI's messages) put through the tokenizer's chat
+template; either way it is tokenized on the worker (services/inference/prompts.py), with the tokenizer of
+the model that generates it.
 Rows are left-padded into one batch and decoded together with a KV cache; each row's logits are then
 processed and sampled on their own (TGI's order: repetition penalty, frequency penalty, then temperature,
 top-k, top-p, typical-p), with a `torch.Generator` per request. A request's tokens therefore depend on its
 seed and parameters, not on what it was batched with. Rows that finish leave the batch.
 Stopping follows TGI's StoppingCriteria: length first, then the EOS token, then a stop sequence at the
-end of the text so far (the stop sequence stays in the text, as in TGI).
+end of the text so far (the stop sequence stays in the text, as in TGI). With `stop_inside_tokens`
+(OpenAI's rule) a stop sequence that ends inside the newest token stops too; the OpenAI routes cut the text
+before it.
 """
 
 from __future__ import annotations
@@ -23,9 +28,15 @@ from transformers import (
     TypicalLogitsWarper,
 )
 
-from services.inference.errors import GenerationError, ValidationError
+from services.inference.errors import (
+    GenerationError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ValidationError,
+)
 from services.inference.loading import LoadedModel
-from services.inference.validation import DEFAULT_MAX_NEW_TOKENS, SamplingParams
+from services.inference.prompts import Conversation, prepare_input
+from services.inference.validation import SamplingParams
 
 
 @dataclass
@@ -54,41 +65,16 @@ TokenCallback = Callable[[TokenInfo, "GenerationResult | None"], None]
 
 @dataclass
 class GenerationRequest:
-    inputs: str
+    # A text to continue, or a conversation to answer (through the model's chat template).
+    inputs: str | Conversation
     params: SamplingParams
     on_token: TokenCallback | None = None
+    # The version that must generate it (a request that named one); None: whichever serves.
+    required_model: str | None = None
     # The version that generates this request, set when its batch starts.
     model: str | None = None
     # Set from the event loop when the client goes away: the row leaves the batch at the next step.
     cancelled: bool = False
-
-
-def prepare_input(policy: LoadedModel, inputs: str, params: SamplingParams) -> tuple[list[int], int]:
-    """Input ids (after `truncate`) and the resolved max_new_tokens, or TGI's 422 for the window rules."""
-    input_ids: list[int] = policy.tokenizer(inputs)["input_ids"]
-    window = policy.window
-    if params.truncate is not None:
-        if window is not None and params.truncate >= window:
-            raise ValidationError(
-                f"`truncate` must be strictly positive and less than {window}. Given: {params.truncate}"
-            )
-        input_ids = input_ids[-params.truncate :]
-    if not input_ids:
-        raise ValidationError("`inputs` cannot be empty")
-    input_length = len(input_ids)
-    if window is not None and input_length >= window:
-        raise ValidationError(f"`inputs` must have less than {window} tokens. Given: {input_length}")
-    max_new_tokens = params.max_new_tokens
-    if max_new_tokens is None:
-        max_new_tokens = DEFAULT_MAX_NEW_TOKENS
-        if window is not None:
-            max_new_tokens = min(max_new_tokens, window - input_length)
-    if window is not None and input_length + max_new_tokens > window:
-        raise ValidationError(
-            f"`inputs` tokens + `max_new_tokens` must be <= {window}. "
-            f"Given: {input_length} `inputs` tokens and {max_new_tokens} `max_new_tokens`"
-        )
-    return input_ids, max_new_tokens
 
 
 class _FrequencyPenalty:
@@ -103,12 +89,36 @@ class _FrequencyPenalty:
         return scores - self.penalty * frequency / input_ids.shape[1]
 
 
-def _processors(params: SamplingParams) -> list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+class _OpenAIPenalties:
+    """OpenAI's frequency and presence penalties, counted over the generated tokens only (not the prompt):
+    logit − count × frequency − (count > 0) × presence."""
+
+    def __init__(self, *, frequency: float, presence: float, prompt_length: int) -> None:
+        self.frequency = frequency
+        self.presence = presence
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_length :]
+        counts = torch.zeros_like(scores)
+        counts.scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
+        return scores - self.frequency * counts - self.presence * (counts > 0).to(scores.dtype)
+
+
+def _processors(
+    params: SamplingParams, prompt_length: int
+) -> list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     processors: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = []
     if params.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
     if params.frequency_penalty != 0.0:
         processors.append(_FrequencyPenalty(params.frequency_penalty))
+    if params.count_penalty != 0.0 or params.presence_penalty != 0.0:
+        processors.append(
+            _OpenAIPenalties(
+                frequency=params.count_penalty, presence=params.presence_penalty, prompt_length=prompt_length
+            )
+        )
     if params.sampling:
         if params.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(params.temperature))
@@ -142,7 +152,7 @@ class _Row:
         self.tokens: list[TokenInfo] = []
         self.prefill: list[TokenInfo] = []
         self.max_new_tokens = max_new_tokens
-        self.processors = _processors(self.params)
+        self.processors = _processors(self.params, len(input_ids))
         self.generator: torch.Generator | None = None
         if self.params.sampling:
             self.generator = torch.Generator(device=policy.device)
@@ -215,11 +225,19 @@ class _Row:
             self.finish_reason = "length"
         elif token_id in self.policy.eos_token_ids:
             self.finish_reason = "eos_token"
-        elif any(self.text.endswith(stop) for stop in self.params.stop):
+        elif self._stopped(len(token.text)):
             self.finish_reason = "stop_sequence"
         result = self.result() if self.finish_reason is not None else None
         if self.request.on_token is not None:
             self.request.on_token(token, result)
+
+    def _stopped(self, new_chars: int) -> bool:
+        if not self.params.stop_inside_tokens:
+            return any(self.text.endswith(stop) for stop in self.params.stop)
+        # Only where the new characters could complete a stop sequence: the text before was checked.
+        return any(
+            stop in self.text[-(new_chars + len(stop) - 1) :] for stop in self.params.stop if new_chars
+        )
 
     def result(self) -> GenerationResult:
         assert self.finish_reason is not None
@@ -237,14 +255,21 @@ class _Row:
 def generate_batch(
     policy: LoadedModel, requests: list[GenerationRequest]
 ) -> list[GenerationResult | Exception]:
-    """One outcome per request: its result, its 422 (window rules), or a 424 if the model failed."""
+    """One outcome per request: its result, its 4xx (window rules, chat template), or a 424 if the model
+    failed."""
     outcomes: list[GenerationResult | Exception] = [GenerationError("request cancelled")] * len(requests)
     rows: list[_Row] = []
     for index, request in enumerate(requests):
         request.model = policy.name
+        if request.required_model is not None and request.required_model != policy.name:
+            # It named a version that stopped serving while the request waited (a promotion landed).
+            outcomes[index] = ModelNotFoundError(
+                f"The model `{request.required_model}` is no longer served: {policy.name} replaced it"
+            )
+            continue
         try:
             input_ids, max_new_tokens = prepare_input(policy, request.inputs, request.params)
-        except ValidationError as exc:
+        except (ValidationError, InvalidRequestError) as exc:
             outcomes[index] = exc
             continue
         rows.append(_Row(index, request, input_ids, max_new_tokens, policy))

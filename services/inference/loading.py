@@ -43,6 +43,8 @@ class Target:
     version_id: int | None
     source: Literal["promoted", "default"]
     path: str
+    # When the version was made (None for the default policy).
+    created_at: datetime | None = None
 
     @property
     def key(self) -> tuple[int | None, str]:
@@ -96,6 +98,7 @@ def promoted_targets() -> dict[ModelKind, Target]:
                     version_id=version.id,
                     source="promoted",
                     path=str(version_path(version.path)),
+                    created_at=version.created_at,
                 )
     return targets
 

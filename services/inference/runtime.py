@@ -1,13 +1,14 @@
 """What serves requests: the model registry (loading, hot reload), the two micro-batchers and the lifespan that
-starts and stops them. Routes reach it as `RuntimeDep`; whatever the wire format (TGI today), they ask it to
-generate (`generate`, `stream`) or to score (`score`).
+starts and stops them. Routes reach it as `RuntimeDep`; whatever the wire format (TGI's, OpenAI's), they ask it
+to generate (`generate`, `stream`) or to score (`score`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,9 +23,6 @@ from services.inference.errors import GenerationError, ModelUnavailableError, Sc
 from services.inference.generation import GenerationRequest, GenerationResult, TokenInfo, generate_batch
 from services.inference.loading import LoadedModel, ModelRegistry
 from services.inference.rewards import score_pairs
-from services.inference.validation import SamplingParams
-
-_END = object()
 
 
 def torch_threads(settings: Settings) -> int:
@@ -40,28 +38,37 @@ def torch_threads(settings: Settings) -> int:
     return max(1, cpus - 1)
 
 
+class _Ended:
+    """The marker that closes a stream's events: its request group has its outcome."""
+
+
+_END = _Ended()
+
+
 class TokenStream:
-    """The tokens of one request as they are generated (on the batcher's thread), for a streaming route.
+    """The tokens of a group of requests (one answer's choices) as they are generated, on the batcher's
+    thread, for a streaming route.
 
     The caller iterates `tokens()` and must `close()` when it stops (a client that went away), which stops
-    the request's row at the next step."""
+    the group's rows at the next step."""
 
     def __init__(
-        self, request: GenerationRequest, future: asyncio.Future[Any], events: asyncio.Queue[Any]
+        self, requests: list[GenerationRequest], future: asyncio.Future[Any], events: asyncio.Queue[Any]
     ) -> None:
-        self.request = request
+        self.requests = requests
         self.future = future
         self.events = events
         self.first: Any = None
 
     @property
     def model(self) -> str:
-        """The version that generates (known once the first token came)."""
-        assert self.request.model is not None
-        return self.request.model
+        """The version that generates (known once the first token came; the group shares one batch)."""
+        model = self.requests[0].model
+        assert model is not None
+        return model
 
-    async def tokens(self) -> AsyncIterator[tuple[TokenInfo, GenerationResult | None]]:
-        """(token, result): `result` is set on the request's last token."""
+    async def tokens(self) -> AsyncIterator[tuple[int, TokenInfo, GenerationResult | None]]:
+        """(request index, token, result): `result` is set on that request's last token."""
         item = self.first
         while item is not _END:
             yield item
@@ -69,10 +76,23 @@ class TokenStream:
 
     def error(self) -> BaseException | None:
         """What ended the stream early, once `tokens()` is exhausted (None: it finished)."""
+        if self.future.cancelled():
+            return GenerationError("request cancelled")
         return self.future.exception()
 
     def close(self) -> None:
-        self.request.cancelled = True  # no-op when finished
+        _cancel(self.requests, self.future)  # no-op when finished
+
+
+def _cancel(requests: list[GenerationRequest], future: asyncio.Future[Any]) -> None:
+    """The client went away: dropped if still queued, else its rows stop at the next step."""
+    for request in requests:
+        request.cancelled = True
+    future.cancel()
+
+
+# Called on the event loop for each new token of a group's request: (index in the group, token, result).
+TokenForward = Callable[[int, TokenInfo, GenerationResult | None], None]
 
 
 @dataclass
@@ -80,7 +100,7 @@ class Runtime:
     settings: Settings
     registry: ModelRegistry
     reward_batcher: MicroBatcher[list[tuple[str, str]]]
-    generate_batcher: MicroBatcher[GenerationRequest]
+    generate_batcher: MicroBatcher[list[GenerationRequest]]
 
     def serving(self, kind: ModelKind) -> LoadedModel:
         """The model of this kind that answers now; 503 when there is none."""
@@ -89,46 +109,54 @@ class Runtime:
             raise ModelUnavailableError(no_model_message(self.registry, kind))
         return loaded
 
-    async def generate(self, inputs: str, params: SamplingParams) -> GenerationResult:
+    def _submit(self, requests: list[GenerationRequest], forward: TokenForward | None) -> asyncio.Future[Any]:
+        """Queue a group of requests (one answer's choices) as one unit of the batcher: they share a batch, so
+        one version generates all of them. The future resolves to their results as soon as the last of them
+        finishes, not when the longest row of the batch does."""
         loop = asyncio.get_running_loop()
+        results: list[GenerationResult | None] = [None] * len(requests)
         submitted: list[asyncio.Future[Any]] = []
 
-        def on_token(token: TokenInfo, result: GenerationResult | None) -> None:
-            # Answer when this row finishes, not when the longest row of its batch does.
-            if result is not None and submitted:
-                loop.call_soon_threadsafe(settle, submitted[0], result)
+        def deliver(index: int, token: TokenInfo, result: GenerationResult | None) -> None:
+            # On the event loop, so `submitted` is filled: submit() returned before any callback runs.
+            if forward is not None:
+                forward(index, token, result)
+            if result is not None:
+                results[index] = result
+                if all(done is not None for done in results):
+                    settle(submitted[0], list(results))
 
-        request = GenerationRequest(inputs, params, on_token)
-        submitted.append(self.generate_batcher.submit(request))
+        for index, request in enumerate(requests):
+            request.on_token = functools.partial(_call_on_loop, loop, deliver, index)
+        submitted.append(self.generate_batcher.submit(requests, units=len(requests)))
+        return submitted[0]
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Generate a group of requests (one answer's choices); one result per request, in order."""
+        future = self._submit(requests, None)
         try:
-            # A client that goes away cancels the future: dropped if still queued, else its row stops.
-            result: GenerationResult = await submitted[0]
+            results: list[GenerationResult] = await future
         except asyncio.CancelledError:
-            request.cancelled = True
+            _cancel(requests, future)
             raise
-        return result
+        return results
 
-    async def stream(self, inputs: str, params: SamplingParams) -> TokenStream:
-        """Start generating; returns once the first token is there, so that a request that fails before it
-        gets its HTTP error code, and the answer's headers can name the version that generates."""
-        loop = asyncio.get_running_loop()
+    async def stream(self, requests: list[GenerationRequest]) -> TokenStream:
+        """Start generating a group; returns once the first token is there, so that a group that fails before
+        it gets its HTTP error code, and the answer's headers can name the version that generates."""
         events: asyncio.Queue[Any] = asyncio.Queue()
-
-        def on_token(token: TokenInfo, result: GenerationResult | None) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, (token, result))
-
-        request = GenerationRequest(inputs, params, on_token)
-        future = self.generate_batcher.submit(request)
+        future = self._submit(
+            requests, lambda index, token, result: events.put_nowait((index, token, result))
+        )
         future.add_done_callback(lambda _: events.put_nowait(_END))
-        stream = TokenStream(request, future, events)
+        stream = TokenStream(requests, future, events)
         try:
             stream.first = await events.get()
         except asyncio.CancelledError:
-            request.cancelled = True
-            future.cancel()  # still queued: the batcher drops it
+            stream.close()
             raise
         if stream.first is _END:
-            await future  # raises the request's error
+            await future  # raises the group's error
             raise GenerationError("generation ended without a token")
         return stream
 
@@ -173,11 +201,29 @@ def _score_batch(
     return outcomes
 
 
-def _generate_batch(registry: ModelRegistry, requests: list[GenerationRequest]) -> list[Any]:
+def _call_on_loop(
+    loop: asyncio.AbstractEventLoop,
+    deliver: TokenForward,
+    index: int,
+    token: TokenInfo,
+    result: GenerationResult | None,
+) -> None:
+    loop.call_soon_threadsafe(deliver, index, token, result)
+
+
+def _generate_batch(registry: ModelRegistry, groups: list[list[GenerationRequest]]) -> list[Any]:
+    """One outcome per group: its results, or the first error among its requests (a group answers as one)."""
     policy = registry.serving(ModelKind.POLICY)
     if policy is None:
-        return [ModelUnavailableError(no_model_message(registry, ModelKind.POLICY))] * len(requests)
-    return generate_batch(policy, requests)
+        return [ModelUnavailableError(no_model_message(registry, ModelKind.POLICY))] * len(groups)
+    outcomes = generate_batch(policy, [request for group in groups for request in group])
+    answers: list[Any] = []
+    offset = 0
+    for group in groups:
+        mine = outcomes[offset : offset + len(group)]
+        offset += len(group)
+        answers.append(next((o for o in mine if isinstance(o, Exception)), mine))
+    return answers
 
 
 @asynccontextmanager
@@ -195,9 +241,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_queue_size=settings.max_queue_size,
         on_error=lambda exc: ScoringError(f"{type(exc).__name__}: {exc}"),
     )
-    generate_batcher: MicroBatcher[GenerationRequest] = MicroBatcher(
+    generate_batcher: MicroBatcher[list[GenerationRequest]] = MicroBatcher(
         "generate",
-        lambda requests: _generate_batch(registry, requests),
+        lambda groups: _generate_batch(registry, groups),
         max_batch_size=settings.generate_max_batch_size,
         max_wait_s=settings.generate_max_wait_ms / 1000,
         max_queue_size=settings.max_queue_size,

@@ -21,7 +21,8 @@ FinishReason = Literal["length", "eos_token", "stop_sequence"]
 
 
 class GenerateParameters(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # NaN and infinities (which Python's JSON parser lets through) are refused, as TGI's serde refuses them.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     best_of: int | None = None
     temperature: float | None = None

@@ -1,7 +1,7 @@
 """TGI's parameter rules for /generate (router/src/validation.rs), checked before anything is queued.
 
 The messages are TGI's own, so that clients matching on them keep working. Rules that need the token
-count of the input (window, truncation) are in `generation.prepare_input`, which runs them with the
+count of the input (window, truncation) are in `prompts.prepare_input`, which runs them with the
 tokenizer of the model that will generate.
 """
 
@@ -39,6 +39,15 @@ class SamplingParams:
     truncate: int | None = None
     top_n_tokens: int = 0
     decoder_input_details: bool = False
+    # Tokens to generate when the request names no limit (TGI's 100; the OpenAI routes: up to the cap).
+    default_max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    # OpenAI's penalties, over the generated tokens only: each token's logit is lowered by
+    # count_penalty × its count (OpenAI's frequency_penalty; TGI's above divides by the length) and by
+    # presence_penalty once it appeared.
+    count_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    # OpenAI's stop rule: a stop sequence ending inside the newest token stops too (TGI: only at the end).
+    stop_inside_tokens: bool = False
 
     @property
     def sampling(self) -> bool:

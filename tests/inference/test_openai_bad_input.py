@@ -106,6 +106,7 @@ COMPLETION_INVALID = [
     pytest.param({"suffix": "end"}, "suffix", "not supported", id="suffix"),
     pytest.param({"best_of": 3}, "best_of", "not supported", id="best_of"),
     pytest.param({"logprobs": 6}, "logprobs", "between 0 and 5", id="logprobs-6"),
+    pytest.param({"logprobs": 2, "echo": True}, "echo", "not supported", id="echo-logprobs"),
     pytest.param({"n": 65, "prompt": ["a", "b"]}, "n", "at most 128 choices (prompts × n)", id="rows"),
     pytest.param({"temperature": 3}, "temperature", "between 0 and 2", id="temperature"),
     pytest.param({"prompt": LONG}, None, "maximum context length is 128 tokens", id="prompt-too-long"),

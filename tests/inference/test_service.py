@@ -89,6 +89,21 @@ def test_full_queue_answers_429_overloaded(small_queue_url: str) -> None:
     assert 'rlhf_inference_rejected_total{queue="generate"}' in httpx.get(small_queue_url + "/metrics").text
 
 
+def test_full_queue_answers_429_in_openai_shape_on_v1(small_queue_url: str) -> None:
+    body = {"model": "policy", "prompt": "The morning", "max_tokens": 100}
+
+    async def flood() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=small_queue_url, timeout=120) as client:
+            return await asyncio.gather(*(client.post("/v1/completions", json=body) for _ in range(12)))
+
+    responses = asyncio.run(flood())
+
+    assert {response.status_code for response in responses} == {200, 429}
+    refused = next(response for response in responses if response.status_code == 429)
+    error = refused.json()["error"]
+    assert error["type"] == "rate_limit_error" and error["message"].startswith("Model is overloaded")
+
+
 def test_huggingface_hub_inference_client_works_unchanged(inference_url: str) -> None:
     client = InferenceClient(model=inference_url, timeout=60)
 

@@ -313,3 +313,35 @@ def test_short_request_answers_before_the_long_one_in_its_batch(
         pytest.fail("the two requests never shared a batch")
 
     assert short_done < long_done
+
+
+def test_short_stream_ends_before_the_long_request_in_its_batch(
+    inference: httpx.Client, inference_url: str
+) -> None:
+    short = {"inputs": "The morning", "parameters": {"max_new_tokens": 1}}
+    long = {"inputs": "The morning", "parameters": {"max_new_tokens": 120}}
+
+    async def both() -> tuple[float, float]:
+        async with httpx.AsyncClient(base_url=inference_url, timeout=120) as client:
+            started = time.perf_counter()
+
+            async def streamed() -> float:
+                async with client.stream("POST", "/generate_stream", json=short) as response:
+                    await response.aread()  # the whole stream: it ends when its own row does
+                return time.perf_counter() - started
+
+            async def answered() -> float:
+                (await client.post("/generate", json=long)).raise_for_status()
+                return time.perf_counter() - started
+
+            return await asyncio.gather(streamed(), answered())
+
+    for _ in range(3):  # until the two share a batch
+        batches = metric_total(inference, "rlhf_inference_batch_size_count", "generate")
+        short_done, long_done = asyncio.run(both())
+        if metric_total(inference, "rlhf_inference_batch_size_count", "generate") - batches == 1:
+            break
+    else:
+        pytest.fail("the two requests never shared a batch")
+
+    assert short_done < long_done

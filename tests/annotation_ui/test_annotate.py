@@ -384,7 +384,7 @@ def test_sign_in_with_bad_then_pasted_token_choose_dataset_and_sign_out(
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
 
     page.get_by_label("Annotator token").fill(annotator.token)
-    page.get_by_label("Keep me signed in on this device").uncheck()
+    expect(page.locator("#remember")).not_to_be_checked()
     page.keyboard.press("Enter")
     expect(page.locator("#view-datasets")).to_be_visible()
     expect(page.locator("#annotator-name")).to_have_text(annotator.name)

@@ -548,8 +548,14 @@ async function sendPending(pending) {
   } else if (answer.status === 404) {
     showNotice("This comparison no longer exists. Moving on to the next one.");
   } else if (answer.status === 403) {
+    // The admin changed the datasets assigned: go on by the new list.
+    await refreshProgress();
+    if (session !== state.session) return;
+    if (!currentDataset()) {
+      showDatasets(`Not recorded: ${detailOf(answer)}.`);
+      return;
+    }
     showNotice(`Not recorded: ${detailOf(answer)}.`);
-    await refreshProgress(); // the admin changed the datasets assigned: the next step goes by the new list
   } else if (onScreen) {
     // A refusal like 422 would come back the same: keep the judgement on screen to change it.
     showNotice(`The server refused this judgement: ${detailOf(answer)}`);

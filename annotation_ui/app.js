@@ -1,13 +1,13 @@
 // The annotation form: sign in, pick a dataset, judge comparisons one after another.
 import { detailOf, newIdempotencyKey, request, retryNow, withRetry } from "./api.js";
-import { renderText } from "./render.js";
+import { renderText, showBidiControls } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
-// The token lives in localStorage when "keep me signed in" is ticked (annotators come back day after day
-// through the same link), else in sessionStorage (gone with the tab, for shared machines). Either is
-// readable by script on this origin; the page never renders data as HTML and its CSP allows only its own
-// scripts, which is what keeps the token safe.
+// The token lives in sessionStorage (gone with the tab: machines may be shared), also after a sign-in link,
+// unless the annotator ticks "Remember me on this device" (at sign-in or in the top bar): then localStorage,
+// for coming back day after day. Either is readable by script on this origin; the page never renders data as
+// HTML and its CSP allows only its own scripts, which is what keeps the token safe.
 const TOKEN_KEY = "rlhf.annotate.token";
 const pendingKey = (annotatorId) => `rlhf.annotate.pending.${annotatorId}`;
 const datasetKey = (annotatorId) => `rlhf.annotate.dataset.${annotatorId}`;
@@ -68,6 +68,17 @@ function storeToken(token, remember) {
 function forgetToken() {
   storageRemove(localStorage, TOKEN_KEY);
   storageRemove(sessionStorage, TOKEN_KEY);
+}
+
+function tokenRemembered() {
+  return storageGet(localStorage, TOKEN_KEY) !== null;
+}
+
+// A revoked or expired token is answered 401 with a detail that says so (and since when): shown as it is,
+// so the annotator knows that asking the admin, not retyping the token, is what helps.
+function accessEnded(answer) {
+  const detail = detailOf(answer);
+  return answer.status === 401 && /revoked|expired/.test(detail) ? `Your access has ended: ${detail}.` : null;
 }
 
 // A judgement being sent is kept until the server has answered, so a reload or a crash mid-retry
@@ -214,9 +225,10 @@ function renderSession() {
   const signedIn = Boolean(state.me);
   $("session").hidden = !signedIn;
   if (!signedIn) return;
-  $("annotator-name").textContent = state.me.name;
+  $("annotator-name").textContent = showBidiControls(state.me.name);
+  $("remember-device").checked = tokenRemembered();
   const dataset = currentDataset();
-  $("dataset-name").textContent = dataset ? dataset.name : "none";
+  $("dataset-name").textContent = dataset ? showBidiControls(dataset.name) : "none";
   renderProgress();
 }
 
@@ -251,7 +263,7 @@ function showDatasets(message = "") {
     if (dataset.id === state.datasetId) button.setAttribute("aria-current", "true");
     const name = document.createElement("span");
     name.className = "dataset-title";
-    name.textContent = dataset.name;
+    name.textContent = showBidiControls(dataset.name);
     const meta = document.createElement("span");
     meta.className = "muted";
     meta.textContent = `${dataset.done_by_me} done by you · ${dataset.remaining} remaining`;
@@ -272,7 +284,7 @@ function showDone() {
   const dataset = currentDataset();
   let text = "Nothing is left to judge here.";
   if (dataset) {
-    text = `You have judged everything available to you in “${dataset.name}”. Thank you!`;
+    text = `You have judged everything available to you in “${showBidiControls(dataset.name)}”. Thank you!`;
     if (dataset.remaining > 0) {
       // Open comparisons that `next` did not hand out are reserved by (or filled up with) other annotators.
       text += ` ${dataset.remaining} more ${dataset.remaining === 1 ? "is" : "are"} being judged by others right now; one may come back to you if its reservation runs out.`;
@@ -376,7 +388,10 @@ async function signIn(token, { remember, fromLink }) {
   }
   state.token = null;
   forgetToken();
-  if (answer.status === 401) {
+  const ended = accessEnded(answer);
+  if (ended) {
+    showSignIn(ended);
+  } else if (answer.status === 401) {
     showSignIn(
       fromLink
         ? "The token in that sign-in link was not accepted. Ask your project admin for a new link."
@@ -400,7 +415,7 @@ async function resumeSavedSignIn(token) {
   }
   state.token = null;
   forgetToken();
-  showSignIn("Your saved sign-in is no longer accepted. Paste your token to continue.");
+  showSignIn(accessEnded(answer) || "Your saved sign-in is no longer accepted. Paste your token to continue.");
 }
 
 async function enterWith(me) {
@@ -454,9 +469,10 @@ async function loadNext() {
     await refreshProgress();
     if (session === state.session) showDone();
   } else if (answer.status === 401) {
-    forcedSignOut();
+    forcedSignOut(answer);
   } else {
-    showDatasets(`Could not load the next comparison: ${detailOf(answer)}`);
+    if (answer.status === 403) await refreshProgress(); // the admin changed the datasets assigned
+    if (session === state.session) showDatasets(`Could not load the next comparison: ${detailOf(answer)}`);
   }
 }
 
@@ -519,7 +535,7 @@ async function sendPending(pending) {
   renderJudgement();
   if (answer.status === 401) {
     // Kept: signing in again as the same annotator sends it.
-    forcedSignOut();
+    forcedSignOut(answer);
     return;
   }
   clearPending(pending.annotatorId);
@@ -531,6 +547,15 @@ async function sendPending(pending) {
     showNotice(`Not recorded: ${detailOf(answer)}. Moving on to the next comparison.`);
   } else if (answer.status === 404) {
     showNotice("This comparison no longer exists. Moving on to the next one.");
+  } else if (answer.status === 403) {
+    // The admin changed the datasets assigned: go on by the new list.
+    await refreshProgress();
+    if (session !== state.session) return;
+    if (!currentDataset()) {
+      showDatasets(`Not recorded: ${detailOf(answer)}.`);
+      return;
+    }
+    showNotice(`Not recorded: ${detailOf(answer)}.`);
   } else if (onScreen) {
     // A refusal like 422 would come back the same: keep the judgement on screen to change it.
     showNotice(`The server refused this judgement: ${detailOf(answer)}`);
@@ -566,12 +591,13 @@ function signOut() {
   showToast("Signed out.");
 }
 
-function forcedSignOut() {
+function forcedSignOut(answer) {
   const unsent = state.me && loadPending(state.me.id);
   resetToSignedOut();
   showSignIn(
-    "Your token is no longer accepted. Sign in again to continue" +
-      (unsent ? "; your last judgement will be sent then." : "."),
+    accessEnded(answer) ||
+      "Your token is no longer accepted. Sign in again to continue" +
+        (unsent ? "; your last judgement will be sent then." : "."),
   );
 }
 
@@ -709,6 +735,9 @@ function bindEvents() {
     storageSet(localStorage, guidelinesKey(state.datasetId), $("guidelines").open ? "open" : "closed");
   });
   $("sign-out").addEventListener("click", signOut);
+  $("remember-device").addEventListener("change", () => {
+    if (state.token) storeToken(state.token, $("remember-device").checked);
+  });
   $("change-dataset").addEventListener("click", () => showDatasets());
   $("done-change-dataset").addEventListener("click", () => showDatasets());
   $("check-again").addEventListener("click", () => loadNext());
@@ -723,7 +752,7 @@ function start() {
   const link = takeLinkParams();
   state.linkedDataset = link.datasetId;
   if (link.token) {
-    signIn(link.token, { remember: true, fromLink: true });
+    signIn(link.token, { remember: false, fromLink: true });
     return;
   }
   const saved = storedToken();

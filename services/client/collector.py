@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel
@@ -15,6 +17,8 @@ from pydantic import BaseModel
 from services.client.errors import CollectorError
 from services.collector.schemas import (
     AnnotatorCreated,
+    AnnotatorPublic,
+    AnnotatorsPublic,
     AssignmentPublic,
     DatasetPublic,
     DatasetsPublic,
@@ -155,8 +159,41 @@ class CollectorClient:
 
     # --- annotators and annotation --------------------------------------------------------------------
 
-    def create_annotator(self, name: str) -> AnnotatorCreated:
-        return self._post(f"{API}/annotators", AnnotatorCreated, json={"name": name})
+    def create_annotator(
+        self, name: str, *, expires_at: datetime | None = None, datasets: list[int] | None = None
+    ) -> AnnotatorCreated:
+        """Issue an annotator (every dataset unless `datasets`); the answer carries their token, shown once."""
+        body: dict[str, Any] = {"name": name, "datasets": datasets}
+        if expires_at is not None:
+            body["expires_at"] = expires_at.isoformat()
+        return self._post(f"{API}/annotators", AnnotatorCreated, json=body)
+
+    def list_annotators(self) -> list[AnnotatorPublic]:
+        return self._get(f"{API}/annotators", AnnotatorsPublic).data
+
+    def get_annotator(self, annotator_id: int) -> AnnotatorPublic:
+        return self._get(f"{API}/annotators/{annotator_id}", AnnotatorPublic)
+
+    def revoke_annotator(self, annotator_id: int) -> AnnotatorPublic:
+        return self._post(f"{API}/annotators/{annotator_id}/revoke", AnnotatorPublic)
+
+    def rotate_annotator_token(
+        self, annotator_id: int, *, expires_at: datetime | None | Literal["keep"] = "keep"
+    ) -> AnnotatorCreated:
+        """A new token for the annotator (the old one stops working); the expiry is kept unless given."""
+        body = {} if expires_at == "keep" else {"expires_at": expires_at and expires_at.isoformat()}
+        return self._post(f"{API}/annotators/{annotator_id}/token", AnnotatorCreated, json=body)
+
+    def assign_datasets(self, annotator_id: int, datasets: list[int] | None) -> AnnotatorPublic:
+        """Set the datasets the annotator may work on; None: every dataset."""
+        return self._put(
+            f"{API}/annotators/{annotator_id}/datasets", AnnotatorPublic, json={"datasets": datasets}
+        )
+
+    def sign_in_link(self, token: str, *, dataset_id: int | None = None, base_url: str | None = None) -> str:
+        """The web form's sign-in link for a token (the form moves the token out of the address bar)."""
+        query = {"token": token} | ({"dataset": str(dataset_id)} if dataset_id is not None else {})
+        return f"{(base_url or self.base_url).rstrip('/')}/annotate?{urlencode(query)}"
 
     def me(self) -> MePublic:
         return self._get(f"{API}/me", MePublic)
@@ -251,6 +288,9 @@ class CollectorClient:
 
     def _post(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
         return schema.model_validate(self._request("POST", path, **kwargs).json())
+
+    def _put(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
+        return schema.model_validate(self._request("PUT", path, **kwargs).json())
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

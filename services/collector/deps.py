@@ -59,7 +59,7 @@ async def require_admin(request: Request, credentials: CredentialsDep) -> None:
     # Only a refused request needs the database (to tell an annotator's token from a wrong one).
     async with request.state.db_pool.connection() as connection:
         annotator = await annotators.get_by_token(connection, credentials.credentials)
-    if annotator is not None:
+    if annotator is not None and annotator.refused is None:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN, detail="this endpoint needs the admin token"
         )
@@ -71,6 +71,13 @@ async def current_annotator(connection: ConnectionDep, credentials: CredentialsD
         raise UNAUTHORIZED
     annotator = await annotators.get_by_token(connection, credentials.credentials)
     if annotator is not None:
+        if annotator.refused is not None:
+            # Said plainly, so the web form can tell the annotator why and what to do.
+            raise HTTPException(
+                status_code=status.HTTP_401_UNAUTHORIZED,
+                detail=f"{annotator.refused}; ask your project admin for a new sign-in link",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         return annotator
     if _is_admin(credentials):
         raise HTTPException(

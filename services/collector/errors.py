@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from services.core.errors import (
     ConflictError,
     DomainError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
@@ -14,6 +15,7 @@ from services.core.errors import (
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFoundError: 404,
+    ForbiddenError: 403,
     ConflictError: 409,
     InvalidInputError: 422,
     PayloadTooLargeError: 413,

@@ -6,11 +6,11 @@ Ladder per resource: `XCreate` (input), `XPublic` (one), `XsPublic{data, count}`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.core.enums import Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import AnnotatorStatus, Choice, JobKind, JobStatus, ModelKind, Side
 
 
 class _Input(BaseModel):
@@ -21,15 +21,57 @@ class _Input(BaseModel):
 # --- Annotators -------------------------------------------------------------------------------------------
 
 
+DatasetId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+MAX_ASSIGNED_DATASETS = 10_000
+
+
 class AnnotatorCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="when the token stops working (with a time zone); null: never"
+    )
+    datasets: list[DatasetId] | None = Field(
+        default=None,
+        max_length=MAX_ASSIGNED_DATASETS,
+        description="ids of the datasets they may work on; omitted or null: every dataset",
+    )
 
 
-class AnnotatorCreated(BaseModel):
-    """The token is shown once, here; only its hash is stored."""
+class AnnotatorTokenCreate(_Input):
+    """A new token for an annotator (the old one stops working); `expires_at` replaces the expiry when given."""
 
+    expires_at: AwareDatetime | None = Field(default=None, description="null: never; omitted: unchanged")
+
+
+class AnnotatorDatasetsUpdate(_Input):
+    datasets: list[DatasetId] | None = Field(
+        max_length=MAX_ASSIGNED_DATASETS,
+        description="ids of the datasets they may work on; null: every dataset",
+    )
+
+
+class AnnotatorPublic(BaseModel):
     id: int
     name: str
+    status: AnnotatorStatus
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    all_datasets: bool  # true: every dataset; false: only `datasets`
+    datasets: list[int]
+    votes: int  # a, b or tie
+    skips: int
+    last_vote_at: datetime | None
+
+
+class AnnotatorsPublic(BaseModel):
+    data: list[AnnotatorPublic]
+    count: int
+
+
+class AnnotatorCreated(AnnotatorPublic):
+    """The token is shown once, here; only its hash is stored."""
+
     token: str
 
 

@@ -69,6 +69,14 @@ class AnnotatorRole(StrEnum):
     SYSTEM = "system"
 
 
+class AnnotatorStatus(StrEnum):
+    """Whether an annotator's token works: active, revoked by the admin, or past its expiry."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
 class ImportFormat(StrEnum):
     """JSONL formats a dataset imports: TRL's preference rows, Anthropic HH-RLHF, OpenAssistant trees."""
 

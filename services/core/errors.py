@@ -12,6 +12,10 @@ class NotFoundError(DomainError):
     """The thing asked for does not exist (404)."""
 
 
+class ForbiddenError(DomainError):
+    """The caller is known but may not do this (403): an annotator outside the datasets assigned to them."""
+
+
 class ConflictError(DomainError):
     """The request clashes with what is stored (409)."""
 

@@ -64,7 +64,25 @@ class Annotator(Base):
     )
     # sha256 of the bearer token: tokens are 256-bit random, so a fast hash is enough and lookups stay O(1)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # A revoked token, or one past its expiry, is refused; the annotator and their votes stay.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # True: every dataset (the default); false: only those in annotator_dataset.
+    all_datasets: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = _now()
+
+
+class AnnotatorDataset(Base):
+    """A dataset an annotator with all_datasets = false may work on."""
+
+    __tablename__ = "annotator_dataset"
+
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotator.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = _now()
 
 
@@ -122,7 +140,11 @@ class Comparison(Base):
 
 
 class Lease(Base):
-    """An annotator's claim on a comparison until `expires_at`; expired leases count for nothing."""
+    """An annotator's claim on a comparison until `expires_at`; expired leases count for nothing.
+
+    `next` renews a live lease, but never past `created_at` + the lease cap (RLHF_LEASE_MAX_SECONDS), so no
+    annotator can hold a comparison forever (services/domain/annotation.py).
+    """
 
     __tablename__ = "lease"
     __table_args__ = (UniqueConstraint("comparison_id", "annotator_id"),)
@@ -131,6 +153,8 @@ class Lease(Base):
     comparison_id: Mapped[int] = mapped_column(ForeignKey("comparison.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When this hold began: set by each grant, kept by renewals. The start of the capped lease time, and the
+    # vote's `leased_at`.
     created_at: Mapped[datetime] = _now()
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     # Annotation
     lease_seconds: int = Field(default=600, ge=1)
+    # The most one annotator may hold one comparison, however often `next` renews the lease (unset: 3 ×
+    # lease_seconds). Then it goes back to the pool, and that annotator is not given it again for lease_seconds.
+    lease_max_seconds: int | None = Field(default=None, ge=1)
     max_text_bytes: int = 100_000
     max_batch_items: int = 1000
 
@@ -101,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_dir(self) -> Path:
         return (self.artifact_dir or self.state_dir / "artifacts").resolve()
+
+    @property
+    def resolved_lease_max_seconds(self) -> int:
+        return self.lease_max_seconds or 3 * self.lease_seconds
 
     @property
     def resolved_collector_url(self) -> str:

@@ -5,6 +5,8 @@ annotators stay below the dataset's `annotations_per_comparison` (k), and never 
 judged it already. Every writer of a comparison's leases or votes first locks the comparison row, then
 reads the counts in a new statement: under READ COMMITTED a statement's snapshot can predate a lease that
 another transaction committed while this one waited, so counts read before the lock are only a hint.
+An annotator works only on the datasets assigned to them (their Identity carries them, from the token lookup),
+and holds one comparison at most RLHF_LEASE_MAX_SECONDS however often `next` renews the lease.
 
 Hand-written SQL sent straight through the driver (psycopg's async connection, on the collector's event
 loop), in the request's transaction: `next` and a vote run hundreds of times a second, so each is two
@@ -13,7 +15,7 @@ statements plus the commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +23,7 @@ import psycopg
 
 from services.core.db import fetch_all
 from services.core.enums import Choice, Side
-from services.core.errors import ConflictError, InvalidInputError, NotFoundError
+from services.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from services.core.settings import get_settings
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
@@ -125,20 +127,31 @@ _ASSIGNMENT = """
     FROM {source} x JOIN comparison c ON c.id = x.comparison_id JOIN prompt p ON p.id = c.prompt_id
 """
 
-# Under the candidate's lock, in a fresh snapshot: re-check its counts, grant the lease, drop this
-# annotator's expired leases (they count for nothing, so they need no lock), and answer the comparison.
+# A lease of this annotator that ran to the cap (its hold began lease_max_seconds before it ended) and ended
+# less than lease_seconds ago: while it cools down, the comparison is not leased to them again, so that others
+# get it first. It stays stored (unlike other expired leases) until then.
+_COOLING = """expires_at <= statement_timestamp()
+          AND expires_at >= created_at + make_interval(secs => %(lease_max_seconds)s)
+          AND expires_at > statement_timestamp() - make_interval(secs => %(lease_seconds)s)"""
+
+# Under the candidate's lock, in a fresh snapshot: re-check its counts, grant the lease (a new hold: it starts
+# now), drop this annotator's expired leases (they count for nothing, so they need no lock), and answer the
+# comparison.
 _GRANT = f"""
     WITH expired AS (
         DELETE FROM lease
         WHERE annotator_id = %(annotator_id)s AND comparison_id <> %(comparison_id)s
-          AND expires_at <= statement_timestamp()
+          AND expires_at <= statement_timestamp() AND NOT ({_COOLING})
     ), granted AS (
         INSERT INTO lease (comparison_id, annotator_id, expires_at)
-        SELECT c.id, %(annotator_id)s, statement_timestamp() + make_interval(secs => %(lease_seconds)s)
+        SELECT c.id, %(annotator_id)s, statement_timestamp() + make_interval(secs => %(grant_seconds)s)
         FROM comparison c
         WHERE c.id = %(comparison_id)s AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < %(k)s
           AND NOT EXISTS (SELECT 1 FROM preference
                           WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s)
+          AND NOT EXISTS (SELECT 1 FROM lease
+                          WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s
+                            AND {_COOLING})
         ON CONFLICT (comparison_id, annotator_id)
             DO UPDATE SET expires_at = EXCLUDED.expires_at, created_at = statement_timestamp()
         RETURNING comparison_id, expires_at
@@ -146,12 +159,15 @@ _GRANT = f"""
     {_ASSIGNMENT.format(source="granted")}
 """
 
-# Reload: extend the live lease this annotator holds, under the comparison's lock.
+# Reload: extend the live lease this annotator holds, under the comparison's lock, but never past the cap on
+# one hold (created_at + lease_max_seconds): each `next` renewing it must not keep it from others forever.
 _REFRESH = f"""
     WITH locked AS (
         SELECT id FROM comparison WHERE id = %(comparison_id)s FOR UPDATE
     ), refreshed AS (
-        UPDATE lease SET expires_at = statement_timestamp() + make_interval(secs => %(lease_seconds)s)
+        UPDATE lease SET expires_at = least(
+            statement_timestamp() + make_interval(secs => %(lease_seconds)s),
+            lease.created_at + make_interval(secs => %(lease_max_seconds)s))
         FROM locked
         WHERE lease.comparison_id = locked.id AND lease.annotator_id = %(annotator_id)s
           AND lease.expires_at > statement_timestamp()
@@ -165,11 +181,15 @@ async def next_comparison(
     connection: psycopg.AsyncConnection[Any], annotator: Identity, dataset_id: int
 ) -> Assignment | None:
     """Lease the annotator a comparison of the dataset (the one they hold, if any); None when none is free."""
+    annotator.check_dataset(dataset_id)
+    settings = get_settings()
     params: dict[str, Any] = {
         "annotator_id": annotator.id,
         "dataset_id": dataset_id,
         "after": 0,
-        "lease_seconds": get_settings().lease_seconds,
+        "lease_seconds": settings.lease_seconds,
+        "lease_max_seconds": settings.resolved_lease_max_seconds,
+        "grant_seconds": min(settings.lease_seconds, settings.resolved_lease_max_seconds),
     }
     rows = await fetch_all(connection, _START, params)
     if not rows:
@@ -209,9 +229,10 @@ _PREFERENCE_COLUMNS = (
     "idempotency_key, leased_at, created_at"
 )
 
-# Lock the comparison; also look up a preference stored earlier under the same idempotency key.
+# Lock the comparison (and read its dataset, which the annotator must be assigned); also look up a preference
+# stored earlier under the same idempotency key.
 _LOCK = """
-    SELECT d.annotations_per_comparison AS k,
+    SELECT d.annotations_per_comparison AS k, c.dataset_id,
            (SELECT p.id FROM preference p
             WHERE p.annotator_id = %(annotator_id)s AND p.idempotency_key = %(key)s) AS replay_id
     FROM comparison c JOIN dataset d ON d.id = c.dataset_id
@@ -302,7 +323,10 @@ async def record_preference(
         await connection.rollback()
         raise NotFoundError(f"comparison {comparison_id} not found")
     if locked[0]["replay_id"] is not None:
-        return await _replay(connection, annotator.id, comparison_id, idempotency_key)
+        return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
+    if not annotator.may_work_on(locked[0]["dataset_id"]):
+        await connection.rollback()
+        raise ForbiddenError(f"comparison {comparison_id} belongs to a dataset not assigned to you")
     k = locked[0]["k"]
     params |= {
         "choice": vote.choice,
@@ -322,7 +346,7 @@ async def record_preference(
     if outcome["voted"]:
         # A concurrent retry with this key may have committed while this request waited for the lock.
         if idempotency_key is not None and await fetch_all(connection, _BY_KEY, params):
-            return await _replay(connection, annotator.id, comparison_id, idempotency_key)
+            return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
         await connection.rollback()
         raise ConflictError(f"annotator {annotator.id} has already judged comparison {comparison_id}")
     if not outcome["live"] and outcome["vote_count"] + outcome["others"] >= k:
@@ -331,7 +355,7 @@ async def record_preference(
             f"{outcome['vote_count']} votes plus {outcome['others']} leases of others fill its {k}"
         )
     # Only the idempotency key can have clashed: another request with it committed meanwhile.
-    return await _replay(connection, annotator.id, comparison_id, idempotency_key)
+    return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
 
 
 def _stored(row: dict[str, Any]) -> StoredPreference:
@@ -343,12 +367,29 @@ def _stored(row: dict[str, Any]) -> StoredPreference:
 
 
 async def _replay(
-    connection: psycopg.AsyncConnection[Any], annotator_id: int, comparison_id: int, key: str | None
+    connection: psycopg.AsyncConnection[Any],
+    annotator_id: int,
+    comparison_id: int,
+    key: str | None,
+    vote: Vote,
 ) -> StoredPreference:
+    """The preference first stored under this key, if this request is the same one again; as payment APIs do,
+    a key reused for another comparison or another vote is refused (422) rather than answered with the first."""
     rows = await fetch_all(connection, _BY_KEY, {"annotator_id": annotator_id, "key": key})
     await connection.rollback()
-    if rows[0]["comparison_id"] != comparison_id:
+    stored = StoredPreference(**rows[0])
+    if stored.comparison_id != comparison_id:
         raise InvalidInputError(
-            f"Idempotency-Key {key!r} was already used for comparison {rows[0]['comparison_id']}"
+            f"Idempotency-Key {key!r} was already used for comparison {stored.comparison_id}"
         )
-    return StoredPreference(**rows[0])
+    differing = [name for name in _VOTE_FIELDS if getattr(stored, name) != getattr(vote, name)]
+    if differing:
+        raise InvalidInputError(
+            f"Idempotency-Key {key!r} was already used for a different vote on this comparison "
+            f"({', '.join(differing)} differ); send a new key for a new vote"
+        )
+    return stored
+
+
+# What a vote's body sets, as stored: a replay must repeat all of them.
+_VOTE_FIELDS = tuple(field.name for field in fields(Vote))

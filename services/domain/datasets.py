@@ -148,6 +148,7 @@ _FOR_ANNOTATOR = """
         WHERE p.annotator_id = %(annotator_id)s
         GROUP BY c.dataset_id
     ) mine ON mine.dataset_id = d.id
+    WHERE %(assigned)s::bigint[] IS NULL OR d.id = ANY(%(assigned)s::bigint[])
     ORDER BY d.id
 """
 
@@ -155,6 +156,7 @@ _FOR_ANNOTATOR = """
 async def for_annotator(
     connection: psycopg.AsyncConnection[Any], annotator: Identity
 ) -> list[AnnotatorDataset]:
-    """Every dataset with what this annotator has done in it and what is left for them."""
-    rows = await fetch_all(connection, _FOR_ANNOTATOR, {"annotator_id": annotator.id})
+    """The datasets this annotator may work on, with what they have done in each and what is left for them."""
+    assigned = None if annotator.datasets is None else sorted(annotator.datasets)
+    rows = await fetch_all(connection, _FOR_ANNOTATOR, {"annotator_id": annotator.id, "assigned": assigned})
     return [AnnotatorDataset(**row) for row in rows]

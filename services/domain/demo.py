@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.core.errors import NotFoundError
-from services.core.orm import Annotator, Comparison
-from services.core.security import hash_token
+from services.core.orm import Comparison
 from services.domain import annotators, datasets, imports
 
 DEMO_DATASET = "demo"
@@ -44,14 +43,6 @@ def seed(session: Session, *, annotator_token: str | None) -> DemoSeed:
     if has_comparisons is None:
         with DEMO_FILE.open("rb") as source:
             imports.import_file(session, dataset.id, source, format="trl", with_preferences=False)
-    if annotator_token is None or not _is_active_token(session, annotator_token):
+    if annotator_token is None or not annotators.token_works(session, annotator_token):
         _, annotator_token = annotators.create(session, name=DEMO_ANNOTATOR)
     return DemoSeed(dataset_id=dataset.id, annotator_token=annotator_token)
-
-
-def _is_active_token(session: Session, token: str) -> bool:
-    # Not annotators.get_by_token: that one is async, for the collector's event loop; this runs once at start.
-    found = session.scalar(
-        select(Annotator.id).where(Annotator.token_hash == hash_token(token), Annotator.active)
-    )
-    return found is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -151,6 +152,39 @@ def test_untrusted_text_renders_as_text_and_runs_nothing(
     wait_for_next(page, first)
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None
+
+
+def test_bidi_controls_are_shown_as_marked_tokens_and_reorder_nothing(
+    page: Page,
+    collector_url: str,
+    make_annotator: Callable[[], Annotator],
+    make_dataset: Callable[..., CreatedDataset],
+) -> None:
+    # "Trojan Source": U+202E would show "safe" (stored "efas" after it) and reverse the rest of the line.
+    hidden = "Answer: \u202eefas\u202c. Also \u2067isolated\u2069 and `co\u202ede`"
+    dataset = make_dataset(
+        [{"prompt": f"P {hidden}", "response_a": f"A {hidden}", "response_b": f"B {hidden}"}]
+    )
+    open_form(page, collector_url, token=make_annotator().token, dataset_id=dataset.id)
+
+    for region in ("#prompt-text", "#left-text", "#right-text"):
+        text = page.locator(region).inner_text()
+        assert not any(0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x206F for ch in text), region
+        assert "⟨U+202E⟩efas⟨U+202C⟩" in text and "⟨U+2067⟩isolated⟨U+2069⟩" in text, text
+        marks = page.locator(f"{region} .bidi-control")
+        expect(marks).to_have_count(5)
+        expect(marks.first).to_have_attribute("title", re.compile("right-to-left override"))
+    # What is stored after the mark reads left to right, as stored: "e" is drawn left of "s".
+    order = page.evaluate(
+        """() => {
+            const node = [...document.querySelectorAll("#prompt-text .prose")].flatMap((p) => [...p.childNodes])
+                .find((n) => n.nodeType === Node.TEXT_NODE && n.textContent.startsWith("efas"));
+            const at = (i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+                                return r.getBoundingClientRect().left; };
+            return [at(0), at(3)];
+        }"""
+    )
+    assert order[0] < order[1]
 
 
 def test_code_blocks_are_monospace_and_whitespace_is_kept(
@@ -384,7 +418,7 @@ def test_sign_in_with_bad_then_pasted_token_choose_dataset_and_sign_out(
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
 
     page.get_by_label("Annotator token").fill(annotator.token)
-    page.get_by_label("Keep me signed in on this device").uncheck()
+    expect(page.locator("#remember")).not_to_be_checked()
     page.keyboard.press("Enter")
     expect(page.locator("#view-datasets")).to_be_visible()
     expect(page.locator("#annotator-name")).to_have_text(annotator.name)

@@ -4,12 +4,13 @@ URL and which token."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from services.client import CollectorClient, CollectorError
-from services.core.enums import Choice, ImportFormat
+from services.core.enums import AnnotatorStatus, Choice, ImportFormat
 from services.core.net import free_port
 from services.core.settings import Settings
 
@@ -62,3 +63,23 @@ def test_from_settings_says_which_admin_token_it_uses(tmp_path: Path):
     assert given.base_url == "http://collector:8000"
     assert stored.token_source == str(tmp_path.resolve() / "admin_token")
     assert stored.url_source == "RLHF_HOST and RLHF_COLLECTOR_PORT"
+
+
+def test_client_manages_annotators_and_builds_their_sign_in_link(collector_url: str, admin_token: str):
+    with CollectorClient(collector_url, admin_token) as admin:
+        dataset = admin.create_dataset(f"client-{uuid.uuid4().hex[:8]}")
+        expires = datetime.now(UTC) + timedelta(days=1)
+        created = admin.create_annotator("client annotator", expires_at=expires, datasets=[dataset.id])
+        rotated = admin.rotate_annotator_token(created.id)
+        unexpiring = admin.rotate_annotator_token(created.id, expires_at=None)
+        everywhere = admin.assign_datasets(created.id, None)
+        revoked = admin.revoke_annotator(created.id)
+        listed = {annotator.id: annotator for annotator in admin.list_annotators()}
+        link = admin.sign_in_link(unexpiring.token, dataset_id=dataset.id, base_url="https://label.example/")
+
+    assert created.expires_at == expires and created.datasets == [dataset.id]
+    assert rotated.expires_at == expires and rotated.token != created.token
+    assert unexpiring.expires_at is None
+    assert everywhere.all_datasets and revoked.status == AnnotatorStatus.REVOKED
+    assert listed[created.id] == revoked
+    assert link == f"https://label.example/annotate?token={unexpiring.token}&dataset={dataset.id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,29 @@ def test_idempotency_key_reused_for_other_comparison_is_refused(
     assert table_counts(db) == before
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [{"choice": "b"}, {"choice": "a", "strength": 3}, {"choice": "a", "rationale": "on second thoughts"}],
+    ids=["choice", "strength", "rationale"],
+)
+def test_idempotency_key_reused_with_another_vote_is_refused(
+    changed: dict[str, Any], make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
+    dataset = make_dataset(1, k=2)
+    alice = make_annotator()
+    cid = dataset["ids"][0]
+    assert vote(alice, cid, {"choice": "a"}, **{"Idempotency-Key": "k"}).status_code == 201
+    before = table_counts(db)
+    response = vote(alice, cid, changed, **{"Idempotency-Key": "k"})
+    assert response.status_code == 422
+    assert "different vote" in response.json()["detail"]
+    assert table_counts(db) == before
+    stored = db.execute(
+        text("SELECT choice, strength, rationale FROM preference WHERE comparison_id = :id"), {"id": cid}
+    )
+    assert [tuple(row) for row in stored] == [("a", None, None)]
+
+
 def test_concurrent_retries_with_same_key_store_one_row(
     make_dataset: Callable, make_annotator: Callable, db: Session
 ) -> None:
@@ -273,3 +297,101 @@ def test_annotator_requests_survive_dropped_database_connections(
     offered = annotator.get(f"/api/v1/datasets/{dataset['id']}/next").raise_for_status().json()
     vote = annotator.post(f"/api/v1/comparisons/{offered['comparison_id']}/preferences", json={"choice": "a"})
     assert vote.status_code == 201
+
+
+def hold_for(
+    db: Session, annotator_id: int, comparison_id: int, *, held_seconds: int, left_seconds: float
+) -> None:
+    """Make an annotator's lease look as if its hold began `held_seconds` ago and ends in `left_seconds`: what
+    renewing it with `next` for that long leaves behind, without the test waiting for it."""
+    db.execute(
+        text(
+            "UPDATE lease SET created_at = now() - make_interval(secs => :held),"
+            " expires_at = now() + make_interval(secs => :left)"
+            " WHERE annotator_id = :annotator AND comparison_id = :comparison"
+        ),
+        {"held": held_seconds, "left": left_seconds, "annotator": annotator_id, "comparison": comparison_id},
+    )
+    db.commit()
+
+
+def test_next_renews_a_lease_only_up_to_the_cap(
+    make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
+    dataset = make_dataset(2, k=1)
+    alice = make_annotator()
+    first = next_of(alice, dataset["id"]).json()
+    cap = 3 * 600  # the default: three times RLHF_LEASE_SECONDS
+    hold_for(db, alice.annotator["id"], first["comparison_id"], held_seconds=cap - 10, left_seconds=5)
+    again = next_of(alice, dataset["id"]).json()
+    assert again["comparison_id"] == first["comparison_id"]
+    left = db.execute(
+        text("SELECT extract(epoch FROM expires_at - now()) FROM lease WHERE comparison_id = :id"),
+        {"id": first["comparison_id"]},
+    ).scalar_one()
+    assert 0 < left <= 10  # renewed to the cap, not for another 600 s
+    assert datetime.fromisoformat(again["lease_expires_at"]) <= datetime.now(UTC) + timedelta(seconds=11)
+
+
+def test_comparison_held_to_the_cap_goes_to_others_and_the_holder_gets_another(
+    make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
+    dataset = make_dataset(2, k=1)
+    alice, bob = make_annotator(), make_annotator()
+    held = next_of(alice, dataset["id"]).json()["comparison_id"]
+    other = next(cid for cid in dataset["ids"] if cid != held)
+    hold_for(
+        db, alice.annotator["id"], held, held_seconds=3 * 600 + 1, left_seconds=-1
+    )  # ran out a second ago
+
+    assert next_of(alice, dataset["id"]).json()["comparison_id"] == other  # not the one she sat on
+    assert next_of(bob, dataset["id"]).json()["comparison_id"] == held
+    # Once Bob has it, her late vote finds no free slot.
+    assert vote(alice, held, {"choice": "a"}).status_code == 409
+
+
+def test_holder_past_the_cap_gets_nothing_new_but_may_vote_while_a_slot_is_free(
+    make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
+    dataset = make_dataset(1, k=1)
+    alice = make_annotator()
+    held = next_of(alice, dataset["id"]).json()["comparison_id"]
+    hold_for(db, alice.annotator["id"], held, held_seconds=3 * 600 + 1, left_seconds=-1)
+    assert next_of(alice, dataset["id"]).status_code == 204  # cooling down: others come first
+    assert vote(alice, held, {"choice": "b"}).status_code == 201
+
+
+def test_holder_gets_the_comparison_again_after_the_cool_down(
+    make_dataset: Callable, make_annotator: Callable, db: Session
+) -> None:
+    dataset = make_dataset(1, k=1)
+    alice = make_annotator()
+    held = next_of(alice, dataset["id"]).json()["comparison_id"]
+    # The cap was reached a lease period (600 s) and a second ago: nobody took it meanwhile.
+    hold_for(db, alice.annotator["id"], held, held_seconds=3 * 600 + 601, left_seconds=-601)
+    again = next_of(alice, dataset["id"]).json()
+    assert again["comparison_id"] == held
+    assert datetime.fromisoformat(again["lease_expires_at"]) > datetime.now(UTC) + timedelta(seconds=500)
+
+
+def test_renewing_every_moment_cannot_keep_a_comparison_past_the_cap(
+    make_dataset: Callable, make_annotator: Callable, short_lease_url: str
+) -> None:
+    # With 1 s leases the cap is 3 s: Alice renews twice a second; Bob asks as often and gets it soon after.
+    dataset = make_dataset(1, k=1)
+    alice, bob = make_annotator(base_url=short_lease_url), make_annotator(base_url=short_lease_url)
+    # A test before may have dropped this collector's pooled connections: its first answer may be a 503.
+    assert 200 in [alice.get("/api/v1/me").status_code for _ in range(2)]
+    first = next_of(alice, dataset["id"]).json()
+    granted = datetime.fromisoformat(first["lease_expires_at"]) - timedelta(seconds=LEASE_SECONDS)
+    deadline = time.monotonic() + 3 * LEASE_SECONDS + 5
+    while time.monotonic() < deadline:
+        mine = next_of(alice, dataset["id"])
+        if mine.status_code == 200 and mine.json()["comparison_id"] == first["comparison_id"]:
+            expires = datetime.fromisoformat(mine.json()["lease_expires_at"])
+            assert expires <= granted + timedelta(seconds=3 * LEASE_SECONDS + 0.01)
+        if next_of(bob, dataset["id"]).status_code == 200:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("Alice kept the comparison past the cap")

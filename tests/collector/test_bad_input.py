@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.helpers.collector import comparison_items, table_counts
@@ -185,6 +186,46 @@ CASES = {
     # annotators
     "annotator empty name": Case("admin", "POST", "/annotators", 422, json={"name": ""}),
     "annotator name too long": Case("admin", "POST", "/annotators", 422, json={"name": "x" * 201}),
+    "annotator expiry past": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "expires_at": "2000-01-01T00:00:00Z"}
+    ),
+    "annotator expiry without zone": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "expires_at": "2999-01-01T00:00:00"}
+    ),
+    "annotator expiry not a time": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "expires_at": "soon"}
+    ),
+    "annotator unknown dataset": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "datasets": ["{dataset}", 999999999]}
+    ),
+    "annotator dataset id zero": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "datasets": [0]}
+    ),
+    "annotator dataset id past bigint": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "datasets": [2**64]}
+    ),
+    "annotator datasets not a list": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "datasets": "all"}
+    ),
+    "annotator unknown field": Case(
+        "admin", "POST", "/annotators", 422, json={"name": "x", "role": "system"}
+    ),
+    "revoke unknown annotator": Case("admin", "POST", "/annotators/999999999/revoke", 404),
+    "revoke built-in importer": Case("admin", "POST", "/annotators/{importer}/revoke", 404),
+    "new token unknown annotator": Case("admin", "POST", "/annotators/999999999/token", 404),
+    "new token expiry without zone": Case(
+        "admin", "POST", "/annotators/{annotator}/token", 422, json={"expires_at": "2999-01-01T00:00:00"}
+    ),
+    "new token expiry past": Case(
+        "admin", "POST", "/annotators/{annotator}/token", 422, json={"expires_at": "2000-01-01T00:00:00Z"}
+    ),
+    "assign unknown annotator": Case(
+        "admin", "PUT", "/annotators/999999999/datasets", 404, json={"datasets": None}
+    ),
+    "assign without datasets": Case("admin", "PUT", "/annotators/{annotator}/datasets", 422, json={}),
+    "assign unknown dataset": Case(
+        "admin", "PUT", "/annotators/{annotator}/datasets", 422, json={"datasets": [999999999]}
+    ),
     # votes
     "vote invalid choice": Case(
         "annotator", "POST", "/comparisons/{comparison}/preferences", 422, json={"choice": "c"}
@@ -299,10 +340,22 @@ def test_bad_input_is_refused_and_stores_nothing(
     case: Case, make_dataset: Callable, make_annotator: Callable, admin: httpx.Client, db: Session
 ) -> None:
     dataset = make_dataset(1, k=2)
-    client = admin if case.who == "admin" else make_annotator()
-    fill = {"dataset": dataset["id"], "comparison": dataset["ids"][0], "dataset_name": dataset["name"]}
+    person = make_annotator()
+    client = admin if case.who == "admin" else person
+    importer = db.execute(text("SELECT id FROM annotator WHERE role = 'system'")).scalar_one()
+    fill = {
+        "dataset": dataset["id"],
+        "comparison": dataset["ids"][0],
+        "dataset_name": dataset["name"],
+        "annotator": person.annotator["id"],
+        "importer": importer,
+    }
     body = (
-        json.loads(json.dumps(case.json).replace("{dataset_name}", dataset["name"]))
+        json.loads(
+            json.dumps(case.json)
+            .replace("{dataset_name}", dataset["name"])
+            .replace('"{dataset}"', str(dataset["id"]))
+        )
         if case.json is not None
         else None
     )

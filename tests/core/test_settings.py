@@ -35,3 +35,10 @@ def test_admin_token_is_generated_once_into_the_state_dir(tmp_path) -> None:
     second = Settings(state_dir=tmp_path, admin_token=None).resolved_admin_token()
     assert first == second and len(first) >= 32
     assert (tmp_path / "admin_token").stat().st_mode & 0o077 == 0
+
+
+def test_lease_cap_defaults_to_three_leases_and_can_be_set() -> None:
+    assert Settings(lease_seconds=100).resolved_lease_max_seconds == 300
+    assert Settings(lease_seconds=100, lease_max_seconds=150).resolved_lease_max_seconds == 150
+    with pytest.raises(ValidationError):
+        Settings(lease_max_seconds=0)

@@ -11,11 +11,13 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.core.enums import AnnotatorStatus, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.inputs import StrictInput
 
 
-class _Input(BaseModel):
+class _Input(StrictInput):
     # Unknown fields are refused: a typo such as "response_A" must not silently drop data.
     model_config = ConfigDict(extra="forbid")
+    refuse_nul = True  # everything here is bound for PostgreSQL (services/core/inputs.py)
 
 
 # --- Annotators -------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ has no use for (`user`, `metadata`, `store`, ...) keep working; parameters whose
 the answer (`tools`, `response_format` with a schema, `logit_bias`, `suffix`, ...) are declared here so that
 services/inference/openai_requests.py can refuse them with a 400 that names them. Fields that take one of
 several shapes (`prompt`, `stop`, a message's `content`) are checked there too, with a message that says
-which shapes, rather than pydantic's one error per shape. NaN and infinities are refused, as OpenAI's JSON
-parser refuses them.
+which shapes, rather than pydantic's one error per shape. NaN, infinities and lone surrogates are refused
+anywhere in a body (services/core/inputs.py), as OpenAI's JSON parser refuses them.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.core.inputs import StrictInput
+
 # OpenAI's seed is a signed 64-bit integer; this service also takes TGI's unsigned ones.
 SEED_MIN = -(2**63)
 SEED_MAX = 2**64 - 1
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(StrictInput):
     model_config = ConfigDict(extra="ignore")
 
     include_usage: bool | None = None
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(StrictInput):
     """One message; its role and content are checked in openai_requests.conversation (clear messages)."""
 
     model_config = ConfigDict(extra="allow")
@@ -37,8 +39,8 @@ class ChatMessage(BaseModel):
     name: str | None = None
 
 
-class _SamplingRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+class _SamplingRequest(StrictInput):
+    model_config = ConfigDict(extra="ignore")
 
     model: str
     temperature: float | None = Field(default=None, description="0 to 2; 0 is greedy decoding")

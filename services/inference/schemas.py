@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.core.inputs import StrictInput
+
 MAX_REWARD_PAIRS = 256
 # Which version computed an answer (also in the /reward body); TGI's bodies have no field for it.
 MODEL_HEADER = "x-model-version"
@@ -20,9 +22,9 @@ MODEL_HEADER = "x-model-version"
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
 
 
-class GenerateParameters(BaseModel):
-    # NaN and infinities (which Python's JSON parser lets through) are refused, as TGI's serde refuses them.
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+class GenerateParameters(StrictInput):
+    # NaN, infinities and lone surrogates are refused (StrictInput), as TGI's serde refuses them.
+    model_config = ConfigDict(extra="ignore")
 
     best_of: int | None = None
     temperature: float | None = None
@@ -46,7 +48,7 @@ class GenerateParameters(BaseModel):
     adapter_id: str | None = None
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(StrictInput):
     model_config = ConfigDict(extra="ignore")
 
     inputs: str
@@ -109,12 +111,12 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-class RewardPair(BaseModel):
+class RewardPair(StrictInput):
     prompt: str
     response: str
 
 
-class RewardRequest(BaseModel):
+class RewardRequest(StrictInput):
     inputs: list[RewardPair] = Field(min_length=1, max_length=MAX_REWARD_PAIRS)
 
 

@@ -33,7 +33,7 @@ def list_jobs(
     status: JobStatus | None = None,
     kind: JobKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> JobsPublic:
     """Jobs, newest first (filter by status or kind)."""
     rows, count = jobs.list_jobs(session, status=status, kind=kind, limit=limit, offset=offset)

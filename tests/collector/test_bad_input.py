@@ -332,6 +332,48 @@ CASES = {
         content=b'{"kind": "generate_comparisons", "dataset_id": {dataset}, "params": {"max_new_tokens": 0}}',
     ),
     "next id zero": Case("annotator", "GET", "/datasets/0/next", 422),
+    # values whose refusal echoed them, or that reached PostgreSQL: each was a 500 (services/core/inputs.py)
+    "dataset name lone surrogate": Case("admin", "POST", "/datasets", 422, content=b'{"name": "a\\ud800b"}'),
+    "annotator name lone surrogate": Case(
+        "admin", "POST", "/annotators", 422, content=b'{"name": "a\\ud800b"}'
+    ),
+    "dataset k NaN": Case(
+        "admin", "POST", "/datasets", 422, content=b'{"name": "x", "annotations_per_comparison": NaN}'
+    ),
+    "annotator dataset id NaN": Case(
+        "admin", "POST", "/annotators", 422, content=b'{"name": "x", "datasets": [NaN]}'
+    ),
+    "job base_model NUL": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "sft", "dataset_id": {dataset}, "base_model": "gpt2\\u0000"}',
+    ),
+    "job params lone surrogate": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "sft", "dataset_id": {dataset}, "params": {"lr_scheduler_type": "\\udc00"}}',
+    ),
+    "job params Infinity": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "sft", "dataset_id": {dataset}, "params": {"learning_rate": -Infinity}}',
+    ),
+    "job target dataset past bigint": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "generate_comparisons", "dataset_id": {dataset}, "params": {"target_dataset_id": 1'
+        + b"0" * 30
+        + b"}}",
+    ),
+    "jobs offset past bigint": Case("admin", "GET", "/jobs", 422, params={"offset": "1" + "0" * 30}),
 }
 
 

@@ -162,6 +162,8 @@ class _Row:
         self.prefix_offset = max(len(input_ids) - 5, 0)
         self.text = ""
         self.finish_reason: str | None = None
+        # What ended this row alone (its own step failed); the other rows of the batch decode on.
+        self.error: GenerationError | None = None
 
     def _token(self, token_id: int, logprob: float | None) -> TokenInfo:
         tokenizer = self.policy.tokenizer
@@ -255,8 +257,11 @@ class _Row:
 def generate_batch(
     policy: LoadedModel, requests: list[GenerationRequest]
 ) -> list[GenerationResult | Exception]:
-    """One outcome per request: its result, its 4xx (window rules, chat template), or a 424 if the model
-    failed."""
+    """One outcome per request: its result, its 4xx (window rules, chat template, parameters its row cannot
+    be built with), a 424 if its own row failed, or a 424 for every row if the model failed.
+
+    Whatever a request holds can only fail that request: its row is built, and each of its steps taken,
+    inside its own error handling (one bad request must never fail the others of its batch)."""
     outcomes: list[GenerationResult | Exception] = [GenerationError("request cancelled")] * len(requests)
     rows: list[_Row] = []
     for index, request in enumerate(requests):
@@ -269,10 +274,11 @@ def generate_batch(
             continue
         try:
             input_ids, max_new_tokens = prepare_input(policy, request.inputs, request.params)
+            rows.append(_Row(index, request, input_ids, max_new_tokens, policy))
         except (ValidationError, InvalidRequestError) as exc:
             outcomes[index] = exc
-            continue
-        rows.append(_Row(index, request, input_ids, max_new_tokens, policy))
+        except Exception as exc:  # noqa: BLE001 - e.g. a logits processor refusing a parameter
+            outcomes[index] = ValidationError(f"{type(exc).__name__}: {exc}")
     if not rows:
         return outcomes
     try:
@@ -283,9 +289,19 @@ def generate_batch(
             outcomes[row.index] = GenerationError(f"{type(exc).__name__}: {exc}")
         return outcomes
     for row in rows:
-        if row.finish_reason is not None:
+        if row.error is not None:
+            outcomes[row.index] = row.error
+        elif row.finish_reason is not None:
             outcomes[row.index] = row.result()
     return outcomes
+
+
+def _alone(row: _Row, action: Callable[[torch.Tensor], None], logits: torch.Tensor) -> None:
+    """Run one row's own work on its logits; if it fails, only that row ends (with a 424)."""
+    try:
+        action(logits)
+    except Exception as exc:  # noqa: BLE001 - the row's own failure, not the batch's
+        row.error = GenerationError(f"{type(exc).__name__}: {exc}")
 
 
 def _decode(policy: LoadedModel, rows: list[_Row]) -> None:
@@ -313,15 +329,20 @@ def _decode(policy: LoadedModel, rows: list[_Row]) -> None:
     if want_prefill:
         for b, row in enumerate(rows):
             if row.params.decoder_input_details:
-                row.set_prefill(output.logits[b, width - len(row.input_ids) : width - 1])
+                _alone(row, row.set_prefill, output.logits[b, width - len(row.input_ids) : width - 1])
     logits = output.logits[:, -1, :]
     cache = output.cache
     next_positions = position_ids[:, -1] + 1
     active = rows
     while True:
         for b, row in enumerate(active):
-            row.step(logits[b : b + 1])
-        keep = [b for b, row in enumerate(active) if row.finish_reason is None and not row.request.cancelled]
+            if row.error is None:
+                _alone(row, row.step, logits[b : b + 1])
+        keep = [
+            b
+            for b, row in enumerate(active)
+            if row.finish_reason is None and row.error is None and not row.request.cancelled
+        ]
         if not keep:
             return
         if len(keep) < len(active):

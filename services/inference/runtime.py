@@ -22,7 +22,7 @@ from services.inference.batching import MicroBatcher, settle
 from services.inference.errors import GenerationError, ModelUnavailableError, ScoringError
 from services.inference.generation import GenerationRequest, GenerationResult, TokenInfo, generate_batch
 from services.inference.loading import LoadedModel, ModelRegistry
-from services.inference.rewards import score_pairs
+from services.inference.rewards import score_requests
 
 
 def torch_threads(settings: Settings) -> int:
@@ -187,18 +187,13 @@ def _score_batch(
     reward = registry.serving(ModelKind.REWARD)  # one reference for the whole batch: the version that answers
     if reward is None:
         return [ModelUnavailableError(no_model_message(registry, ModelKind.REWARD))] * len(batch)
-    scores = score_pairs(
+    outcomes = score_requests(
         reward,
-        [pair for request in batch for pair in request],
+        batch,
         batch_size=settings.reward_max_batch_size,
         max_tokens=settings.reward_max_batch_tokens,
     )
-    outcomes: list[Any] = []
-    offset = 0
-    for request in batch:
-        outcomes.append((scores[offset : offset + len(request)], reward.name))
-        offset += len(request)
-    return outcomes
+    return [outcome if isinstance(outcome, Exception) else (outcome, reward.name) for outcome in outcomes]
 
 
 def _call_on_loop(

@@ -1,5 +1,6 @@
 """generate_batch in-process on the tiny chat model: OpenAI's stop and penalty rules, the chat template on the
-worker, and requests that fail alone in their batch (a version that stopped serving, a template error)."""
+worker, and requests that fail alone in their batch (a version that stopped serving, a template error, a row
+that cannot be built or whose step fails)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ import torch
 from transformers import AutoTokenizer
 
 from services.core.enums import ModelKind
-from services.inference.errors import InvalidRequestError, ModelNotFoundError
+from services.inference.errors import (
+    GenerationError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ValidationError,
+)
 from services.inference.generation import (
     GenerationRequest,
     GenerationResult,
+    TokenInfo,
     _OpenAIPenalties,
     generate_batch,
 )
@@ -104,3 +111,46 @@ def test_chat_template_error_fails_only_its_request(policy: LoadedModel, chat_po
     assert isinstance(refused, InvalidRequestError)
     assert "refused the messages: Conversation roles must alternate" in refused.message
     assert isinstance(fine, GenerationResult)
+
+
+# What validation refuses at the door, handed to the batcher directly: the batcher must not rely on it.
+POISONS = [
+    pytest.param(
+        GenerationRequest("The morning", dataclasses.replace(SAMPLED, temperature=float("nan"))), id="nan"
+    ),
+    pytest.param(GenerationRequest("The \ud800 morning", SAMPLED), id="lone-surrogate"),
+]
+
+
+def six_good() -> list[GenerationRequest]:
+    return [
+        GenerationRequest(text, dataclasses.replace(SAMPLED, seed=seed))
+        for seed, text in enumerate(["A", "B"] * 3)
+    ]
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_a_row_that_cannot_be_built_fails_alone(policy: LoadedModel, poison: GenerationRequest) -> None:
+    alone = generate(policy, *six_good())
+
+    *batched, refused = generate(policy, *six_good(), poison)
+
+    assert isinstance(refused, ValidationError)
+    assert [r.tokens for r in batched if isinstance(r, GenerationResult)] == [
+        r.tokens for r in alone if isinstance(r, GenerationResult)
+    ]
+    assert len(batched) == len(alone) == 6
+
+
+def test_a_row_whose_step_fails_ends_alone(policy: LoadedModel) -> None:
+    def broken(token: TokenInfo, result: GenerationResult | None) -> None:
+        raise RuntimeError("this request's callback failed")
+
+    failing = GenerationRequest("The morning", SAMPLED, on_token=broken)
+
+    *batched, failed = generate(policy, *six_good(), failing)
+
+    assert isinstance(failed, GenerationError) and "this request's callback failed" in failed.message
+    # The others decode to their end.
+    assert all(isinstance(r, GenerationResult) for r in batched)
+    assert len(batched) == 6

@@ -106,6 +106,43 @@ def test_generate_same_seed_same_text_alone_and_batched(inference: httpx.Client,
     assert units == len(responses) and batches < units  # some requests shared a batch
 
 
+# Each beside six good requests; the last one is valid (every token is in the top 10^30) and answers.
+POISONS = [
+    pytest.param(
+        b'{"inputs": "The \\ud800 morning", "parameters": {"max_new_tokens": 4}}', 422, id="lone-surrogate"
+    ),
+    pytest.param(b'{"inputs": "The morning", "parameters": {"temperature": NaN}}', 422, id="nan-temperature"),
+    pytest.param(b'{"inputs": "The morning", "parameters": {"stop": ["\\udfff"]}}', 422, id="surrogate-stop"),
+    pytest.param(
+        b'{"inputs": "The morning", "parameters": {"top_k": 1' + b"0" * 30 + b"}}", 200, id="huge-top_k"
+    ),
+]
+
+
+@pytest.mark.parametrize(("poison", "status"), POISONS)
+def test_a_bad_request_beside_six_good_ones_fails_alone(
+    inference: httpx.Client, inference_url: str, poison: bytes, status: int
+) -> None:
+    good = [
+        {"inputs": f"A good answer {seed}", "parameters": {**SAMPLED, "seed": seed, "details": True}}
+        for seed in range(6)
+    ]
+    alone = [inference.post("/generate", json=body).json() for body in good]
+
+    async def all_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=inference_url, timeout=120) as client:
+            bad = client.post("/generate", content=poison, headers={"content-type": "application/json"})
+            return await asyncio.gather(*(client.post("/generate", json=body) for body in good), bad)
+
+    *answers, other = asyncio.run(all_at_once())
+
+    assert [r.status_code for r in answers] == [200] * 6
+    assert [r.json()["generated_text"] for r in answers] == [a["generated_text"] for a in alone]
+    assert other.status_code == status, other.text
+    if status == 422:
+        assert other.json()["error_type"] == "validation"
+
+
 def test_generate_different_seeds_give_different_texts(inference: httpx.Client) -> None:
     texts = {
         generate(inference, "She opened", **{**SAMPLED, "seed": seed})["generated_text"] for seed in range(4)

@@ -1,17 +1,23 @@
-"""POST /reward: raw scores of the promoted reward model, the same alone or batched; 503 without one."""
+"""POST /reward: raw scores of the promoted reward model, the same alone or batched; 503 without one; a request
+that cannot be scored fails alone in its batch."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
+from services.inference.errors import ValidationError
+from services.inference.loading import Target, load_reward
+from services.inference.rewards import score_requests
 from tests.helpers.inference import wait_serving
-from tests.helpers.tiny_models import REWARD_WINDOW
+from tests.helpers.tiny_models import REWARD_WINDOW, build_tiny_reward
 
 TOLERANCE = 1e-5
 
@@ -138,3 +144,19 @@ def test_invalid_reward_request_answers_422(
     assert error["error_type"] == "validation"
     assert message in error["error"]
     assert error["detail"] == error["error"]
+
+
+def test_a_request_that_cannot_be_encoded_fails_alone_in_its_batch(tmp_path: Path) -> None:
+    directory = build_tiny_reward(tmp_path / "reward", seed=3)
+    reward = load_reward(Target(ModelKind.REWARD, "reward", None, "default", str(directory)))
+    good = [[(pair["prompt"], pair["response"]) for pair in pairs(3)], [("Is it cold?", "Yes.")]]
+    alone = score_requests(reward, good, batch_size=8, max_tokens=4096)
+
+    # What /reward refuses at the door (services/core/inputs.py), handed to the batcher directly.
+    first, refused, second = score_requests(
+        reward, [good[0], [("The \ud800 lake", "x")], good[1]], batch_size=8, max_tokens=4096
+    )
+
+    assert isinstance(refused, ValidationError)
+    assert first == pytest.approx(alone[0], abs=TOLERANCE)
+    assert second == pytest.approx(alone[1], abs=TOLERANCE)

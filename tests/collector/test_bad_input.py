@@ -364,6 +364,13 @@ CASES = {
         422,
         content=b'{"kind": "sft", "dataset_id": {dataset}, "params": {"learning_rate": -Infinity}}',
     ),
+    "job reward weights NaN": Case(
+        "admin",
+        "POST",
+        "/jobs",
+        422,
+        content=b'{"kind": "rloo", "dataset_id": {dataset}, "params": {"reward_weights": [1.0, NaN]}}',
+    ),
     "job target dataset past bigint": Case(
         "admin",
         "POST",

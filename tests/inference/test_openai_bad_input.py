@@ -167,6 +167,33 @@ def test_non_finite_numbers_answer_400(chat_inference: httpx.Client, field: str,
     assert_openai_error(response, 400, field, "finite number")
 
 
+@pytest.mark.parametrize(
+    ("route", "content", "param"),
+    [
+        (
+            "chat/completions",
+            '{"model": "policy", "messages": [{"role": "user", "content": "a\\ud800"}]}',
+            "messages.0.content",
+        ),
+        (
+            "chat/completions",
+            '{"model": "a\\ud800", "messages": [{"role": "user", "content": "hi"}]}',
+            "model",
+        ),
+        ("completions", '{"model": "policy", "prompt": ["ok", "\\udc00"]}', "prompt"),
+    ],
+    ids=["message", "model", "prompt"],
+)
+def test_lone_surrogates_answer_400(
+    chat_inference: httpx.Client, route: str, content: str, param: str
+) -> None:
+    response = chat_inference.post(
+        f"/v1/{route}", content=content, headers={"content-type": "application/json"}
+    )
+
+    assert_openai_error(response, 400, param, "lone surrogate")
+
+
 def test_non_finite_temperature_on_generate_answers_422(chat_inference: httpx.Client) -> None:
     content = '{"inputs": "The morning", "parameters": {"temperature": NaN, "max_new_tokens": 2}}'
 

@@ -166,6 +166,23 @@ CASES = {
         params={"format": "trl"},
         content=b'{"prompt": "\xff", "chosen": "c", "rejected": "r"}',
     ),
+    "import lone surrogate": Case(
+        "admin",
+        "POST",
+        "/datasets/{dataset}/import",
+        422,
+        params={"format": "trl"},
+        content=b'{"prompt": "a\\ud800b", "chosen": "c", "rejected": "r"}',
+    ),
+    "import NaN rank": Case(
+        "admin",
+        "POST",
+        "/datasets/{dataset}/import",
+        422,
+        params={"format": "oasst"},
+        content=b'{"prompt": {"text": "hi", "role": "prompter", "replies": ['
+        b'{"text": "a", "role": "assistant", "rank": NaN}, {"text": "b", "role": "assistant", "rank": 0}]}}',
+    ),
     "import unknown format": Case(
         "admin", "POST", "/datasets/{dataset}/import", 422, params={"format": "csv"}, content=trl(GOOD_TRL)
     ),

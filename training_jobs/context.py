@@ -31,6 +31,7 @@ from services.core.db import session_scope
 from services.core.enums import JobKind, ModelKind
 from services.domain import jobs
 from services.domain.job_params import JobParams, ResolvedParams
+from training_jobs import shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,9 @@ def _json_default(value: Any) -> Any:
 class JobReporter:
     """Throttled writes of one job's progress, metrics and log tail to its row (rank 0 only)."""
 
-    def __init__(self, job_id: int, *, enabled: bool) -> None:
+    def __init__(self, job_id: int, *, attempt: int, enabled: bool) -> None:
         self.job_id = job_id
+        self.attempt = attempt
         self.enabled = enabled
         self.lock = threading.Lock()
         self.fraction = 0.0
@@ -136,20 +138,25 @@ class JobReporter:
                 eta_seconds=eta_seconds,
                 metrics=metrics,
                 log_tail=log_tail,
+                attempt=self.attempt,
             )
             if not written:
                 # The job is no longer running here (the watchdog failed it, or it was cancelled).
                 self.cancelled = True
 
     def cancel_requested(self) -> bool:
-        """Throttled read of the job's cancel flag (rank 0 only; other ranks learn it from rank 0)."""
+        """Throttled read of the job's cancel flag (rank 0 only; other ranks learn it from rank 0); also
+        true once the worker is stopping gracefully (training_jobs/shutdown.py)."""
         if not self.enabled or self.cancelled:
             return self.cancelled
+        if shutdown.requested():
+            self.cancelled = True
+            return True
         now = time.monotonic()
         if now - self.last_cancel_check >= CANCEL_CHECK_INTERVAL_SECONDS:
             self.last_cancel_check = now
             with session_scope() as session:
-                self.cancelled = jobs.should_stop(session, self.job_id)
+                self.cancelled = jobs.should_stop(session, self.job_id, attempt=self.attempt)
         return self.cancelled
 
 

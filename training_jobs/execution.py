@@ -29,12 +29,15 @@ class JobSpec:
     dataset_id: int | None
     base_model: str | None
     params: dict[str, Any]  # as given; the job module gets them resolved (resolved_params)
+    attempt: int  # the run's attempt: its writes to the job row count only while the row still has it
 
     @classmethod
     def load(cls, job_id: int) -> JobSpec:
         with session_scope() as session:
             job = jobs.get(session, job_id)
-            return cls(job.id, JobKind(job.kind), job.dataset_id, job.base_model, dict(job.params))
+            return cls(
+                job.id, JobKind(job.kind), job.dataset_id, job.base_model, dict(job.params), job.attempts
+            )
 
     def resolved_params(self) -> ResolvedParams[JobParams]:
         """The same pass that checked the params when the job was queued (services/domain/job_params)."""

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format=f"rank {os.environ.get('RANK', '0')} %(levelname)s: %(message)s"
     )
     spec = JobSpec.load(args.job_id)
-    reporter = JobReporter(spec.id, enabled=is_main_process())
+    reporter = JobReporter(spec.id, attempt=spec.attempt, enabled=is_main_process())
     code = 0
     try:
         outcome = run_here(spec, args.output_dir, args.scratch_dir, reporter)

@@ -9,6 +9,7 @@ The Celery task and the command line run the same code:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
@@ -16,15 +17,17 @@ import socket
 import threading
 import time
 import traceback
-import uuid
 from pathlib import Path
 from typing import Any
 
-from services.core.artifacts import artifact_root, new_version_dir, version_path
+from services.core.artifacts import new_version_dir, version_path
 from services.core.db import session_scope
+from services.core.enums import JobStatus
 from services.core.settings import get_settings
 from services.domain import jobs, model_versions
 from services.domain.job_params import TrainingParams
+from services.queue import broker
+from training_jobs import run_dirs, shutdown
 from training_jobs.context import JobCancelled, JobInputError, JobReporter, to_json
 from training_jobs.curves import plot_curves
 from training_jobs.execution import JobSpec, Outcome, run_here
@@ -59,7 +62,7 @@ class Heartbeat:
         while not self.stop.wait(self.interval):
             try:
                 with session_scope() as session:
-                    if not jobs.heartbeat(session, self.job_id):
+                    if not jobs.heartbeat(session, self.job_id, attempt=self.reporter.attempt):
                         self.reporter.cancelled = True
             except Exception:  # a database hiccup: the next beat retries; the timeout is several beats long
                 logger.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
@@ -75,12 +78,12 @@ def run_job(job_id: int, *, worker: str) -> str | None:
     if claimed is None:
         logger.info("job %s is not queued (duplicate delivery, cancelled or settled): skipped", job_id)
         return None
-    spec = JobSpec.load(job_id)
-    token = uuid.uuid4().hex[:8]
-    # Inside the artifact root: the final move into the version directory is a rename on one filesystem.
-    output_dir = artifact_root() / f".job-{job_id}-{token}"
-    scratch_dir = get_settings().state_dir.resolve() / "scratch" / f"job-{job_id}-{token}"
-    reporter = JobReporter(job_id, enabled=True)
+    attempt = claimed.attempts
+    run_dirs.sweep()  # a killed worker's directories, this job's earlier attempt among them
+    spec = dataclasses.replace(JobSpec.load(job_id), attempt=attempt)
+    dirs = run_dirs.for_run(job_id, attempt)
+    output_dir, scratch_dir = dirs.output, dirs.scratch
+    reporter = JobReporter(job_id, attempt=attempt, enabled=True)
     num_processes = 1
     try:
         params = spec.resolved_params().own
@@ -94,10 +97,15 @@ def run_job(job_id: int, *, worker: str) -> str | None:
                 outcome = run_here(spec, output_dir, scratch_dir, reporter)
             return finish(spec, outcome, output_dir)
     except JobCancelled:
+        if shutdown.requested():
+            return _hand_back(job_id, attempt)
         reporter.log("stopped: cancel was requested")
         with session_scope() as session:
             jobs.finish_cancelled(
-                session, job_id, log_tail=reporter.log_tail() if num_processes == 1 else None
+                session,
+                job_id,
+                log_tail=reporter.log_tail() if num_processes == 1 else None,
+                attempt=attempt,
             )
         return "cancelled"
     except JobInputError as error:
@@ -108,15 +116,32 @@ def run_job(job_id: int, *, worker: str) -> str | None:
         _record_failure(job_id, f"{type(error).__name__}: {error}", reporter, num_processes)
         raise
     finally:
-        shutil.rmtree(output_dir, ignore_errors=True)
-        shutil.rmtree(scratch_dir, ignore_errors=True)
+        run_dirs.remove(dirs)
+
+
+def _hand_back(job_id: int, attempt: int) -> str | None:
+    """The worker is stopping gracefully: the job goes back to the queue, its attempt not counted."""
+    logger.warning("job %s: the worker is stopping; handing the job back to the queue", job_id)
+    with session_scope() as session:
+        status = jobs.hand_back(session, job_id, attempt=attempt)
+        if status == JobStatus.QUEUED:
+            try:
+                broker.enqueue_job(job_id)
+                jobs.mark_enqueued(session, job_id)
+            except Exception:  # the job is queued without a message: the watchdog sends it again
+                logger.exception("could not enqueue job %s again; the watchdog will", job_id)
+    return status
 
 
 def _record_failure(job_id: int, error: str, reporter: JobReporter, num_processes: int) -> None:
     logger.error("job %s failed: %s", job_id, error)
     with session_scope() as session:
         jobs.finish_failed(
-            session, job_id, error=error, log_tail=reporter.log_tail() if num_processes == 1 else None
+            session,
+            job_id,
+            error=error,
+            log_tail=reporter.log_tail() if num_processes == 1 else None,
+            attempt=reporter.attempt,
         )
 
 
@@ -127,7 +152,9 @@ def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:
     metrics = to_json({**result.metrics, "train_seconds": outcome.train_seconds})
     if result.model_kind is None:
         with session_scope() as session:
-            done = jobs.finish_succeeded(session, spec.id, metrics=metrics, log_tail=outcome.log_tail)
+            done = jobs.finish_succeeded(
+                session, spec.id, metrics=metrics, log_tail=outcome.log_tail, attempt=spec.attempt
+            )
         return "succeeded" if done else None
     if not (output_dir / "config.json").is_file():
         raise RuntimeError(f"the {spec.kind} job returned a model but saved none in its output directory")
@@ -150,6 +177,7 @@ def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:
             params=spec.params,
             data_snapshot=outcome.data_snapshot,
             log_tail=outcome.log_tail,
+            attempt=spec.attempt,
         )
     if version is None:
         logger.warning("job %s stopped running before its version was stored; discarding %s", spec.id, name)

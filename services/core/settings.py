@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     job_heartbeat_timeout_seconds: int = 120
     job_requeue_after_seconds: int = 60
     watchdog_interval_seconds: float = 15.0
+    # Runs of a job whose worker died (no heartbeat) before it is failed with "worker died": a job that
+    # kills its worker (out of memory) is retried once, not forever. A graceful stop does not count.
+    job_max_attempts: int = Field(default=2, ge=1)
+    # A file the worker touches every interval from a thread, also while a job keeps it busy: the
+    # container's healthcheck reads its age (a busy `--pool solo` worker cannot answer `celery inspect ping`).
+    worker_health_file: Path | None = None
+    worker_health_interval_seconds: float = Field(default=10.0, gt=0)
     # Longer than any job: an unacknowledged job message must not be redelivered while its worker lives.
     broker_visibility_timeout_seconds: int = 7 * 24 * 3600
     accelerate_config_file: Path | None = None

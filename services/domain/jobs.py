@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, func, select, update
 from sqlalchemy.orm import Session
 
 from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
@@ -166,11 +167,20 @@ def claim(session: Session, job_id: int, *, worker: str) -> Job | None:
     return job
 
 
-def heartbeat(session: Session, job_id: int) -> bool:
-    """Record that the worker still lives; False when the job is no longer running."""
+def _this_run(job_id: int, attempt: int | None) -> list[ColumnElement[bool]]:
+    """The job is running, and (when `attempt` is given) still the run that counted that attempt: a worker
+    the watchdog gave up on, which wakes up after its job was queued again and claimed by another worker,
+    must not write over that newer run."""
+    conditions = [Job.id == job_id, Job.status == JobStatus.RUNNING]
+    if attempt is not None:
+        conditions.append(Job.attempts == attempt)
+    return conditions
+
+
+def heartbeat(session: Session, job_id: int, *, attempt: int | None = None) -> bool:
+    """Record that the worker still lives; False when the job is no longer running (this run)."""
     result = _execute_dml(
-        session,
-        update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(heartbeat_at=func.now()),
+        session, update(Job).where(*_this_run(job_id, attempt)).values(heartbeat_at=func.now())
     )
     session.commit()
     return result.rowcount == 1
@@ -184,12 +194,13 @@ def report(
     eta_seconds: float | None,
     metrics: dict[str, Any],
     log_tail: str,
+    attempt: int | None = None,
 ) -> bool:
     """Write live progress; False when the job is no longer running (so the trainer should stop)."""
     result = _execute_dml(
         session,
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .where(*_this_run(job_id, attempt))
         .values(progress=progress, eta_seconds=eta_seconds, metrics=metrics, log_tail=log_tail),
     )
     session.commit()
@@ -201,29 +212,43 @@ def set_config(session: Session, job_id: int, config: dict[str, Any]) -> None:
     session.commit()
 
 
-def should_stop(session: Session, job_id: int) -> bool:
-    """Cancel was asked, or the job is no longer running (e.g. the watchdog declared its worker lost)."""
-    row = session.execute(select(Job.status, Job.cancel_requested).where(Job.id == job_id)).one_or_none()
-    return row is None or row.cancel_requested or row.status != JobStatus.RUNNING
+def should_stop(session: Session, job_id: int, *, attempt: int | None = None) -> bool:
+    """Cancel was asked, or the job is no longer running this run (e.g. the watchdog gave up on its worker)."""
+    row = session.execute(
+        select(Job.status, Job.cancel_requested, Job.attempts).where(Job.id == job_id)
+    ).one_or_none()
+    return (
+        row is None
+        or row.cancel_requested
+        or row.status != JobStatus.RUNNING
+        or (attempt is not None and row.attempts != attempt)
+    )
 
 
-def _finish(session: Session, job_id: int, **values: Any) -> bool:
+def _finish(session: Session, job_id: int, *, attempt: int | None = None, **values: Any) -> bool:
     result = _execute_dml(
         session,
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .where(*_this_run(job_id, attempt))
         .values(finished_at=func.now(), eta_seconds=None, **values),
     )
     return result.rowcount == 1
 
 
 def mark_succeeded(
-    session: Session, job_id: int, *, metrics: dict[str, Any], log_tail: str, model_version_id: int | None
+    session: Session,
+    job_id: int,
+    *,
+    metrics: dict[str, Any],
+    log_tail: str,
+    model_version_id: int | None,
+    attempt: int | None = None,
 ) -> bool:
     """Without committing: the caller commits it together with the model version row."""
     return _finish(
         session,
         job_id,
+        attempt=attempt,
         status=JobStatus.SUCCEEDED,
         progress=1.0,
         metrics=metrics,
@@ -232,27 +257,35 @@ def mark_succeeded(
     )
 
 
-def finish_succeeded(session: Session, job_id: int, *, metrics: dict[str, Any], log_tail: str) -> bool:
+def finish_succeeded(
+    session: Session, job_id: int, *, metrics: dict[str, Any], log_tail: str, attempt: int | None = None
+) -> bool:
     """A job that produces no model version (generate_comparisons)."""
-    done = mark_succeeded(session, job_id, metrics=metrics, log_tail=log_tail, model_version_id=None)
+    done = mark_succeeded(
+        session, job_id, metrics=metrics, log_tail=log_tail, model_version_id=None, attempt=attempt
+    )
     session.commit()
     return done
 
 
-def finish_failed(session: Session, job_id: int, *, error: str, log_tail: str | None = None) -> bool:
+def finish_failed(
+    session: Session, job_id: int, *, error: str, log_tail: str | None = None, attempt: int | None = None
+) -> bool:
     values: dict[str, Any] = {"status": JobStatus.FAILED, "error": error}
     if log_tail is not None:
         values["log_tail"] = log_tail
-    done = _finish(session, job_id, **values)
+    done = _finish(session, job_id, attempt=attempt, **values)
     session.commit()
     return done
 
 
-def finish_cancelled(session: Session, job_id: int, *, log_tail: str | None = None) -> bool:
+def finish_cancelled(
+    session: Session, job_id: int, *, log_tail: str | None = None, attempt: int | None = None
+) -> bool:
     values: dict[str, Any] = {"status": JobStatus.CANCELLED}
     if log_tail is not None:
         values["log_tail"] = log_tail
-    done = _finish(session, job_id, **values)
+    done = _finish(session, job_id, attempt=attempt, **values)
     session.commit()
     return done
 
@@ -260,10 +293,23 @@ def finish_cancelled(session: Session, job_id: int, *, log_tail: str | None = No
 # ---- watchdog side ----
 
 
-def fail_lost(session: Session, *, heartbeat_timeout_seconds: float) -> list[tuple[int, datetime | None]]:
-    """Mark running jobs whose worker stopped heartbeating as failed; return (job id, last heartbeat)."""
+@dataclass(frozen=True)
+class LostJob:
+    """A running job whose worker stopped heartbeating, and what the watchdog did with it."""
+
+    job_id: int
+    heartbeat_at: datetime | None
+    outcome: JobStatus  # queued: to be run again; failed: out of attempts; cancelled: cancel was asked
+
+
+def settle_lost(session: Session, *, heartbeat_timeout_seconds: float, max_attempts: int) -> list[LostJob]:
+    """Running jobs whose worker died (no heartbeat for the timeout): back to queued while they have
+    attempts left, else failed with "worker died (attempt N of M)"; cancelled when cancel was asked.
+
+    A job that kills its worker (out of memory) is thus run at most `max_attempts` times. The caller sends
+    the queued ones to the broker again."""
     rows = session.execute(
-        select(Job.id, Job.heartbeat_at, Job.worker)
+        select(Job.id, Job.heartbeat_at, Job.worker, Job.attempts, Job.cancel_requested)
         .where(
             Job.status == JobStatus.RUNNING,
             func.coalesce(Job.heartbeat_at, Job.started_at)
@@ -271,16 +317,54 @@ def fail_lost(session: Session, *, heartbeat_timeout_seconds: float) -> list[tup
         )
         .with_for_update(skip_locked=True)
     ).all()
+    settled = []
     for row in rows:
         since = row.heartbeat_at.isoformat(timespec="seconds") if row.heartbeat_at else "it started"
-        _finish(
-            session,
-            row.id,
-            status=JobStatus.FAILED,
-            error=f"worker lost (no heartbeat since {since}; worker {row.worker or 'unknown'})",
+        died = (
+            f"worker died (attempt {row.attempts} of {max_attempts}): no heartbeat since {since} "
+            f"from worker {row.worker or 'unknown'}"
         )
+        if row.cancel_requested:
+            _finish(session, row.id, attempt=row.attempts, status=JobStatus.CANCELLED, error=died)
+            outcome = JobStatus.CANCELLED
+        elif row.attempts < max_attempts:
+            _back_to_queue(session, row.id, attempt=row.attempts, error=f"{died}; queued again")
+            outcome = JobStatus.QUEUED
+        else:
+            _finish(session, row.id, attempt=row.attempts, status=JobStatus.FAILED, error=died)
+            outcome = JobStatus.FAILED
+        settled.append(LostJob(row.id, row.heartbeat_at, outcome))
     session.commit()
-    return [(row.id, row.heartbeat_at) for row in rows]
+    return settled
+
+
+def hand_back(session: Session, job_id: int, *, attempt: int) -> JobStatus | None:
+    """A worker stopping gracefully (SIGTERM) returns its running job: queued again without counting the
+    attempt (cancelled instead when cancel was asked meanwhile). None when this run was no longer running.
+    The caller sends the queued job to the broker again."""
+    if _back_to_queue(session, job_id, attempt=attempt, error=None, uncount=True):
+        session.commit()
+        return JobStatus.QUEUED
+    return JobStatus.CANCELLED if finish_cancelled(session, job_id, attempt=attempt) else None
+
+
+def _back_to_queue(
+    session: Session, job_id: int, *, attempt: int, error: str | None, uncount: bool = False
+) -> bool:
+    """Running → queued unless cancel was asked, without committing; `uncount` takes back the attempt the
+    claim counted."""
+    conditions = [*_this_run(job_id, attempt), Job.cancel_requested.is_(False)]
+    values: dict[str, Any] = {
+        "status": JobStatus.QUEUED,
+        "error": error,
+        "worker": None,
+        "heartbeat_at": None,
+        "eta_seconds": None,
+        "enqueued_at": None,  # the watchdog re-sends it if the caller's enqueue never happens
+    }
+    if uncount:
+        values["attempts"] = Job.attempts - 1
+    return _execute_dml(session, update(Job).where(*conditions).values(**values)).rowcount == 1
 
 
 def requeue_candidates(session: Session, *, older_than_seconds: float) -> list[int]:

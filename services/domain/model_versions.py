@@ -82,10 +82,12 @@ def create_for_job(
     params: dict[str, Any],
     data_snapshot: dict[str, Any],
     log_tail: str,
+    attempt: int | None = None,
 ) -> ModelVersion | None:
     """Store the version and mark its job succeeded, in one transaction.
 
-    None (nothing stored) when the job is no longer running: it was cancelled or declared lost meanwhile.
+    None (nothing stored) when the job is no longer running (this attempt, when given): it was cancelled
+    or its worker declared dead meanwhile.
     """
     version = ModelVersion(
         id=version_id,
@@ -101,7 +103,7 @@ def create_for_job(
     session.add(version)
     session.flush()
     if not jobs.mark_succeeded(
-        session, job_id, metrics=metrics, log_tail=log_tail, model_version_id=version_id
+        session, job_id, metrics=metrics, log_tail=log_tail, model_version_id=version_id, attempt=attempt
     ):
         session.rollback()
         return None

@@ -1,9 +1,11 @@
 """The job watchdog: runs in the collector (its lifespan), once per interval, in one collector at a time.
 
 Each tick, under a PostgreSQL advisory lock (several collectors, one tick at a time):
-- a running job whose heartbeat is older than RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker: it is
-  marked failed with "worker lost (no heartbeat since ...)". Its broker message may still sit
-  unacknowledged; if Redis ever redelivers it, the worker's claim finds the job settled and skips it.
+- a running job whose heartbeat is older than RLHF_JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker (killed,
+  out of memory, its machine gone): it goes back to the queue and is sent again while it has attempts left
+  (RLHF_JOB_MAX_ATTEMPTS, 2 by default), else it is failed with "worker died (attempt N of M): ...".
+  Its old broker message may still sit unacknowledged; if Redis ever redelivers it, only one claim of the
+  job can succeed.
 - a queued job enqueued more than RLHF_JOB_REQUEUE_AFTER_SECONDS ago whose message is not waiting in the
   queue is enqueued again: Redis restarted empty, the enqueue after the commit failed, or the message was
   delivered to a worker that died before claiming the job (a live worker claims within moments, so a
@@ -21,8 +23,10 @@ import zlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from services.core.db import get_engine, session_scope
+from services.core.enums import JobStatus
 from services.core.settings import get_settings
 from services.domain import jobs
 from services.queue import broker
@@ -35,7 +39,8 @@ LOCK_KEY = zlib.crc32(b"rlhf:job-watchdog")
 @dataclass
 class TickReport:
     ran: bool = False
-    failed: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # lost workers' jobs out of attempts (or cancelled)
+    retried: list[int] = field(default_factory=list)  # lost workers' jobs queued again
     requeued: list[int] = field(default_factory=list)
 
 
@@ -49,14 +54,23 @@ def tick() -> TickReport:
         try:
             report.ran = True
             with session_scope() as session:
-                lost = jobs.fail_lost(
-                    session, heartbeat_timeout_seconds=settings.job_heartbeat_timeout_seconds
+                lost = jobs.settle_lost(
+                    session,
+                    heartbeat_timeout_seconds=settings.job_heartbeat_timeout_seconds,
+                    max_attempts=settings.job_max_attempts,
                 )
-                for job_id, heartbeat_at in lost:
+                for job in lost:
                     logger.warning(
-                        "job %s: worker lost (last heartbeat %s); marked failed", job_id, heartbeat_at
+                        "job %s: worker died (last heartbeat %s); %s",
+                        job.job_id,
+                        job.heartbeat_at,
+                        "queued again" if job.outcome == JobStatus.QUEUED else f"marked {job.outcome}",
                     )
-                report.failed = [job_id for job_id, _ in lost]
+                    if job.outcome == JobStatus.QUEUED:
+                        _send_again(session, job.job_id)
+                        report.retried.append(job.job_id)
+                    else:
+                        report.failed.append(job.job_id)
                 candidates = jobs.requeue_candidates(
                     session, older_than_seconds=settings.job_requeue_after_seconds
                 )
@@ -75,6 +89,15 @@ def tick() -> TickReport:
             lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
             lock_connection.commit()
     return report
+
+
+def _send_again(session: Session, job_id: int) -> None:
+    try:
+        broker.enqueue_job(job_id)
+    except Exception:  # the job stays queued without a message: a later tick's requeue pass sends it
+        logger.exception("could not enqueue job %s again; the next tick retries", job_id)
+        return
+    jobs.mark_enqueued(session, job_id)
 
 
 async def run_forever() -> None:

@@ -26,7 +26,15 @@ JOB_ENV = {
     # gain nothing from a second, and a second one stalls when the cores are oversubscribed (a 20-step PPO
     # job: 43 s on one thread, 167 s on two, with the machine's load average at 5).
     "OMP_NUM_THREADS": "1",
+    "RLHF_WORKER_HEALTH_INTERVAL_SECONDS": "0.5",
 }
+
+# Long enough to be caught running: cancel, kill and stop end it long before its last step.
+ENDLESS = {"max_steps": 100_000, "per_device_train_batch_size": 2, "learning_rate": 1e-4}
+
+
+def is_training(job: dict[str, Any]) -> bool:
+    return job["status"] == "running" and job["metrics"].get("step", 0) >= 1
 
 
 class Worker:
@@ -64,6 +72,12 @@ class Worker:
         assert self.server is not None
         os.kill(self.server.process.pid, signal.SIGKILL)
         self.server.process.wait()
+
+    def terminate(self, *, timeout: float) -> int:
+        """SIGTERM (a graceful stop, as `docker-compose stop` sends); the exit code, which must come in time."""
+        assert self.server is not None
+        os.kill(self.server.process.pid, signal.SIGTERM)
+        return self.server.process.wait(timeout=timeout)
 
     def stop(self) -> None:
         if self.server is not None:

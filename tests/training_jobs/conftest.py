@@ -19,8 +19,8 @@ from tests.helpers.tiny_models import build_tiny_gpt2
 
 
 @pytest.fixture(scope="session")
-def jobs_env(stack_env: dict[str, str]) -> dict[str, str]:
-    return {**stack_env, **JOB_ENV}
+def jobs_env(stack_env: dict[str, str], state_dir: Path) -> dict[str, str]:
+    return {**stack_env, **JOB_ENV, "RLHF_WORKER_HEALTH_FILE": str(state_dir / "worker-health")}
 
 
 @pytest.fixture(scope="session")

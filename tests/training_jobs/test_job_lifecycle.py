@@ -1,5 +1,5 @@
-"""The job lifecycle with a real worker: bad input, readable failures, cancel, lost workers and messages,
-duplicate deliveries, and the two-process accelerate path."""
+"""The job lifecycle with a real worker: bad input, readable failures, cancel, lost messages, duplicate
+deliveries, and the two-process accelerate path (a worker that dies or stops: test_worker_faults.py)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,11 @@ from services.core.artifacts import version_path
 from services.core.orm import Job
 from services.core.settings import GPU_QUEUE
 from services.queue import broker
-from tests.helpers.jobs import JOB_ENV, Worker, create_dataset, submit, wait_for_job
-
-# Long enough to be caught running: cancel and kill stop it long before the end.
-ENDLESS = {"max_steps": 100_000, "per_device_train_batch_size": 2, "learning_rate": 1e-4}
+from tests.helpers.jobs import ENDLESS, JOB_ENV, Worker, create_dataset, is_training, submit, wait_for_job
 
 
 def _job_count(admin: httpx.Client) -> int:
     return admin.get("/api/v1/jobs", params={"limit": 1}).raise_for_status().json()["count"]
-
-
-def _training(job: dict[str, Any]) -> bool:
-    return job["status"] == "running" and job["metrics"].get("step", 0) >= 1
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +93,7 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
     admin: httpx.Client, worker: Worker, dataset, tiny_gpt2, db: Session, redis_url: str
 ):
     running_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=ENDLESS)
-    training = wait_for_job(admin, running_id, until=_training)
+    training = wait_for_job(admin, running_id, until=is_training)
     assert 0 < training["progress"] < 1 and training["eta_seconds"] > 0 and training["heartbeat_at"]
     queued_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2))
     # Waiting behind the running job longer than the requeue delay: the watchdog leaves its message alone.
@@ -124,20 +117,6 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
     skipped = db.get(Job, queued_id)
     assert skipped is not None
     assert skipped.status == "cancelled" and skipped.started_at is None and skipped.attempts == 0
-
-
-def test_worker_killed_mid_job_leaves_the_job_failed_not_running(
-    admin: httpx.Client, worker: Worker, dataset, tiny_gpt2
-):
-    job_id = submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=ENDLESS)
-    wait_for_job(admin, job_id, until=_training)
-
-    worker.kill()
-
-    job = wait_for_job(admin, job_id, timeout=60)
-    assert job["status"] == "failed"
-    assert job["error"].startswith("worker lost (no heartbeat since")
-    assert job["model_version_id"] is None
 
 
 def test_duplicate_delivery_does_not_run_a_job_twice(admin: httpx.Client, worker: Worker, dataset, tiny_gpt2):

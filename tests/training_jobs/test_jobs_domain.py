@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -43,18 +45,88 @@ def test_a_job_is_claimed_once_however_often_it_is_delivered(admin: httpx.Client
     assert job.status == "failed" and job.error == "test over"
 
 
-def test_a_running_job_without_heartbeat_is_failed_as_lost(admin: httpx.Client, db: Session):
-    dataset = create_dataset(admin, 0)
-    job = _job(db, dataset["id"], status="running", worker="gone@host")
+@contextmanager
+def _watchdog_paused() -> Iterator[None]:
+    """Hold the watchdog's lock: the test collector's watchdog skips its ticks and leaves these rows alone."""
+    with get_engine().connect() as other:
+        other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": watchdog.LOCK_KEY})
+        try:
+            yield
+        finally:
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": watchdog.LOCK_KEY})
+            other.commit()
+
+
+def _lost(db: Session, dataset_id: int, *, attempts: int, cancel_requested: bool = False) -> Job:
+    job = _job(
+        db,
+        dataset_id,
+        status="running",
+        worker="gone@host",
+        attempts=attempts,
+        cancel_requested=cancel_requested,
+    )
     db.execute(text("UPDATE job SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"), {"id": job.id})
     db.commit()
+    return job
 
-    jobs.fail_lost(db, heartbeat_timeout_seconds=60)  # the collector's watchdog may get there first
 
-    db.refresh(job)
-    assert job.status == "failed" and job.error is not None
-    assert job.error.startswith("worker lost (no heartbeat since")
-    assert "gone@host" in job.error
+def test_a_job_whose_worker_died_is_queued_again_once_then_failed(admin: httpx.Client, db: Session):
+    dataset = create_dataset(admin, 0)
+    with _watchdog_paused():
+        first = _lost(db, dataset["id"], attempts=1)
+        last = _lost(db, dataset["id"], attempts=2)
+        cancelled = _lost(db, dataset["id"], attempts=1, cancel_requested=True)
+
+        settled = jobs.settle_lost(db, heartbeat_timeout_seconds=60, max_attempts=2)
+
+        outcomes = {lost.job_id: lost.outcome for lost in settled}
+        assert outcomes == {first.id: "queued", last.id: "failed", cancelled.id: "cancelled"}
+        for job in (first, last, cancelled):
+            db.refresh(job)
+        assert first.status == "queued" and first.attempts == 1 and first.worker is None
+        assert first.heartbeat_at is None and first.finished_at is None
+        assert first.error is not None and first.error.startswith("worker died (attempt 1 of 2)")
+        assert "gone@host" in first.error and first.error.endswith("queued again")
+        assert last.status == "failed" and last.finished_at is not None
+        assert last.error is not None and last.error.startswith("worker died (attempt 2 of 2): no heartbeat")
+        assert cancelled.status == "cancelled"
+        jobs.cancel(db, first.id)  # before the watchdog runs again: no worker should take it
+
+
+def test_a_gracefully_stopped_run_is_handed_back_without_counting_its_attempt(
+    admin: httpx.Client, db: Session
+):
+    dataset = create_dataset(admin, 0)
+    with _watchdog_paused():
+        job = _job(db, dataset["id"], status="running", worker="w1", attempts=1)
+        asked_to_cancel = _job(
+            db, dataset["id"], status="running", worker="w1", attempts=1, cancel_requested=True
+        )
+
+        assert jobs.hand_back(db, job.id, attempt=2) is None  # not this run
+        assert jobs.hand_back(db, job.id, attempt=1) == "queued"
+        assert jobs.hand_back(db, asked_to_cancel.id, attempt=1) == "cancelled"
+
+        db.refresh(job)
+        assert job.status == "queued" and job.attempts == 0 and job.worker is None and job.error is None
+        jobs.cancel(db, job.id)
+
+
+def test_a_run_the_watchdog_gave_up_on_cannot_write_over_the_next_run(admin: httpx.Client, db: Session):
+    dataset = create_dataset(admin, 0)
+    with _watchdog_paused():
+        job = _job(db, dataset["id"], status="running", worker="new@host", attempts=2)
+
+        # The first run's worker wakes up after its job was queued again and claimed as attempt 2.
+        assert not jobs.heartbeat(db, job.id, attempt=1)
+        assert not jobs.report(db, job.id, progress=0.5, eta_seconds=1.0, metrics={}, log_tail="", attempt=1)
+        assert jobs.should_stop(db, job.id, attempt=1) and not jobs.should_stop(db, job.id, attempt=2)
+        assert not jobs.finish_failed(db, job.id, error="stale run", attempt=1)
+        db.refresh(job)
+        assert job.status == "running" and job.error is None
+
+        assert jobs.finish_failed(db, job.id, error="test over", attempt=2)
 
 
 def test_watchdog_tick_is_skipped_while_another_collector_holds_the_lock():

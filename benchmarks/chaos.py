@@ -8,8 +8,8 @@ at seeded random times, one fault at a time:
 - collector: SIGKILL; `rlhf up` restarts it.
 - postgres: the embedded server is stopped (immediate shutdown by default: a crash, WAL replay at start);
   `rlhf up` starts it again. Against an external server only with --postgres-restart-command.
-- worker: SIGKILL in the middle of a training job (SFT on the built-in policy); `rlhf up` restarts it and
-  the job watchdog settles the job.
+- worker: SIGKILL in the middle of a training job (SFT on the built-in policy); `rlhf up` restarts it, the
+  job watchdog queues the job again and the restarted worker runs it from the start (its second attempt).
 - redis: FLUSHALL while a job waits in the queue behind a running one; then a new job is submitted. Against
   an external Redis only with --allow-redis-flush (FLUSHDB of the URL's database).
 

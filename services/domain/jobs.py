@@ -359,6 +359,7 @@ def _back_to_queue(
         "error": error,
         "worker": None,
         "heartbeat_at": None,
+        "progress": 0.0,
         "eta_seconds": None,
         "enqueued_at": None,  # the watchdog re-sends it if the caller's enqueue never happens
     }

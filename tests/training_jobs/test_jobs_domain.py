@@ -64,6 +64,7 @@ def _lost(db: Session, dataset_id: int, *, attempts: int, cancel_requested: bool
         status="running",
         worker="gone@host",
         attempts=attempts,
+        progress=0.4,
         cancel_requested=cancel_requested,
     )
     db.execute(text("UPDATE job SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"), {"id": job.id})
@@ -85,7 +86,7 @@ def test_a_job_whose_worker_died_is_queued_again_once_then_failed(admin: httpx.C
         for job in (first, last, cancelled):
             db.refresh(job)
         assert first.status == "queued" and first.attempts == 1 and first.worker is None
-        assert first.heartbeat_at is None and first.finished_at is None
+        assert first.heartbeat_at is None and first.finished_at is None and first.progress == 0
         assert first.error is not None and first.error.startswith("worker died (attempt 1 of 2)")
         assert "gone@host" in first.error and first.error.endswith("queued again")
         assert last.status == "failed" and last.finished_at is not None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.artifacts import artifact_root
 from services.core.db import session_scope
@@ -56,7 +57,17 @@ def remove(dirs: RunDirs) -> None:
 
 
 def sweep() -> list[Path]:
-    """Remove the run directories whose job is not running that attempt any more; return what went."""
+    """Remove the run directories whose job is not running that attempt any more; return what went.
+
+    Best effort: a failure is logged and the next sweep (the next job, the next worker start) tries again."""
+    try:
+        return _sweep()
+    except (OSError, SQLAlchemyError):
+        logger.warning("could not sweep the run directories; the next sweep retries", exc_info=True)
+        return []
+
+
+def _sweep() -> list[Path]:
     found: dict[Path, tuple[int, int]] = {}
     for root, prefix in ((artifact_root(), OUTPUT_PREFIX), (scratch_root(), SCRATCH_PREFIX)):
         if not root.is_dir():

@@ -9,11 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.collector import web_form
+from services.collector import auth, web_form
 from services.collector.errors import install_error_handlers
 from services.collector.routes import (
     annotation,
     annotators,
+    api_keys,
     comparisons,
     datasets,
     exports,
@@ -24,10 +25,11 @@ from services.collector.routes import (
     stats,
 )
 from services.core.db import async_pool
+from services.core.guard import RequestGuard
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
 from services.queue import watchdog
 
-API_PREFIX = "/api/v1"
+API_PREFIX = auth.API_PREFIX
 
 
 @contextlib.asynccontextmanager
@@ -46,11 +48,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="RLHF collector", version="0.1.0", lifespan=lifespan)
+    # The last added is the outermost: the metrics count the guard's refusals too.
+    app.add_middleware(
+        RequestGuard, authenticate=auth.authenticate, limits=auth.body_limits, render=auth.render
+    )
     app.add_middleware(RequestMetricsMiddleware, service="collector")
     install_error_handlers(app)
     app.include_router(health.router)
     for module in (
         annotators,
+        api_keys,
         datasets,
         comparisons,
         annotation,

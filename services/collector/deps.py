@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
 import psycopg
@@ -10,13 +10,12 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from services.collector.auth import ADMIN, Principal
 from services.core.db import get_sessionmaker
-from services.core.security import tokens_equal
-from services.core.settings import get_settings
-from services.domain import annotators
+from services.core.enums import ApiKeyScope
+from services.core.guard import PRINCIPAL
 from services.domain.annotators import Identity
-
-bearer = HTTPBearer(auto_error=False)
+from services.domain.api_keys import KeyIdentity
 
 
 def get_session() -> Iterator[Session]:
@@ -38,53 +37,53 @@ async def get_connection(request: Request) -> AsyncIterator[psycopg.AsyncConnect
 
 
 ConnectionDep = Annotated[psycopg.AsyncConnection[Any], Depends(get_connection, scope="function")]
-CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-UNAUTHORIZED = HTTPException(
-    status_code=status.HTTP_401_UNAUTHORIZED,
-    detail="missing or invalid bearer token",
-    headers={"WWW-Authenticate": "Bearer"},
-)
 
 
-def _is_admin(credentials: HTTPAuthorizationCredentials) -> bool:
-    return tokens_equal(credentials.credentials, get_settings().resolved_admin_token())
+bearer = HTTPBearer(auto_error=False)
 
 
-async def require_admin(request: Request, credentials: CredentialsDep) -> None:
-    if credentials is None:
-        raise UNAUTHORIZED
-    if _is_admin(credentials):
-        return
-    # Only a refused request needs the database (to tell an annotator's token from a wrong one).
-    async with request.state.db_pool.connection() as connection:
-        annotator = await annotators.get_by_token(connection, credentials.credentials)
-    if annotator is not None and annotator.refused is None:
-        raise HTTPException(
-            status_code=status.HTTP_403_FORBIDDEN, detail="this endpoint needs the admin token"
-        )
-    raise UNAUTHORIZED
+def get_principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """Who is calling, as the request guard found it before the body was read (auth.authenticate). (`bearer`
+    reads nothing the guard did not: it puts the bearer scheme on the OpenAPI page.)"""
+    principal: Principal = getattr(request.state, PRINCIPAL)
+    return principal
 
 
-async def current_annotator(connection: ConnectionDep, credentials: CredentialsDep) -> Identity:
-    if credentials is None:
-        raise UNAUTHORIZED
-    annotator = await annotators.get_by_token(connection, credentials.credentials)
-    if annotator is not None:
-        if annotator.refused is not None:
-            # Said plainly, so the web form can tell the annotator why and what to do.
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                detail=f"{annotator.refused}; ask your project admin for a new sign-in link",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _forbidden(detail: str) -> HTTPException:
+    return HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=detail)
+
+
+def require(*scopes: ApiKeyScope) -> Callable[[Principal], None]:
+    """A dependency: the admin token, or an API key with one of these scopes (or `admin`)."""
+    needed = " or ".join(scope.value for scope in scopes)
+    wanted = "the admin token" if scopes == (ApiKeyScope.ADMIN,) else f"an API key with scope {needed}"
+
+    def check(principal: PrincipalDep) -> None:
+        if principal is ADMIN or (isinstance(principal, KeyIdentity) and principal.allows(*scopes)):
+            return
+        if isinstance(principal, KeyIdentity):
+            raise _forbidden(
+                f"this endpoint needs {wanted}; this key has {', '.join(sorted(principal.scopes))}"
             )
-        return annotator
-    if _is_admin(credentials):
-        raise HTTPException(
-            status_code=status.HTTP_403_FORBIDDEN, detail="this endpoint needs an annotator token"
-        )
-    raise UNAUTHORIZED
+        raise _forbidden(f"this endpoint needs {wanted} (or the admin token)")
+
+    return check
 
 
-AdminDep = Annotated[None, Depends(require_admin)]
+def current_annotator(principal: PrincipalDep) -> Identity:
+    if isinstance(principal, Identity):
+        return principal
+    raise _forbidden("this endpoint needs an annotator token")
+
+
+AdminDep = Annotated[None, Depends(require(ApiKeyScope.ADMIN))]
+ReadDep = Annotated[None, Depends(require(ApiKeyScope.READ))]
+TrainDep = Annotated[None, Depends(require(ApiKeyScope.TRAIN))]
+# Jobs and model versions: reading them is part of training (a CI job waits for its job) and of reading.
+ReadOrTrainDep = Annotated[None, Depends(require(ApiKeyScope.READ, ApiKeyScope.TRAIN))]
 CurrentAnnotator = Annotated[Identity, Depends(current_annotator)]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.core.enums import AnnotatorStatus, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import AnnotatorStatus, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
 from services.core.inputs import StrictInput
 
 
@@ -75,6 +75,41 @@ class AnnotatorCreated(AnnotatorPublic):
     """The token is shown once, here; only its hash is stored."""
 
     token: str
+
+
+# --- API keys ---------------------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[ApiKeyScope] = Field(
+        min_length=1,
+        max_length=len(ApiKeyScope),
+        description="infer: the inference service; read: the collector's GET routes and exports; "
+        "train: jobs and model versions; admin: everything",
+    )
+    expires_at: AwareDatetime | None = Field(default=None, description="with a time zone; null: never")
+
+
+class ApiKeyPublic(BaseModel):
+    id: int
+    name: str
+    scopes: list[ApiKeyScope]
+    status: AnnotatorStatus
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeysPublic(BaseModel):
+    data: list[ApiKeyPublic]
+    count: int
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """The key is shown once, here; only its hash is stored."""
+
+    key: str
 
 
 # --- Datasets ---------------------------------------------------------------------------------------------

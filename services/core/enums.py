@@ -77,6 +77,16 @@ class AnnotatorStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class ApiKeyScope(StrEnum):
+    """What an API key reaches: `infer` the inference service's model routes, `read` the collector's GET routes
+    and exports, `train` jobs and model versions, `admin` everything the admin token reaches."""
+
+    INFER = "infer"
+    READ = "read"
+    TRAIN = "train"
+    ADMIN = "admin"
+
+
 class ImportFormat(StrEnum):
     """JSONL formats a dataset imports: TRL's preference rows, Anthropic HH-RLHF, OpenAssistant trees."""
 

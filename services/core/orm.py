@@ -23,10 +23,10 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.core.enums import AnnotatorRole, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import AnnotatorRole, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
 
 NAMING_CONVENTION = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
@@ -43,6 +43,12 @@ def one_of(column: str, values: type[StrEnum]) -> str:
     """A CHECK constraint's condition: the column holds one of the enum's values. Its text can change with no
     migration while the values stay the same (tests/migrations/test_drift.py compares the values)."""
     return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
+
+
+def subset_of(column: str, values: type[StrEnum]) -> str:
+    """A CHECK constraint's condition: the array column holds only the enum's values."""
+    listed = ", ".join(repr(str(value)) for value in values)
+    return f"{column} <@ ARRAY[{listed}]::varchar[]"
 
 
 class Base(DeclarativeBase):
@@ -69,6 +75,22 @@ class Annotator(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # True: every dataset (the default); false: only those in annotator_dataset.
     all_datasets: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = _now()
+
+
+class ApiKey(Base):
+    """A key for machines (CI jobs, clusters, workers) limited to its scopes; stored hashed like annotator
+    tokens. A revoked key, or one past its expiry, is refused at once."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (CheckConstraint(subset_of("scopes", ApiKeyScope), name="scopes"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
 
 

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import math
+import os
 import secrets
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "admin", "password", ""}
 MIN_SECRET_LENGTH = 16
+# An estimate of a secret's entropy from its own characters (length × their Shannon entropy): 43 characters of
+# secrets.token_urlsafe(32) give about 200 bits, `aaaaaaaaaaaaaaaa` 0, `abababababababab` 16.
+MIN_SECRET_BITS = 48
+
+
+def _estimated_bits(secret: str) -> float:
+    counts = Counter(secret)
+    return -sum(n * math.log2(n / len(secret)) for n in counts.values())
 
 
 def _is_placeholder(secret: str) -> bool:
     lowered = secret.strip().lower()
-    return lowered in PLACEHOLDER_SECRETS or "change" in lowered or len(lowered) < MIN_SECRET_LENGTH
+    return lowered in PLACEHOLDER_SECRETS or "change" in lowered
+
+
+def _is_weak_token(secret: str) -> bool:
+    return (
+        _is_placeholder(secret)
+        or len(secret.strip()) < MIN_SECRET_LENGTH
+        or _estimated_bits(secret.strip()) < MIN_SECRET_BITS
+    )
 
 
 GPU_QUEUE = "gpu"
@@ -72,7 +92,26 @@ class Settings(BaseSettings):
     restart_min_uptime_seconds: float = Field(default=10.0, ge=0)
     restart_max_fast_failures: int = Field(default=5, ge=1)
 
+    # Both HTTP services refuse, before a route runs (services/core/guard.py): a body past its route's limit
+    # (413; the JSONL import has its own), a body that takes longer than the timeout to arrive (408), more than
+    # max_concurrent_requests at once (503 with Retry-After).
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    import_timeout_seconds: float = Field(default=600.0, gt=0)
+    max_concurrent_requests: int = Field(default=512, ge=1)
+    # uvicorn (services/core/http_server.py): a connection must send a request's headers within
+    # header_timeout_seconds of opening (or of the previous answer); an idle keep-alive one closes after
+    # keep_alive_seconds.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+
     # Inference
+    # Bearer tokens on the inference service (the admin token or an API key with the `infer` scope; /health
+    # stays open). Unset: on in production, off otherwise (a local `rlhf up`), where tokens are ignored.
+    inference_auth: Literal["on", "off"] | None = None
+    # The API key with which workers and the CLI reach the inference service.
+    inference_api_key: str | None = None
     max_new_tokens_cap: int = 1024
     reward_max_batch_size: int = 64
     reward_max_wait_ms: float = 5.0
@@ -100,13 +139,26 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production":
-            if self.admin_token is None or _is_placeholder(self.admin_token):
+            if self.admin_token is None or _is_weak_token(self.admin_token):
                 raise ValueError(
-                    "RLHF_ADMIN_TOKEN must be set to a real secret when RLHF_ENVIRONMENT=production"
+                    "RLHF_ADMIN_TOKEN must be set to a real secret (at least 16 characters, not a pattern) "
+                    "when RLHF_ENVIRONMENT=production"
                 )
             if self.database_url is None or self.redis_url is None:
                 raise ValueError("RLHF_DATABASE_URL and RLHF_REDIS_URL are required in production")
+            password = make_url(self.database_url).password
+            if password is not None and _is_placeholder(str(password)):
+                raise ValueError(
+                    "the password in RLHF_DATABASE_URL is a placeholder (POSTGRES_PASSWORD in .env): set a real "
+                    "secret when RLHF_ENVIRONMENT=production"
+                )
+            if self.inference_auth == "off":
+                raise ValueError("RLHF_INFERENCE_AUTH=off is refused when RLHF_ENVIRONMENT=production")
         return self
+
+    @property
+    def inference_auth_on(self) -> bool:
+        return self.inference_auth == "on" or self.environment == "production"
 
     @property
     def resolved_artifact_dir(self) -> Path:
@@ -133,8 +185,14 @@ class Settings(BaseSettings):
             return token_file.read_text().strip()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
-        token_file.write_text(token + "\n")
-        token_file.chmod(0o600)
+        # Created 0600 (not written, then chmod'ed: another user could open it in between); O_EXCL: one
+        # process writes it, even when several start at once.
+        try:
+            descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return token_file.read_text().strip()
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(token + "\n")
         return token
 
 

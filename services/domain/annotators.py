@@ -116,7 +116,7 @@ def create(
     if not name:
         raise InvalidInputError("name must not be empty")
     check_text("name", name)
-    _check_expiry(session, expires_at)
+    check_expiry(session, expires_at)
     assigned = _existing_datasets(session, datasets)
     token = new_token()
     annotator = Annotator(
@@ -150,7 +150,7 @@ def revoke(session: Session, annotator_id: int) -> AnnotatorSummary:
     votes stay. Revoking twice keeps the first time."""
     annotator = _get_for_update(session, annotator_id)
     if annotator.revoked_at is None:
-        annotator.revoked_at = _db_now(session)
+        annotator.revoked_at = db_now(session)
     session.execute(delete(Lease).where(Lease.annotator_id == annotator_id))
     session.commit()
     return summary(session, annotator_id)
@@ -171,9 +171,9 @@ def rotate_token(
             f"annotator {annotator_id} was revoked; create a new annotator to give this person access again"
         )
     if expires_at is not _UNCHANGED:
-        _check_expiry(session, expires_at)
+        check_expiry(session, expires_at)
         annotator.expires_at = expires_at
-    elif annotator.expires_at is not None and annotator.expires_at <= _db_now(session):
+    elif annotator.expires_at is not None and annotator.expires_at <= db_now(session):
         raise InvalidInputError(
             f"annotator {annotator_id} expired at {_moment(annotator.expires_at)}: give a new expires_at "
             "(or null for none) with the new token"
@@ -220,24 +220,24 @@ def token_works(session: Session, token: str) -> bool:
     ).one_or_none()
     if found is None:
         return False
-    return status_of(revoked_at=found[0], expires_at=found[1], now=_db_now(session)) == AnnotatorStatus.ACTIVE
+    return status_of(revoked_at=found[0], expires_at=found[1], now=db_now(session)) == AnnotatorStatus.ACTIVE
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
-def _db_now(session: Session) -> datetime:
+def db_now(session: Session) -> datetime:
     # The database's clock, the one the token lookup compares expiries with.
     now: datetime = session.execute(text("SELECT statement_timestamp()")).scalar_one()
     return now
 
 
-def _check_expiry(session: Session, expires_at: datetime | None) -> None:
+def check_expiry(session: Session, expires_at: datetime | None) -> None:
     if expires_at is None:
         return
     if expires_at.tzinfo is None:
         raise InvalidInputError("expires_at needs a time zone (e.g. 2030-01-31T18:00:00Z)")
-    if expires_at <= _db_now(session):
+    if expires_at <= db_now(session):
         raise InvalidInputError(f"expires_at {expires_at.isoformat()} is in the past")
 
 

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from services.core.db import get_engine
-from services.core.enums import AnnotatorRole, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import AnnotatorRole, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
 from services.core.orm import Base
 
 
@@ -35,6 +35,7 @@ def test_migrated_database_matches_the_orm_metadata():
         ("model_version_kind_ck", ModelKind),
         ("job_kind_ck", JobKind),
         ("job_status_ck", JobStatus),
+        ("api_key_scopes_ck", ApiKeyScope),
     ],
 )
 def test_check_constraint_allows_exactly_the_enum_values(constraint: str, enum: type[StrEnum]):

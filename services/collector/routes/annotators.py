@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import (
     AnnotatorCreate,
@@ -36,14 +36,14 @@ def create_annotator(body: AnnotatorCreate, session: SessionDep, _: AdminDep) ->
 
 
 @router.get("/annotators")
-def list_annotators(session: SessionDep, _: AdminDep) -> AnnotatorsPublic:
+def list_annotators(session: SessionDep, _: ReadDep) -> AnnotatorsPublic:
     """Every annotator with their status (active, revoked, expired), datasets and vote counts."""
     items = annotators.list_all(session)
     return AnnotatorsPublic(data=[_public(item) for item in items], count=len(items))
 
 
 @router.get("/annotators/{annotator_id}")
-def get_annotator(annotator_id: IdPath, session: SessionDep, _: AdminDep) -> AnnotatorPublic:
+def get_annotator(annotator_id: IdPath, session: SessionDep, _: ReadDep) -> AnnotatorPublic:
     """One annotator with their status, datasets and vote counts."""
     return _public(annotators.summary(session, annotator_id))
 

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, status
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
 from services.domain import datasets
@@ -39,13 +39,13 @@ def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> Dat
 
 
 @router.get("/datasets")
-def list_datasets(session: SessionDep, _: AdminDep) -> DatasetsPublic:
+def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
     """All datasets with their progress counts."""
     items = datasets.list_with_progress(session)
     return DatasetsPublic(data=[_public(item) for item in items], count=len(items))
 
 
 @router.get("/datasets/{dataset_id}")
-def get_dataset(dataset_id: IdPath, session: SessionDep, _: AdminDep) -> DatasetPublic:
+def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetPublic:
     """One dataset with its progress counts."""
     return _public(datasets.with_progress(session, dataset_id))

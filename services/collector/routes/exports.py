@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.deps import ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.core.enums import ExportFormat
 from services.domain import datasets, exports
@@ -15,7 +15,7 @@ router = APIRouter(tags=["exports"])
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSONL stream"}},
 )
 def export_dataset(
-    dataset_id: IdPath, format: ExportFormat, session: SessionDep, _: AdminDep
+    dataset_id: IdPath, format: ExportFormat, session: SessionDep, _: ReadDep
 ) -> StreamingResponse:
     """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote."""
     dataset = datasets.get(session, dataset_id)

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.deps import ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
 from services.collector.schemas import JobCreate, JobPublic, JobQueued, JobsPublic
 from services.core.enums import JobKind, JobStatus
@@ -13,7 +13,7 @@ router = APIRouter(tags=["jobs"])
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
-def create_job(body: JobCreate, session: SessionDep, _: AdminDep) -> JobQueued:
+def create_job(body: JobCreate, session: SessionDep, _: TrainDep) -> JobQueued:
     """Queue a training or generation job; a worker picks it up from the `gpu` queue."""
     job = jobs.create(
         session,
@@ -29,7 +29,7 @@ def create_job(body: JobCreate, session: SessionDep, _: AdminDep) -> JobQueued:
 @router.get("/jobs")
 def list_jobs(
     session: SessionDep,
-    _: AdminDep,
+    _: ReadOrTrainDep,
     status: JobStatus | None = None,
     kind: JobKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -41,12 +41,12 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: IdPath, session: SessionDep, _: AdminDep) -> JobPublic:
+def get_job(job_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> JobPublic:
     """A job's status, progress (0..1, with an ETA), live metrics, log tail and result."""
     return JobPublic.model_validate(jobs.get(session, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: IdPath, session: SessionDep, _: AdminDep) -> JobPublic:
+def cancel_job(job_id: IdPath, session: SessionDep, _: TrainDep) -> JobPublic:
     """Cancel a job: a queued one at once, a running one at its next training step."""
     return JobPublic.model_validate(jobs.cancel(session, job_id))

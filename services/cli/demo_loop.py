@@ -60,7 +60,10 @@ def run(*, collector_url: str, inference_url: str, admin_token: str) -> int:
         CollectorClient(
             collector_url, admin_token, token_source="the stack's admin token", timeout=120
         ) as admin,
-        httpx.Client(base_url=inference_url, timeout=300) as inference,
+        # The admin token reaches the inference service whether its auth is on or off (then it is ignored).
+        httpx.Client(
+            base_url=inference_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=300
+        ) as inference,
     ):
         try:
             _loop(admin, inference, report)

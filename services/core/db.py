@@ -55,7 +55,9 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-def async_pool() -> AsyncConnectionPool:
+def async_pool(
+    *, min_size: int = 16, max_size: int = 32, application_name: str = "rlhf-collector-annotation"
+) -> AsyncConnectionPool:
     """Async psycopg connections for the annotator's hot path, which runs on the event loop: a worker thread
     per request cost about a third of the collector's CPU in context switches. The caller opens and closes it
     (the collector's lifespan). Its connections are not SQLAlchemy's: statements go straight to the driver."""
@@ -65,10 +67,10 @@ def async_pool() -> AsyncConnectionPool:
     # check backs off for seconds per dead connection): the collector's error handler sweeps the pool instead.
     return AsyncConnectionPool(
         conninfo,
-        min_size=16,
-        max_size=32,
+        min_size=min_size,
+        max_size=max_size,
         open=False,
-        kwargs={"application_name": "rlhf-collector-annotation"},  # tells them apart in pg_stat_activity
+        kwargs={"application_name": application_name},  # tells them apart in pg_stat_activity
     )
 
 

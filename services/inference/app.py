@@ -1,5 +1,6 @@
 """The inference service: TGI-compatible /generate, /generate_stream and /, OpenAI-compatible /v1/chat/completions,
-/v1/completions and /v1/models, /reward, /info, /health, /metrics.
+/v1/completions and /v1/models, /reward, /info, /health, /metrics. With RLHF_INFERENCE_AUTH on, every route but
+/health needs the admin token or an API key with the `infer` scope (auth.py).
 
 `uvicorn services.inference.app:app`. Settings are read, and models loaded, at startup (runtime.lifespan),
 not at import. A new family of routes is a module in routes/ with an APIRouter, included here.
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.core.guard import RequestGuard
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
+from services.inference import auth
 from services.inference.errors import install_error_handlers
 from services.inference.routes import health, info, openai, reward, tgi
 from services.inference.routes.info import VERSION
@@ -22,6 +25,10 @@ def create_app() -> FastAPI:
         version=VERSION,
         lifespan=lifespan,
         description="Serves the promoted policy (text-generation-inference's and OpenAI's APIs) and reward model.",
+    )
+    # The last added is the outermost: the metrics count the guard's refusals too.
+    app.add_middleware(
+        RequestGuard, authenticate=auth.authenticate, limits=auth.body_limits, render=auth.render
     )
     app.add_middleware(RequestMetricsMiddleware, service="inference")
     install_error_handlers(app)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -161,9 +160,31 @@ def _location(error: dict[str, Any]) -> str:
 
 
 # OpenAI's error `type` for each status the /v1 routes answer.
-_OPENAI_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 429: "rate_limit_error"}
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+}
 # Our codes that OpenAI's API spells differently: a TGI 422 is OpenAI's 400, a failed generation its 500.
 _OPENAI_STATUS = {422: 400, 424: 500}
+
+
+# TGI's `error_type` for the answers given before (or instead of) a route: auth, size, time, routing.
+_TGI_TYPES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "timeout",
+    413: "payload_too_large",
+    503: "unavailable",
+}
+
+
+def tgi_error_body(status_code: int, message: str) -> dict[str, str]:
+    return {"error": message, "error_type": _TGI_TYPES.get(status_code, "error"), "detail": message}
 
 
 def openai_error_body(
@@ -206,7 +227,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Any:
         assert isinstance(exc, StarletteHTTPException)
         if not _is_openai(request):
-            return await http_exception_handler(request, exc)
+            return JSONResponse(
+                status_code=exc.status_code,
+                content=tgi_error_body(exc.status_code, str(exc.detail)),
+                headers=getattr(exc, "headers", None),
+            )
         message = f"{exc.detail}: {request.method} {request.url.path}"
         if exc.status_code == 404:
             message += " (this service answers /v1/chat/completions, /v1/completions and /v1/models)"

@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from prometheus_client import Counter, Gauge
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.core.artifacts import version_path
 from services.core.db import session_scope
 from services.core.enums import ModelKind
+from services.core.settings import get_settings
 from services.domain import model_versions
 from services.modeling.device import device
 from services.modeling.windows import model_window, window_size
@@ -75,7 +77,7 @@ class LoadedModel:
             "name": self.target.name,
             "version_id": self.target.version_id,
             "source": self.target.source,
-            "path": self.target.path,
+            "path": _shown_path(self.target.path),
             "architecture": type(self.model).__name__,
             "dtype": str(next(self.model.parameters()).dtype),
             "device": str(self.device),
@@ -83,6 +85,15 @@ class LoadedModel:
             "loaded_at": self.loaded_at.isoformat(),
             "load_seconds": round(self.load_seconds, 3),
         }
+
+
+def _shown_path(path: str) -> str | None:
+    """/info shows where a version lies relative to the artifact dir, never the server's own paths (a default
+    policy's files are not in the store: its `name` says what it is)."""
+    try:
+        return str(Path(path).relative_to(get_settings().resolved_artifact_dir))
+    except ValueError:
+        return None
 
 
 def promoted_targets() -> dict[ModelKind, Target]:

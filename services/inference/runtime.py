@@ -9,13 +9,14 @@ import asyncio
 import functools
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import torch
 from fastapi import Depends, FastAPI, Request
 
+from services.core.db import async_pool
 from services.core.enums import ModelKind
 from services.core.settings import Settings, get_settings
 from services.inference.batching import MicroBatcher, settle
@@ -248,7 +249,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     generate_batcher.start()
     app.state.runtime = Runtime(settings, registry, reward_batcher, generate_batcher)
     try:
-        yield
+        async with AsyncExitStack() as stack:
+            if settings.inference_auth_on:
+                # API keys are looked up on the event loop, before a request's body is read (auth.py).
+                pool = async_pool(min_size=1, max_size=8, application_name="rlhf-inference-auth")
+                app.state.auth_pool = await stack.enter_async_context(pool)
+            yield
     finally:
         reward_batcher.stop()
         generate_batcher.stop()

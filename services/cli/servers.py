@@ -76,6 +76,8 @@ def serve(service: Service) -> None:
     """Run one HTTP service (the collector or the inference service) in the foreground."""
     import uvicorn
 
+    from services.core.http_server import uvicorn_options
+
     settings = get_settings()
     if service is Service.COLLECTOR:
         uvicorn.run(
@@ -83,11 +85,14 @@ def serve(service: Service) -> None:
             host=settings.host,
             port=settings.collector_port,
             workers=settings.collector_workers,
-            access_log=False,
+            **uvicorn_options(),
         )
     else:
         uvicorn.run(
-            "services.inference.app:app", host=settings.host, port=settings.inference_port, access_log=False
+            "services.inference.app:app",
+            host=settings.host,
+            port=settings.inference_port,
+            **uvicorn_options(),
         )
 
 

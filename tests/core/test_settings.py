@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -42,3 +45,47 @@ def test_lease_cap_defaults_to_three_leases_and_can_be_set() -> None:
     assert Settings(lease_seconds=100, lease_max_seconds=150).resolved_lease_max_seconds == 150
     with pytest.raises(ValidationError):
         Settings(lease_max_seconds=0)
+
+
+def test_admin_token_file_is_created_0600_not_chmoded_after(tmp_path, monkeypatch) -> None:
+    # A chmod after the write leaves a moment (or, if the process stops there, forever) where others may read it.
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: None)
+    old_umask = os.umask(0)
+    try:
+        Settings(state_dir=tmp_path, admin_token=None).resolved_admin_token()
+    finally:
+        os.umask(old_umask)
+    assert (tmp_path / "admin_token").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "token", ["aaaaaaaaaaaaaaaa", "abababababababababababab", "1111111111111111111111111111"]
+)
+def test_production_refuses_low_entropy_admin_tokens(token: str) -> None:
+    with pytest.raises(ValidationError, match="RLHF_ADMIN_TOKEN"):
+        Settings(
+            environment="production",
+            admin_token=token,
+            database_url="postgresql://h/d",
+            redis_url="redis://h",
+        )
+
+
+def test_production_refuses_the_compose_placeholder_database_password() -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(
+            environment="production",
+            admin_token="q3J8v0cXo1b2Y7nK9rT5uW4zA6sD",
+            database_url="postgresql://rlhf:change-this-database-password@postgres:5432/rlhf",
+            redis_url="redis://h",
+        )
+
+
+def test_inference_auth_is_on_in_production_off_by_default_and_never_off_in_production() -> None:
+    production = {"environment": "production", "admin_token": "q3J8v0cXo1b2Y7nK9rT5uW4zA6sD"}
+    urls = {"database_url": "postgresql://h/d", "redis_url": "redis://h"}
+    assert not Settings().inference_auth_on
+    assert Settings(inference_auth="on").inference_auth_on
+    assert Settings(**production, **urls).inference_auth_on
+    with pytest.raises(ValidationError, match="RLHF_INFERENCE_AUTH"):
+        Settings(**production, **urls, inference_auth="off")

@@ -104,3 +104,8 @@ def test_the_build_context_holds_only_what_the_image_copies() -> None:
     assert patterns[0] == "*"  # an allow-list: .env, .git, .venv and the state dir never reach the daemon
     assert copied == allowed
     assert not {".env", ".git", ".venv", ".rlhf"} & allowed
+
+
+def test_compose_turns_inference_auth_on() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["inference"]["environment"]["RLHF_INFERENCE_AUTH"] == "on"

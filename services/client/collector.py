@@ -19,6 +19,9 @@ from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
     AnnotatorsPublic,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    ApiKeysPublic,
     AssignmentPublic,
     DatasetPublic,
     DatasetsPublic,
@@ -32,7 +35,7 @@ from services.collector.schemas import (
     PreferencePublic,
     StatsPublic,
 )
-from services.core.enums import Choice, ExportFormat, ImportFormat, JobKind, JobStatus, ModelKind
+from services.core.enums import ApiKeyScope, Choice, ExportFormat, ImportFormat, JobKind, JobStatus, ModelKind
 from services.core.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -156,6 +159,23 @@ class CollectorClient:
 
     def stats(self, dataset_id: int) -> StatsPublic:
         return self._get(f"{API}/datasets/{dataset_id}/stats", StatsPublic)
+
+    # --- API keys -------------------------------------------------------------------------------------
+
+    def create_api_key(
+        self, name: str, scopes: list[ApiKeyScope], *, expires_at: datetime | None = None
+    ) -> ApiKeyCreated:
+        """Issue an API key with these scopes; the answer carries the key, shown once."""
+        body: dict[str, Any] = {"name": name, "scopes": [scope.value for scope in scopes]}
+        if expires_at is not None:
+            body["expires_at"] = expires_at.isoformat()
+        return self._post(f"{API}/api-keys", ApiKeyCreated, json=body)
+
+    def list_api_keys(self) -> list[ApiKeyPublic]:
+        return self._get(f"{API}/api-keys", ApiKeysPublic).data
+
+    def revoke_api_key(self, key_id: int) -> None:
+        self._request("DELETE", f"{API}/api-keys/{key_id}")
 
     # --- annotators and annotation --------------------------------------------------------------------
 

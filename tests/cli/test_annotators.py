@@ -3,27 +3,13 @@ assign and list, against the session's collector."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tests.helpers.cli import rlhf
 from tests.helpers.collector import unique
-
-
-def rlhf(collector_url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI as a user runs it, pointed at the session's collector (the admin token is in the environment)."""
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        env={**os.environ, "RLHF_COLLECTOR_URL": collector_url, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        input=input,
-        timeout=60,
-    )
 
 
 def link_in(output: str) -> tuple[str, dict[str, list[str]]]:

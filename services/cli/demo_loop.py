@@ -26,6 +26,7 @@ from services.cli.render import console, follow_job
 from services.client import CollectorClient, CollectorError
 from services.collector.schemas import JobPublic, StatsPublic
 from services.core.enums import Choice, ImportFormat, JobKind, JobStatus
+from services.core.settings import get_settings
 from services.domain.demo import DEMO_FILE, DEMO_GUIDELINES
 
 JUDGES = 3
@@ -60,9 +61,11 @@ def run(*, collector_url: str, inference_url: str, admin_token: str) -> int:
         CollectorClient(
             collector_url, admin_token, token_source="the stack's admin token", timeout=120
         ) as admin,
-        # The admin token reaches the inference service whether its auth is on or off (then it is ignored).
+        # RLHF_INFERENCE_API_KEY, else the admin token: either reaches the inference service when its auth is on.
         httpx.Client(
-            base_url=inference_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=300
+            base_url=inference_url,
+            headers={"Authorization": f"Bearer {get_settings().inference_api_key or admin_token}"},
+            timeout=300,
         ) as inference,
     ):
         try:

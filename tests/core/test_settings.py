@@ -1,5 +1,6 @@
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -82,10 +83,17 @@ def test_production_refuses_the_compose_placeholder_database_password() -> None:
 
 
 def test_inference_auth_is_on_in_production_off_by_default_and_never_off_in_production() -> None:
-    production = {"environment": "production", "admin_token": "q3J8v0cXo1b2Y7nK9rT5uW4zA6sD"}
-    urls = {"database_url": "postgresql://h/d", "redis_url": "redis://h"}
+    def production(**fields: Any) -> Settings:
+        return Settings(
+            environment="production",
+            admin_token="q3J8v0cXo1b2Y7nK9rT5uW4zA6sD",
+            database_url="postgresql://h/d",
+            redis_url="redis://h",
+            **fields,
+        )
+
     assert not Settings().inference_auth_on
     assert Settings(inference_auth="on").inference_auth_on
-    assert Settings(**production, **urls).inference_auth_on
+    assert production().inference_auth_on
     with pytest.raises(ValidationError, match="RLHF_INFERENCE_AUTH"):
-        Settings(**production, **urls, inference_auth="off")
+        production(inference_auth="off")

@@ -32,6 +32,7 @@ PRINCIPAL = "principal"
 # The paths a busy service still answers: health checks must not fail because the service is busy.
 UNLIMITED_PATHS = frozenset({"/health"})
 RETRY_AFTER_SECONDS = 1
+CONNECTION_CLOSE = (b"connection", b"close")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,11 @@ class RequestGuard:
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if body.refused:
+                    # The rest of the refused body is not wanted: no next request on this connection.
+                    message = {**message, "headers": [*message.get("headers", []), CONNECTION_CLOSE]}
             await send(message)
 
         try:
@@ -140,7 +145,7 @@ class RequestGuard:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             # The client may still be sending a body nobody reads: this connection is not reused.
-            (b"connection", b"close"),
+            CONNECTION_CLOSE,
             *((name.lower().encode(), value.encode()) for name, value in refusal.headers.items()),
         ]
         await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
@@ -156,6 +161,7 @@ class _BodyReader:
         self._size = 0
         self._deadline: float | None = None
         self._complete = False
+        self.refused = False
 
     async def receive(self) -> Message:
         if self._complete:
@@ -166,12 +172,14 @@ class _BodyReader:
         try:
             message = await asyncio.wait_for(self._receive(), self._deadline - time.monotonic())
         except TimeoutError:
+            self.refused = True
             raise BodyRefused(
                 408, f"the request body did not arrive within {self._limits.timeout_seconds:g} s"
             ) from None
         if message["type"] == "http.request":
             self._size += len(message.get("body", b""))
             if self._size > self._limits.max_bytes:
+                self.refused = True
                 raise BodyRefused(413, _too_large(self._limits).detail)
             self._complete = not message.get("more_body", False)
         else:

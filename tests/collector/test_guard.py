@@ -117,6 +117,7 @@ def test_a_trickling_body_is_cut_off(small_collector: str, admin_token: str) -> 
         response = read_response(sock)
     assert response.status == 408
     assert "1.5 s" in response.json()["detail"]
+    assert response.headers["connection"] == "close"  # the rest of that body is not wanted
     assert time.monotonic() - started < 5
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,9 +167,11 @@ class _BodyReader:
             # After the body, `receive` only waits for the client to disconnect (streamed answers).
             return await self._receive()
         if self._deadline is None:
-            self._deadline = time.monotonic() + self._limits.timeout_seconds
+            self._deadline = asyncio.get_running_loop().time() + self._limits.timeout_seconds
         try:
-            message = await asyncio.wait_for(self._receive(), self._deadline - time.monotonic())
+            # asyncio.timeout_at, not wait_for: no task per chunk.
+            async with asyncio.timeout_at(self._deadline):
+                message = await self._receive()
         except TimeoutError:
             self.refused = True
             raise BodyRefused(

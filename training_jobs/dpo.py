@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from services.core.enums import ModelKind
+from services.domain.intervals import wilson
 from services.domain.job_params import DpoParams
-from training_jobs import checkpoints, data
+from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import apply_trainable, build_config, peft_config
+from training_jobs.trl_config import apply_trainable, batch_size, build_config, peft_config
 
 
 def run(ctx: JobContext[DpoParams]) -> JobResult:
@@ -72,6 +73,15 @@ def run(ctx: JobContext[DpoParams]) -> JobResult:
         # DPO's implicit reward β·log(π/π_ref): how often it prefers the chosen response, and by how much.
         metrics["eval_reward_accuracy"] = evaluation.get("eval_rewards/accuracies")
         metrics["eval_reward_margin"] = evaluation.get("eval_rewards/margins")
+        accuracy = metrics["eval_reward_accuracy"]
+        if isinstance(accuracy, float):  # a mean over the held-out pairs: a share of them
+            metrics["eval_reward_accuracy_ci95"] = wilson(round(accuracy * len(eval_rows)), len(eval_rows))
+    metrics["warnings"] = metric_warnings.small_eval(
+        len(eval_rows),
+        "eval_reward_accuracy",
+        metrics.get("eval_reward_accuracy"),
+        metrics.get("eval_reward_accuracy_ci95"),
+    ) + metric_warnings.small_data(len(train_rows), batch_size(config), "pairs")
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)

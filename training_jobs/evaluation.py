@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 import torch
 
 from services.core.enums import ModelKind
+from services.domain.intervals import bootstrap_mean
 from services.domain.job_params.kinds import OnlineRLParams
 from services.modeling.device import device
 from services.modeling.windows import model_window, window_size
-from training_jobs import checkpoints, data
+from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.checkpoints import ModelSource
 from training_jobs.context import JobContext, JobInputError, JobResult
 from training_jobs.reward_adapter import RewardScorer
@@ -238,11 +239,16 @@ def finish_online_rl(
     after: Evaluation,
     trained: Any,
     tokenizer: Any,
+    *,
+    prompts_per_batch: int,
     **extra_metrics: Any,
 ) -> JobResult:
     """The pinned metrics, a few samples in the log, and the trained policy saved as the new version."""
     metrics = outcome_metrics(
         before, after, train_prompts=len(sources.train_prompts), eval_prompts=len(sources.eval_prompts)
+    )
+    metrics["warnings"] += metric_warnings.small_data(
+        len(sources.train_prompts), prompts_per_batch, "prompts"
     )
     metrics.update(extra_metrics)
     log_samples(ctx, before, after)
@@ -280,19 +286,41 @@ def prompt_budget(tokenizer: Any, policy: Any, response_length: int) -> int:
 def outcome_metrics(
     before: Evaluation, after: Evaluation, *, train_prompts: int, eval_prompts: int
 ) -> dict[str, Any]:
-    """The pinned keys (reward_before, reward_before_std, reward_after, kl) and a few more."""
+    """The pinned keys (reward_before, reward_before_std, reward_after, kl), the gain with its 95 % interval
+    and a warning when that interval does not lie above 0."""
     gain = after.reward_mean - before.reward_mean
+    gain_ci95 = paired_gain_interval(before, after)
+    scale = before.reward_std if before.reward_std > 0 else None
+    gain_in_std = gain / scale if scale else None
+    gain_in_std_ci95 = [bound / scale for bound in gain_ci95] if scale and gain_ci95 else None
     return {
         "reward_before": before.reward_mean,
         "reward_before_std": before.reward_std,
         "reward_after": after.reward_mean,
         "reward_after_std": after.reward_std,
-        "reward_gain_in_std": gain / before.reward_std if before.reward_std > 0 else None,
+        "reward_gain": gain,
+        "reward_gain_ci95": gain_ci95,
+        "reward_gain_in_std": gain_in_std,
+        "reward_gain_in_std_ci95": gain_in_std_ci95,
         "kl": after.kl_mean,
         "train_prompts": train_prompts,
         "eval_prompts": eval_prompts,
         "eval_samples": len(after.rewards),
+        "warnings": metric_warnings.no_gain(gain_in_std, gain_in_std_ci95),
     }
+
+
+def paired_gain_interval(before: Evaluation, after: Evaluation) -> list[float] | None:
+    """95 % interval of the mean reward gain, by held-out prompt: each prompt's mean reward after minus before
+    (its samples are not independent of each other, the prompts are), bootstrapped over prompts."""
+    by_prompt: dict[str, list[float]] = {}
+    for label, evaluation in ((0, before), (1, after)):
+        sums: dict[str, list[float]] = {}
+        for prompt, reward in zip(evaluation.prompts, evaluation.rewards, strict=True):
+            sums.setdefault(prompt, []).append(reward)
+        for prompt, rewards in sums.items():
+            by_prompt.setdefault(prompt, [0.0, 0.0])[label] = statistics.fmean(rewards)
+    return bootstrap_mean([after_mean - before_mean for before_mean, after_mean in by_prompt.values()])
 
 
 def log_samples(ctx: JobContext[Any], before: Evaluation, after: Evaluation, count: int = 3) -> None:

@@ -30,19 +30,22 @@ class JobSpec:
     base_model: str | None
     params: dict[str, Any]  # as given; the job module gets them resolved (resolved_params)
     attempt: int  # the run's attempt: its writes to the job row count only while the row still has it
+    defaults_base_model: str | None  # whose per-base-model defaults apply (jobs.defaults_base_model)
 
     @classmethod
     def load(cls, job_id: int) -> JobSpec:
         with session_scope() as session:
             job = jobs.get(session, job_id)
+            params = dict(job.params)
+            defaults = jobs.defaults_base_model(session, job.kind, job.base_model, params)
             return cls(
-                job.id, JobKind(job.kind), job.dataset_id, job.base_model, dict(job.params), job.attempts
+                job.id, JobKind(job.kind), job.dataset_id, job.base_model, params, job.attempts, defaults
             )
 
     def resolved_params(self) -> ResolvedParams[JobParams]:
         """The same pass that checked the params when the job was queued (services/domain/job_params)."""
         try:
-            return job_params.resolve(self.kind, self.params)
+            return job_params.resolve(self.kind, self.params, base_model=self.defaults_base_model)
         except InvalidInputError as error:  # the platform changed since the job was queued
             raise JobInputError(error.message) from None
 

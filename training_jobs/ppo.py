@@ -15,9 +15,10 @@ ctx.callbacks.
 
 Params: PpoParams (services/domain/job_params/kinds.py, with the kind's defaults) and PPOConfig's fields.
 
-The defaults suit policies of 100M parameters and more (TRL's own learning rate is 3e-6). The built-in
-tiny-gpt2 (0.7M) needs a larger step: benchmarks/ppo_gain.py uses learning_rate 1e-4, kl_coef 0.1 and
-total_episodes 480 (30 steps of 16); the end-to-end test uses 3e-4, kl_coef 0.01, 320 episodes.
+The kind's defaults suit policies of 100M parameters and more (TRL's own learning rate is 3e-6). The built-in
+tiny-gpt2 (0.7M) needs a larger step: its per-base-model defaults (services/domain/job_params/presets.py,
+measured with benchmarks/ppo_gain.py) are learning_rate 1e-4, kl_coef 0.1 and total_episodes 480 (30 steps of
+16); the end-to-end test uses 3e-4, kl_coef 0.01, 320 episodes.
 """
 
 from __future__ import annotations
@@ -104,6 +105,15 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     after = evaluation.evaluate(
         trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=trainer.ref_model
     )
+    # TRL's rollout batch: per_device_train_batch_size × gradient_accumulation_steps × num_mini_batches
+    rollout_batch = config.per_device_train_batch_size * config.gradient_accumulation_steps
     return evaluation.finish_online_rl(
-        ctx, sources, before, after, trained, tokenizer, ppo_steps=trainer.state.global_step
+        ctx,
+        sources,
+        before,
+        after,
+        trained,
+        tokenizer,
+        prompts_per_batch=rollout_batch * config.num_mini_batches,
+        ppo_steps=trainer.state.global_step,
     )

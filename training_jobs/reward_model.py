@@ -23,13 +23,14 @@ import statistics
 from typing import Any
 
 from services.core.enums import ModelKind
+from services.domain.intervals import wilson
 from services.domain.job_params import RewardModelParams
 from services.modeling.reward_inputs import encode_reward_input
 from services.modeling.scoring import score_encoded
 from services.modeling.windows import model_window, window_size
-from training_jobs import checkpoints, data
+from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import REWARD_HEADS, apply_trainable, build_config, peft_config
+from training_jobs.trl_config import REWARD_HEADS, apply_trainable, batch_size, build_config, peft_config
 
 SCORE_BATCH_SIZE = 64
 
@@ -85,6 +86,9 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     if eval_pairs:
         ctx.log(f"scoring {len(eval_pairs)} held-out pairs")
         metrics.update(evaluate(trainer.model, tokenizer, eval_pairs, max_length=max_length))
+    metrics["warnings"] = metric_warnings.small_eval(
+        len(eval_pairs), "eval_accuracy", metrics.get("eval_accuracy"), metrics.get("eval_accuracy_ci95")
+    ) + metric_warnings.small_data(len(train_pairs), batch_size(config), "pairs")
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base.name)
@@ -167,8 +171,10 @@ def evaluate(model: Any, tokenizer: Any, pairs: list[dict[str, Any]], *, max_len
     chosen, rejected = rewards[: len(pairs)], rewards[len(pairs) :]
     margins = sorted(c - r for c, r in zip(chosen, rejected, strict=True))
     deciles = statistics.quantiles(margins, n=10) if len(margins) >= 2 else [margins[0]] * 9
+    right = sum(m > 0 for m in margins)
     return {
-        "eval_accuracy": sum(m > 0 for m in margins) / len(margins),
+        "eval_accuracy": right / len(margins),
+        "eval_accuracy_ci95": wilson(right, len(margins)),
         "eval_reward_margin_mean": statistics.fmean(margins),
         "eval_reward_margin_std": statistics.pstdev(margins),
         "eval_reward_margin_p10": deciles[0],

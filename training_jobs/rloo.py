@@ -89,8 +89,16 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
     after = evaluation.evaluate(
         trained, tokenizer, eval_prompts, eval_ids, scorer, sampling, reference=reference
     )
+    completions_per_batch = config.per_device_train_batch_size * config.gradient_accumulation_steps
     return evaluation.finish_online_rl(
-        ctx, sources, before, after, trained, tokenizer, rloo_steps=trainer.state.global_step
+        ctx,
+        sources,
+        before,
+        after,
+        trained,
+        tokenizer,
+        prompts_per_batch=max(1, completions_per_batch // (config.num_generations or 1)),
+        rloo_steps=trainer.state.global_step,
     )
 
 

@@ -149,7 +149,8 @@ def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:
     """Store the result: the artifact directory (renamed into place), then the version row and the job's
     final state in one transaction. None when the job stopped being ours meanwhile (nothing is kept)."""
     result = outcome.result
-    metrics = to_json({**result.metrics, "train_seconds": outcome.train_seconds})
+    # Every job says what its figures are worth (training_jobs/metric_warnings.py), [] when nothing is wrong.
+    metrics = to_json({"warnings": [], **result.metrics, "train_seconds": outcome.train_seconds})
     if result.model_kind is None:
         with session_scope() as session:
             done = jobs.finish_succeeded(

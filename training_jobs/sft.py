@@ -12,9 +12,9 @@ from typing import Any
 
 from services.core.enums import ModelKind
 from services.domain.job_params import SftParams
-from training_jobs import checkpoints, data
+from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import apply_trainable, build_config, peft_config
+from training_jobs.trl_config import apply_trainable, batch_size, build_config, peft_config
 
 
 def run(ctx: JobContext[SftParams]) -> JobResult:
@@ -63,6 +63,7 @@ def run(ctx: JobContext[SftParams]) -> JobResult:
         metrics["eval_loss"] = evaluation["eval_loss"]
         if "eval_mean_token_accuracy" in evaluation:
             metrics["eval_mean_token_accuracy"] = evaluation["eval_mean_token_accuracy"]
+    metrics["warnings"] = metric_warnings.small_data(len(train_rows), batch_size(config), "demonstrations")
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=start.name)

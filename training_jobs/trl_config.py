@@ -51,6 +51,11 @@ def build_config(config_cls: type[ConfigT], ctx: JobContext[Any]) -> ConfigT:
     return config
 
 
+def batch_size(config: Any) -> int:
+    """Rows per optimizer step on one process (what one process's data must fill)."""
+    return int(config.per_device_train_batch_size * config.gradient_accumulation_steps)
+
+
 def peft_config(lora: LoraParams | None, *, kind: JobKind) -> Any:
     """A peft LoraConfig from params.lora, or None."""
     if lora is None:

@@ -76,6 +76,16 @@ def print_job_result(job: JobPublic) -> None:
     for key, value in sorted(job.metrics.items()):
         if isinstance(value, int | float | str):
             console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+        elif key.endswith("_ci95") and isinstance(value, list):
+            console.print(f"  {key}: [{', '.join(f'{bound:.4g}' for bound in value)}]")
+    print_warnings(job)
+
+
+def print_warnings(job: JobPublic) -> None:
+    """The job's metrics.warnings, one line each (training_jobs/metric_warnings.py writes them)."""
+    warnings = job.metrics.get("warnings")
+    for warning in warnings if isinstance(warnings, list) else []:
+        console.print(f"[yellow]job {job.id} warning:[/yellow] {escape(str(warning))}")
 
 
 def jobs_table(jobs: list[JobPublic]) -> Table:
@@ -128,6 +138,20 @@ def kind_help(described: KindDescription) -> str:
         ]
     if described.default_base_model:
         lines += ["", f"Default --base-model: {described.default_base_model}"]
+    lines += [
+        "",
+        "Precedence: explicit params > recipe (params.recipe) > the base model's defaults > the kind's.",
+    ]
+    for title, presets in (
+        ("Base model defaults", described.base_model_defaults),
+        ("Recipes", described.recipes),
+    ):
+        if presets:
+            lines += ["", f"[bold]{title}[/bold]"]
+            lines += [
+                f"  [cyan]{escape(name)}[/cyan]: {escape(json.dumps(values))}"
+                for name, values in presets.items()
+            ]
     return "\n".join(lines)
 
 

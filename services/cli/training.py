@@ -18,6 +18,7 @@ from services.cli.render import (
     kind_help,
     models_table,
     print_job_result,
+    print_warnings,
 )
 from services.client import CollectorClient, CollectorError
 from services.core.enums import JobKind, JobStatus
@@ -87,6 +88,8 @@ def jobs(
         except CollectorError as error:
             fail_request(error)
     console.print(jobs_table(page.data))
+    for job in page.data:
+        print_warnings(job)
     console.print(f"{page.count} jobs in all")
 
 

@@ -298,7 +298,8 @@ class JobPublic(BaseModel):
     base_model: str | None
     params: dict[str, Any]
     # The resolved params: the kind's own and the TRL config's fields (all of them once a worker built it),
-    # with `param_sources`: where each came from (explicit, kind, platform, trl).
+    # with `param_sources`: where each came from (explicit, recipe, base_model, kind, platform, trl), and
+    # `defaults_base_model`: whose per-base-model defaults were looked up.
     config: dict[str, Any]
     cancel_requested: bool
     worker: str | None
@@ -355,6 +356,10 @@ class JobKindPublic(BaseModel):
     trl_config: str | None = Field(description="TRL config whose fields params also take, by their TRL names")
     trl_defaults: dict[str, Any] = Field(description="what the platform and the kind set in that config")
     default_base_model: str | None
+    base_model_defaults: dict[str, dict[str, Any]] = Field(
+        description="params by base model name, over the kind's defaults (explicit params and recipes win)"
+    )
+    recipes: dict[str, dict[str, Any]] = Field(description="named bundles of params: params.recipe")
 
 
 class JobKindsPublic(BaseModel):

@@ -106,6 +106,8 @@ class ParamSource(StrEnum):
     """Where a job's resolved parameter came from, strongest first (job.config's `param_sources`)."""
 
     EXPLICIT = "explicit"  # the job's params
+    RECIPE = "recipe"  # the recipe params.recipe names (services/domain/job_params/presets.py)
+    BASE_MODEL = "base_model"  # the defaults for the job's base model (the same module)
     KIND = "kind"  # the job kind's defaults (services/domain/job_params/kinds.py)
     PLATFORM = "platform"  # the platform's, for every kind: schedule, device, where outputs go
     TRL = "trl"  # TRL's own default for its config field

@@ -31,3 +31,11 @@ def test_train_help_lists_every_kind():
 
     for kind in ("reward_model", "ppo", "sft", "dpo", "rloo", "generate_comparisons"):
         assert kind in text
+
+
+def test_train_kind_help_shows_the_precedence_the_base_model_defaults_and_the_recipes():
+    text = rlhf_help("train", "ppo")
+
+    assert "explicit params > recipe (params.recipe) > the base model's defaults > the kind's" in text
+    assert 'builtin:tiny-gpt2: {"learning_rate": 0.0001, "kl_coef": 0.1' in text
+    assert "builtin:smollm2-135m-instruct" in text and 'smoke: {"total_episodes": 16' in text

@@ -24,6 +24,12 @@ def test_job_kinds_list_every_kind_with_its_params_defaults_and_help(admin: http
     assert kinds["ppo"]["trl_config"] == "PPOConfig" and kinds["ppo"]["trl_defaults"]["kl_coef"] == 0.05
     assert kinds["generate_comparisons"]["trl_config"] is None
     assert kinds["reward_model"]["default_base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert kinds["ppo"]["base_model_defaults"]["builtin:tiny-gpt2"]["learning_rate"] == 1e-4
+    assert kinds["ppo"]["base_model_defaults"]["builtin:smollm2-135m-instruct"]["lora"]["r"] == 16
+    assert kinds["rloo"]["recipes"]["smoke"]["max_steps"] == 2 and "recipe" in {
+        p["name"] for p in ppo.values()
+    }
+    assert kinds["generate_comparisons"]["base_model_defaults"] == {}
 
 
 def test_job_kinds_need_the_admin_token(collector_url: str, make_annotator: Callable[..., httpx.Client]):

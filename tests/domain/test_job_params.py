@@ -67,7 +67,9 @@ def test_record_names_trl_defaults_and_the_workers_platform_fields():
 
 
 def test_resolve_gives_typed_values_with_json_numbers_converted():
-    own = resolve("generate_comparisons", {"temperature": 1, "num_prompts": 3}).own
+    own = resolve(
+        "generate_comparisons", {"temperature": 1, "num_prompts": 3, "other_policy_version_id": 2}
+    ).own
 
     assert isinstance(own, GenerateComparisonsParams)
     assert own.temperature == 1.0 and isinstance(own.temperature, float) and own.num_prompts == 3

@@ -26,7 +26,8 @@ def test_train_wait_follows_the_job_and_the_version_can_be_promoted(
     admin: httpx.Client, worker: Worker, jobs_env, collector_url, tiny_gpt2
 ):
     dataset = create_dataset(admin, 12)
-    params = json.dumps({"max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-3})
+    # A batch larger than the data: the job warns, and the CLI prints the warning.
+    params = json.dumps({"max_steps": 3, "per_device_train_batch_size": 16, "learning_rate": 1e-3})
 
     trained = rlhf(
         jobs_env, collector_url, "train", "sft", "--dataset", dataset["name"], "--base-model", str(tiny_gpt2),
@@ -35,12 +36,14 @@ def test_train_wait_follows_the_job_and_the_version_can_be_promoted(
 
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert "succeeded" in trained.stdout and "train_seconds" in trained.stdout
+    assert re.search(r"job \d+ warning: only \d+ training demonstrations for a batch of 16", trained.stdout)
     queued = re.search(r"job (\d+) queued", trained.stdout)
     version = re.search(r"model version id (\d+)", trained.stdout)
     assert queued is not None and version is not None
     job_id, version_id = int(queued.group(1)), int(version.group(1))
     listed = rlhf(jobs_env, collector_url, "jobs")
     assert listed.returncode == 0 and re.search(rf"\b{job_id}\b.*sft.*succeeded", listed.stdout)
+    assert f"job {job_id} warning: only" in listed.stdout
     promoted = rlhf(jobs_env, collector_url, "models", "promote", str(version_id))
     assert promoted.returncode == 0 and f"promoted policy-{version_id}" in promoted.stdout
     models = rlhf(jobs_env, collector_url, "models")

@@ -40,7 +40,15 @@ def dataset(module_admin: httpx.Client) -> dict[str, Any]:
         ({"kind": "reward_model", "params": {"lora": {"rank": 8}}}, "unknown key params.lora.rank"),
         ({"kind": "sft", "params": {"policy_version_id": 10**9}}, "does not exist"),
         ({"kind": "generate_comparisons", "params": {"learning_rate": 1e-5}}, "unknown parameter"),
-        ({"kind": "generate_comparisons", "params": {"target_dataset_id": 10**9}}, "does not exist"),
+        (
+            {
+                "kind": "generate_comparisons",
+                "params": {"target_dataset_id": 10**9, "allow_self_comparison": True},
+            },
+            "does not exist",
+        ),
+        ({"kind": "generate_comparisons", "params": {}}, "params.other_policy_version_id is missing"),
+        ({"kind": "ppo", "params": {"recipe": "fastest"}}, "params.recipe must name a recipe of ppo"),
         ({"kind": "reward_model", "dataset_id": 10**9}, "dataset 1000000000 does not exist"),
         ({"kind": "reward_modle"}, "reward_model"),
         ({"kind": "sft", "params": [1]}, "dictionary"),
@@ -75,7 +83,14 @@ def test_job_on_a_dataset_without_decided_comparisons_fails_with_a_readable_erro
         assert "has no decided comparisons" in job["error"]
         assert job["model_version_id"] is None and job["finished_at"] is not None
     prompts = wait_for_job(
-        admin, submit(admin, "generate_comparisons", empty["id"], base_model=str(tiny_gpt2))
+        admin,
+        submit(
+            admin,
+            "generate_comparisons",
+            empty["id"],
+            base_model=str(tiny_gpt2),
+            params={"allow_self_comparison": True},
+        ),
     )
     assert prompts["status"] == "failed" and "has no prompts" in prompts["error"]
 
@@ -120,7 +135,7 @@ def test_cancel_stops_a_running_job_and_a_queued_one_at_once(
 
 
 def test_duplicate_delivery_does_not_run_a_job_twice(admin: httpx.Client, worker: Worker, dataset, tiny_gpt2):
-    params = {"max_new_tokens": 4, "num_prompts": 2}
+    params = {"max_new_tokens": 4, "num_prompts": 2, "allow_self_comparison": True}
     job = wait_for_job(
         admin, submit(admin, "generate_comparisons", dataset["id"], base_model=str(tiny_gpt2), params=params)
     )
@@ -144,7 +159,7 @@ def test_queued_job_whose_broker_message_was_lost_is_enqueued_again(
         kind="generate_comparisons",
         dataset_id=dataset["id"],
         base_model=str(tiny_gpt2),
-        params={"max_new_tokens": 4, "num_prompts": 2},
+        params={"max_new_tokens": 4, "num_prompts": 2, "allow_self_comparison": True},
     )
     db.add(lost)
     db.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
-from services.core.orm import Comparison
+from services.core.orm import Comparison, ModelVersion
 from tests.helpers.jobs import Worker, create_dataset, submit, wait_for_job
 
 TINY_TRAINING = {"learning_rate": 5e-3, "per_device_train_batch_size": 8, "max_steps": 6, "max_length": 64}
@@ -117,8 +117,40 @@ def test_generate_comparisons_from_a_base_model_adds_pairs_to_its_own_dataset(
 ):
     source = create_dataset(admin, 3)
     job = _run(
-        admin, "generate_comparisons", source["id"], base_model=str(tiny_gpt2), params={"max_new_tokens": 6}
+        admin,
+        "generate_comparisons",
+        source["id"],
+        base_model=str(tiny_gpt2),
+        params={"max_new_tokens": 6, "allow_self_comparison": True},
     )
 
     assert job["metrics"]["comparisons"] == 3 and job["metrics"]["policy_a"] == str(tiny_gpt2)
     assert admin.get(f"/api/v1/datasets/{source['id']}").json()["comparisons"] == 6
+
+
+def test_generate_comparisons_refuses_the_promoted_policy_against_itself_unless_asked(
+    admin: httpx.Client, sft_job, dataset, db: Session
+):
+    version_id = sft_job["model_version_id"]
+    was_promoted = db.scalars(
+        select(ModelVersion).where(ModelVersion.promoted, ModelVersion.kind == "policy")
+    ).all()
+    admin.post(f"/api/v1/models/{version_id}/promote").raise_for_status()
+    try:
+        body = {"kind": "generate_comparisons", "dataset_id": dataset["id"]}
+        same = admin.post("/api/v1/jobs", json={**body, "params": {"other_policy_version_id": version_id}})
+        asked = admin.post(
+            "/api/v1/jobs",
+            json={**body, "params": {"other_policy_version_id": version_id, "allow_self_comparison": True}},
+        )
+        if asked.status_code == 202:  # what it would sample is not this test's question
+            admin.post(f"/api/v1/jobs/{asked.json()['id']}/cancel")
+    finally:  # the promoted policy is every later job's default: leave it as it was
+        db.expire_all()
+        for version in db.scalars(select(ModelVersion).where(ModelVersion.kind == "policy")):
+            version.promoted = version.id in {v.id for v in was_promoted}
+        db.commit()
+
+    assert same.status_code == 422, same.text
+    assert "params.other_policy_version_id is the promoted policy" in same.json()["detail"]
+    assert asked.status_code == 202, asked.text

@@ -127,3 +127,42 @@ def test_ppo_job_on_a_dataset_with_one_prompt_fails_readably(
     assert job["status"] == "failed"
     assert "1 distinct prompt(s); at least two are needed" in job["error"]
     assert job["model_version_id"] is None
+
+
+def test_ppo_job_that_did_not_improve_says_so_and_records_each_params_source(
+    admin: httpx.Client, worker, review_reward
+):
+    # A step too small to change a weight: the same samples before and after, a gain of exactly 0.
+    params = {
+        "recipe": "smoke",
+        "learning_rate": 1e-12,
+        "reward_model_version_id": review_reward["job"]["model_version_id"],
+    }
+    job = wait_for_job(
+        admin,
+        submit(admin, "ppo", review_reward["dataset"]["id"], base_model=BUILTIN_TINY_GPT2, params=params),
+        timeout=300,
+    )
+
+    assert job["status"] == "succeeded", job
+    metrics = job["metrics"]
+    assert metrics["reward_gain_in_std"] == 0 and metrics["reward_gain_in_std_ci95"] == [0, 0]
+    assert metrics["reward_gain_ci95"] == [0, 0] and metrics["eval_samples"] == metrics["eval_prompts"]
+    assert any("the held-out reward did not improve: +0.00 σ" in w for w in metrics["warnings"]), metrics
+    config = job["config"]
+    sources = config["param_sources"]
+    assert config["defaults_base_model"] == BUILTIN_TINY_GPT2 and config["recipe"] == "smoke"
+    assert sources["learning_rate"] == "explicit" and config["learning_rate"] == 1e-12
+    assert sources["total_episodes"] == "recipe" and config["total_episodes"] == 16
+    assert sources["kl_coef"] == "base_model" and config["kl_coef"] == 0.1
+    assert sources["num_ppo_epochs"] == "kind" and sources["lr_scheduler_type"] == "platform"
+
+
+def test_ppo_job_reports_its_gain_with_an_interval_and_warns_exactly_when_it_reaches_zero(ppo_job):
+    metrics = ppo_job["metrics"]
+    low, high = metrics["reward_gain_in_std_ci95"]
+    scale = metrics["reward_before_std"]
+
+    assert low < metrics["reward_gain_in_std"] < high
+    assert metrics["reward_gain_ci95"] == pytest.approx([low * scale, high * scale])
+    assert (metrics["warnings"] == []) == (low > 0), metrics["warnings"]

@@ -156,3 +156,32 @@ def test_reward_model_job_on_minilm_uses_its_bert_tokenizer(admin: httpx.Client,
     ids = encode_reward_input(tokenizer, "Describe your day:", " It was fine.", max_length=64)
     assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
     assert AutoModelForSequenceClassification.from_pretrained(path).config.num_labels == 1
+
+
+def test_reward_model_job_on_little_data_says_so_beside_its_accuracy_interval(
+    admin: httpx.Client, worker, make_dataset, tiny_gpt2
+):
+    dataset = make_dataset(24)
+    params = {"recipe": "smoke", "per_device_train_batch_size": 32, "eval_fraction": 0.25}
+    job = wait_for_job(
+        admin, submit(admin, "reward_model", dataset["id"], base_model=str(tiny_gpt2), params=params)
+    )
+
+    assert job["status"] == "succeeded", job
+    metrics = job["metrics"]
+    low, high = metrics["eval_accuracy_ci95"]
+    assert (
+        0 <= low <= metrics["eval_accuracy"] <= high <= 1 and high - low > 0.3
+    )  # a few pairs: a wide interval
+    warnings = metrics["warnings"]
+    assert any(f"only {metrics['eval_pairs']} held-out pairs (fewer than 50)" in w for w in warnings), (
+        warnings
+    )
+    assert any(f"only {metrics['train_pairs']} training pairs for a batch of 32" in w for w in warnings), (
+        warnings
+    )
+    sources = job["config"]["param_sources"]
+    assert sources["max_steps"] == "recipe" and job["config"]["max_steps"] == 2
+    assert sources["per_device_train_batch_size"] == "explicit" and sources["learning_rate"] == "kind"
+    assert sources["lr_scheduler_type"] == "platform" and sources["seed"] == "trl"
+    assert job["config"]["defaults_base_model"] == str(tiny_gpt2)

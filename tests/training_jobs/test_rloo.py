@@ -27,6 +27,7 @@ def test_rloo_job_with_a_minilm_reward_model_produces_a_loadable_policy_version(
 ):
     params = {
         "learning_rate": 2e-4,
+        "max_steps": 10,  # over the built-in policy's default (presets.py), to keep the test short
         "max_completion_length": 24,
         "eval_fraction": 0.2,
         "eval_samples_per_prompt": 4,

@@ -67,11 +67,19 @@ class JobParams(Params):
 
     TRL_CONFIG: ClassVar[str | None] = None
     TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = {}
+    # Params that exclude each other: one set by a stronger layer drops the other's value from weaker layers.
+    ALTERNATIVES: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
+    recipe: str | None = param(
+        None, help="a named bundle of params, over the base model's and the kind's defaults (see Recipes)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingParams(JobParams):
     """What every training kind (a TRL trainer and a new model version) understands."""
+
+    ALTERNATIVES: ClassVar[Mapping[str, tuple[str, ...]]] = {"lora": ("trainable",), "trainable": ("lora",)}
 
     eval_fraction: float = param(
         0.1,

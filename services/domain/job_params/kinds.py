@@ -116,8 +116,8 @@ class OnlineRLParams(TrainingParams):
 class PpoParams(OnlineRLParams):
     """ppo: a policy tuned against a reward model with TRL 1.12's PPOTrainer (KL-penalised).
 
-    The defaults suit policies of 100M parameters and more; the built-in tiny-gpt2 (0.7M) needs a larger step
-    (benchmarks/ppo_gain.py: learning_rate 1e-4, kl_coef 0.1).
+    The defaults suit policies of 100M parameters and more; the built-in tiny-gpt2 (0.7M) gets a larger step
+    from its per-base-model defaults (presets.py).
     """
 
     TRL_CONFIG: ClassVar[str | None] = "PPOConfig"
@@ -153,11 +153,19 @@ class RlooParams(OnlineRLParams):
 
 @dataclass(frozen=True, kw_only=True)
 class GenerateComparisonsParams(JobParams):
-    """generate_comparisons: new comparisons to judge, sampled from one policy (two samples per prompt) or two
-    (one each); no model version. Sampling runs on one process."""
+    """generate_comparisons: new comparisons to judge, sampled from two policies (one response each), or from
+    one (two samples per prompt) when asked with allow_self_comparison; no model version. Sampling runs on one
+    process."""
 
     policy_version_id: int | None = version_id(POLICY_VERSION_HELP + "; writes response A")
-    other_policy_version_id: int | None = version_id("writes response B (default: the same policy as A)")
+    other_policy_version_id: int | None = version_id(
+        "writes response B (required unless allow_self_comparison)"
+    )
+    allow_self_comparison: bool = param(
+        False,
+        help="let one policy write both responses (two samples per prompt): a baseline of how much people "
+        "prefer one sample to another, not a comparison of two policies",
+    )
     target_dataset_id: int | None = param(
         None, ge=1, le=MAX_ID, help="dataset the comparisons go to (default: the job's dataset)"
     )
@@ -168,6 +176,22 @@ class GenerateComparisonsParams(JobParams):
     top_k: int = param(0, ge=0, help="keep the k most likely tokens (0: off)")
     seed: int = param(0, help="seed of the sampling")
     batch_size: int = param(16, ge=1, le=1024, help="prompts per generate() call")
+
+    def check(self) -> str | None:
+        if self.allow_self_comparison:
+            return None
+        if self.other_policy_version_id is None:
+            return (
+                "params.other_policy_version_id is missing: both responses would come from one policy, which "
+                "compares it with itself; name the other policy version, or set params.allow_self_comparison "
+                "to true to do that on purpose"
+            )
+        if self.other_policy_version_id == self.policy_version_id:
+            return (
+                "params.other_policy_version_id is params.policy_version_id: a policy compared with itself; "
+                "set params.allow_self_comparison to true to do that on purpose"
+            )
+        return None
 
 
 PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(

@@ -6,9 +6,10 @@ A name in `params` is one of the kind's own parameters (kinds.py: type and bound
 the kind's TRL config by its TRL name (checked against trl_fields.py, a table generated from the installed TRL:
 JSON kinds only, since value ranges and choices are TRL's to judge, in the worker), or an error.
 
-Values resolve in layers, the strongest first: explicit params > the kind's defaults > the platform's (the
-schedule here; the device and where outputs go, on the worker) > TRL's own. Each resolved value records its
-layer (ParamSource); later layers (a recipe, per-base-model defaults) slot in between explicit and the kind's.
+Values resolve in layers, the strongest first: explicit params > the recipe named by `params.recipe` > the
+defaults for the job's base model (presets.py) > the kind's defaults > the platform's (the schedule here; the
+device and where outputs go, on the worker) > TRL's own. Each resolved value records its layer (ParamSource).
+A recipe or a base model's entry is checked by the same pass as explicit params.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from services.core.errors import InvalidInputError
 from services.domain.job_params.fields import BOUNDS, JobParams, Params
 from services.domain.job_params.json_kinds import describe, kind_of_value, kinds_of, value_fits
 from services.domain.job_params.kinds import PARAMS_BY_KIND, RESERVED_FIELDS, SCHEDULE_DEFAULTS
+from services.domain.job_params.presets import base_model_values, recipe_names, recipe_values
 from services.domain.job_params.trl_fields import TRAINING_ARGUMENTS, TRL_CONFIG_FIELDS
 
 SOURCES_KEY = "param_sources"
+DEFAULTS_KEY = "defaults_base_model"  # job.config: whose per-base-model defaults were looked up
 P = TypeVar("P", bound=JobParams)
 
 
@@ -41,6 +44,7 @@ class ResolvedParams(Generic[P]):
     own: P
     trl: dict[str, Any]
     sources: dict[str, ParamSource]
+    base_model: str | None = None  # the name per-base-model defaults were looked up by
 
     def record(
         self, trl_config: Mapping[str, Any] | None = None, *, platform: frozenset[str] = frozenset()
@@ -51,7 +55,8 @@ class ResolvedParams(Generic[P]):
         values: dict[str, Any] = {**self.trl, **(trl_config or {}), **dataclasses.asdict(self.own)}
         sources = {name: self.sources.get(name, ParamSource.TRL) for name in values}
         sources |= dict.fromkeys(platform & set(values), ParamSource.PLATFORM)
-        return {**values, SOURCES_KEY: {name: str(source) for name, source in sources.items()}}
+        recorded = {name: str(source) for name, source in sources.items()}
+        return {**values, SOURCES_KEY: recorded, DEFAULTS_KEY: self.base_model}
 
 
 def params_class(kind: JobKind | str) -> type[JobParams]:
@@ -67,38 +72,72 @@ def settable_trl_fields(kind: JobKind | str) -> dict[str, tuple[str, ...]]:
     return {name: kinds for name, kinds in fields.items() if name not in RESERVED_FIELDS}
 
 
-def resolve(kind: JobKind | str, params: Mapping[str, Any]) -> ResolvedParams[JobParams]:
-    """Check `params` for a job kind and resolve them; InvalidInputError names the first refused param."""
+def resolve(
+    kind: JobKind | str, params: Mapping[str, Any], *, base_model: str | None = None
+) -> ResolvedParams[JobParams]:
+    """Check `params` for a job kind and resolve them over the recipe they name and the defaults for
+    `base_model` (the model the job starts from: services/domain/jobs.defaults_base_model); InvalidInputError
+    names the first refused param."""
     kind = JobKind(kind)
+    cls = params_class(kind)
+    recipe = params.get("recipe")
+    if recipe is not None and recipe not in recipe_names(kind):
+        known = ", ".join(recipe_names(kind)) or "none"
+        raise InvalidInputError(
+            f"params.recipe must name a recipe of {kind} (known: {known}), got {recipe!r}"
+        )
+    merged: dict[str, Any] = {}
+    chosen: dict[str, ParamSource] = {}
+    for layer, source in (
+        (base_model_values(kind, base_model), ParamSource.BASE_MODEL),
+        (recipe_values(kind, recipe) if recipe is not None else {}, ParamSource.RECIPE),
+        (params, ParamSource.EXPLICIT),
+    ):
+        for name in layer:  # a stronger layer's choice drops a weaker layer's alternative (lora vs trainable)
+            for other in cls.ALTERNATIVES.get(name, ()):
+                merged.pop(other, None)
+                chosen.pop(other, None)
+        merged.update(copy.deepcopy(dict(layer)))  # nested values too: the worker's trainer may change them
+        chosen.update(dict.fromkeys(layer, source))
+    own_values, given_trl = _split(kind, merged)
+    own = _build(cls, own_values, prefix="params.", kind=kind)
+
+    own_fields = {field.name for field in dataclasses.fields(cls)}
+    sources = {name: chosen.get(name, ParamSource.KIND) for name in own_fields}
+    trl: dict[str, Any] = {}
+    if cls.TRL_CONFIG is not None:
+        for values, source in (
+            (SCHEDULE_DEFAULTS, ParamSource.PLATFORM),
+            (cls.TRL_DEFAULTS, ParamSource.KIND),
+        ):
+            trl.update(copy.deepcopy(dict(values)))
+            sources.update(dict.fromkeys(values, source))
+        trl.update(given_trl)
+        sources.update({name: chosen[name] for name in given_trl})
+    return ResolvedParams(kind=kind, own=own, trl=trl, sources=sources, base_model=base_model)
+
+
+def _split(kind: JobKind, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the kind's own params, TRL config fields), each name checked: a known own param, a settable TRL field
+    of a fitting JSON kind, or an error."""
     cls = params_class(kind)
     own_fields = {field.name for field in dataclasses.fields(cls)}
     settable = settable_trl_fields(kind)
-    explicit_trl: dict[str, Any] = {}
-    for name, value in params.items():
+    own: dict[str, Any] = {}
+    trl: dict[str, Any] = {}
+    for name, value in values.items():
         if name in own_fields:
-            continue
-        if name in settable:
+            own[name] = value
+        elif name in settable:
             if not value_fits(settable[name], value):
                 raise _wrong_kind(f"params.{name}", settable[name], value, kind)
-            explicit_trl[name] = value
+            trl[name] = value
         elif name in RESERVED_FIELDS:
             raise InvalidInputError(f"params.{name} is set by the platform and cannot be given")
         else:
             where = f"TRL's {cls.TRL_CONFIG}" if cls.TRL_CONFIG else "this job kind"
             raise InvalidInputError(f"unknown parameter params.{name} for {kind} (not a field of {where})")
-    own = _build(cls, {name: params[name] for name in own_fields & set(params)}, prefix="params.", kind=kind)
-
-    sources = {name: ParamSource.EXPLICIT if name in params else ParamSource.KIND for name in own_fields}
-    trl: dict[str, Any] = {}
-    if cls.TRL_CONFIG is not None:
-        for layer, source in (
-            (SCHEDULE_DEFAULTS, ParamSource.PLATFORM),
-            (cls.TRL_DEFAULTS, ParamSource.KIND),
-            (explicit_trl, ParamSource.EXPLICIT),
-        ):
-            trl.update(copy.deepcopy(dict(layer)))  # nested values too: the worker's trainer may change them
-            sources.update(dict.fromkeys(layer, source))
-    return ResolvedParams(kind=kind, own=own, trl=trl, sources=sources)
+    return own, trl
 
 
 def _build(cls: type[Params], values: Mapping[str, Any], *, prefix: str, kind: JobKind) -> Any:

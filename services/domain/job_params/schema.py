@@ -12,6 +12,7 @@ from services.core.enums import JobKind
 from services.domain.job_params.fields import BOUNDS, Params
 from services.domain.job_params.json_kinds import kinds_of
 from services.domain.job_params.kinds import SCHEDULE_DEFAULTS
+from services.domain.job_params.presets import base_models_for, recipes_for
 from services.domain.job_params.resolution import nested_params, params_class
 
 
@@ -34,6 +35,9 @@ class KindDescription:
     trl_config: str | None  # its fields are accepted too, by their TRL names
     trl_defaults: dict[str, Any]  # what the platform and the kind set in it, before explicit params
     default_base_model: str | None
+    # Over the kind's defaults: per base model name, then per recipe name (presets.py); explicit params win.
+    base_model_defaults: dict[str, dict[str, Any]]
+    recipes: dict[str, dict[str, Any]]
 
 
 def describe_params(cls: type[Params]) -> tuple[ParamDescription, ...]:
@@ -65,6 +69,8 @@ def describe_kind(kind: JobKind | str) -> KindDescription:
         trl_config=cls.TRL_CONFIG,
         trl_defaults=trl_defaults,
         default_base_model=getattr(cls, "DEFAULT_BASE_MODEL", None),
+        base_model_defaults=base_models_for(JobKind(kind)),
+        recipes=recipes_for(JobKind(kind)),
     )
 
 

@@ -77,7 +77,7 @@ def test_job_config_records_each_values_source_and_whose_defaults_applied():
     sources = record[SOURCES_KEY]
     assert record[DEFAULTS_KEY] == TINY
     assert sources["beta"] == "explicit" and sources["max_steps"] == "recipe" and record["max_steps"] == 2
-    assert sources["learning_rate"] == "base_model" and record["learning_rate"] == 1e-4
+    assert sources["learning_rate"] == "base_model" and record["learning_rate"] == 3e-4
     assert sources["num_generations"] == "kind" and sources["warmup_steps"] == "platform"
     assert sources["use_cpu"] == "platform" and sources["seed"] == "trl"
 

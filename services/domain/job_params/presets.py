@@ -22,7 +22,7 @@ Preset = Mapping[JobKind, Mapping[str, Any]]
 TINY_GPT2: Preset = MappingProxyType(
     {
         JobKind.PPO: {"learning_rate": 1e-4, "kl_coef": 0.1, "total_episodes": 480},
-        JobKind.RLOO: {"learning_rate": 1e-4, "max_steps": 60},
+        JobKind.RLOO: {"learning_rate": 3e-4, "max_steps": 60},
     }
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 from services.core.db import session_scope
 from services.core.enums import JobKind
 from services.core.errors import InvalidInputError
-from services.domain import job_params, jobs
+from services.domain import job_params, job_start, jobs
 from services.domain.job_params import JobParams, ResolvedParams
 from training_jobs import data
 from training_jobs.context import JobContext, JobInputError, JobReporter, JobResult
@@ -30,14 +30,14 @@ class JobSpec:
     base_model: str | None
     params: dict[str, Any]  # as given; the job module gets them resolved (resolved_params)
     attempt: int  # the run's attempt: its writes to the job row count only while the row still has it
-    defaults_base_model: str | None  # whose per-base-model defaults apply (jobs.defaults_base_model)
+    defaults_base_model: str | None  # whose per-base-model defaults apply (job_start.py)
 
     @classmethod
     def load(cls, job_id: int) -> JobSpec:
         with session_scope() as session:
             job = jobs.get(session, job_id)
             params = dict(job.params)
-            defaults = jobs.defaults_base_model(session, job.kind, job.base_model, params)
+            defaults = job_start.defaults_base_model(session, job.kind, job.base_model, params)
             return cls(
                 job.id, JobKind(job.kind), job.dataset_id, job.base_model, params, job.attempts, defaults
             )

@@ -19,9 +19,7 @@ from sqlalchemy.orm import Session
 from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
-from services.core.settings import get_settings
-from services.domain import job_params
-from services.domain.job_params import RewardModelParams
+from services.domain import job_params, job_start
 from services.domain.limits import check_json
 
 logger = logging.getLogger(__name__)
@@ -59,11 +57,11 @@ def create(
         if not base_model or len(base_model) > MAX_BASE_MODEL_CHARS:
             raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
     check_json("params", params)
-    job_params.resolve(kind, params)  # names and types first: defaults_base_model reads params' ids
+    job_params.resolve(kind, params)  # names and types first: job_start reads params' ids
     _check_references(session, params)
-    _check_self_comparison(session, params, base_model)
+    job_start.check_self_comparison(session, params, base_model)
     resolved = job_params.resolve(
-        kind, params, base_model=defaults_base_model(session, kind, base_model, params)
+        kind, params, base_model=job_start.defaults_base_model(session, kind, base_model, params)
     )
     job = Job(
         kind=kind,
@@ -84,33 +82,6 @@ def create(
     return job
 
 
-def defaults_base_model(
-    session: Session, kind: str, base_model: str | None, params: Mapping[str, Any]
-) -> str:
-    """The base model whose defaults a job gets (services/domain/job_params/presets.py): the model it starts
-    from, as training_jobs/checkpoints.policy_source picks it, traced back through the versions trained from
-    it to the base model at the root."""
-    if kind == JobKind.REWARD_MODEL:
-        return base_model or RewardModelParams.DEFAULT_BASE_MODEL
-    version: ModelVersion | None
-    if params.get("policy_version_id") is not None:
-        version = session.get(ModelVersion, params["policy_version_id"])
-    elif base_model is not None:
-        return base_model
-    else:
-        version = session.scalar(
-            select(ModelVersion).where(ModelVersion.kind == ModelKind.POLICY, ModelVersion.promoted)
-        )
-    seen: set[int] = set()
-    while version is not None and version.id not in seen:
-        seen.add(version.id)
-        parent = session.scalar(select(ModelVersion).where(ModelVersion.name == version.base_model))
-        if parent is None:
-            return version.base_model
-        version = parent
-    return get_settings().policy_model
-
-
 def _check_references(session: Session, params: Mapping[str, Any]) -> None:
     for key, model_kind in VERSION_PARAMS.items():
         if key not in params:
@@ -125,22 +96,6 @@ def _check_references(session: Session, params: Mapping[str, Any]) -> None:
     target = params.get("target_dataset_id")
     if target is not None and session.get(Dataset, target) is None:
         raise InvalidInputError(f"params.target_dataset_id: dataset {target} does not exist")
-
-
-def _check_self_comparison(session: Session, params: Mapping[str, Any], base_model: str | None) -> None:
-    """generate_comparisons: response A's policy defaults to the promoted one; B naming it compares it with
-    itself (GenerateComparisonsParams.check refuses the cases its params alone show)."""
-    other = params.get("other_policy_version_id")
-    if other is not None and not params.get("allow_self_comparison") and "policy_version_id" not in params:
-        promoted = session.scalar(
-            select(ModelVersion.id).where(ModelVersion.kind == ModelKind.POLICY, ModelVersion.promoted)
-        )
-        if promoted == other and base_model is None:
-            raise InvalidInputError(
-                "params.other_policy_version_id is the promoted policy, which also writes response A (no "
-                "policy_version_id or base_model given): a policy compared with itself; set "
-                "params.allow_self_comparison to true to do that on purpose"
-            )
 
 
 def _execute_dml(session: Session, statement: Executable) -> CursorResult[Any]:

@@ -76,7 +76,7 @@ def resolve(
     kind: JobKind | str, params: Mapping[str, Any], *, base_model: str | None = None
 ) -> ResolvedParams[JobParams]:
     """Check `params` for a job kind and resolve them over the recipe they name and the defaults for
-    `base_model` (the model the job starts from: services/domain/jobs.defaults_base_model); InvalidInputError
+    `base_model` (the model the job starts from: services/domain/job_start.defaults_base_model); InvalidInputError
     names the first refused param."""
     kind = JobKind(kind)
     cls = params_class(kind)

@@ -109,3 +109,39 @@ class ParamSource(StrEnum):
     KIND = "kind"  # the job kind's defaults (services/domain/job_params/kinds.py)
     PLATFORM = "platform"  # the platform's, for every kind: schedule, device, where outputs go
     TRL = "trl"  # TRL's own default for its config field
+
+
+class RewardFunction(StrEnum):
+    """A reward computed from text, no model (services/modeling/reward_functions.py): ROUGE-1/2/L and BLEU
+    against the input's reference, a length penalty toward a target, a regular expression's match."""
+
+    ROUGE1 = "rouge1"
+    ROUGE2 = "rouge2"
+    ROUGEL = "rougeL"
+    BLEU = "bleu"
+    LENGTH = "length"
+    REGEX = "regex"
+
+    @property
+    def needs_reference(self) -> bool:
+        return self in {
+            RewardFunction.ROUGE1,
+            RewardFunction.ROUGE2,
+            RewardFunction.ROUGEL,
+            RewardFunction.BLEU,
+        }
+
+
+class ScoreTransform(StrEnum):
+    """What a classifier's score is, of its chosen label: the raw logit, its log-probability or probability."""
+
+    LOGIT = "logit"
+    LOGPROB = "logprob"
+    PROB = "prob"
+
+
+class ScoreInput(StrEnum):
+    """What a reward model reads: the response alone (a sentiment classifier) or the prompt with it."""
+
+    RESPONSE = "response"
+    PROMPT_RESPONSE = "prompt_response"

@@ -264,3 +264,20 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Reward(Base):
+    """One version of a named reward: a weighted combination of reward-model versions and reward functions
+    (services/domain/rewards.py). Re-creating a name adds a version; a version never changes."""
+
+    __tablename__ = "reward"
+    __table_args__ = (UniqueConstraint("name", "version"), CheckConstraint("version >= 1", name="version"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    # [{"model_version_id", "weight", "whiten"?} | {"function", "weight", "whiten"?, ...options}]
+    components: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # {"safety", "helpfulness", "threshold"} (component indices), or none.
+    safety_gate: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()

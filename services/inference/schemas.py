@@ -114,10 +114,17 @@ class ErrorResponse(BaseModel):
 class RewardPair(StrictInput):
     prompt: str
     response: str
+    reference: str | None = Field(default=None, description="what ROUGE and BLEU rewards compare against")
+    safety_relevant: bool = Field(
+        default=False, description="a safety-gated reward scores this input with its safety component"
+    )
 
 
 class RewardRequest(StrictInput):
     inputs: list[RewardPair] = Field(min_length=1, max_length=MAX_REWARD_PAIRS)
+    reward: str | None = Field(
+        default=None, description="a named reward (POST /api/v1/rewards); none: the reward named default"
+    )
 
 
 class RewardResponse(BaseModel):

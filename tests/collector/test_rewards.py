@@ -34,7 +34,9 @@ def name() -> str:
     return f"r-{uuid.uuid4().hex[:8]}"
 
 
-def test_creating_a_name_again_makes_a_new_version(admin: httpx.Client, version_row: Callable[[str], int]) -> None:
+def test_creating_a_name_again_makes_a_new_version(
+    admin: httpx.Client, version_row: Callable[[str], int]
+) -> None:
     reward, model = name(), version_row("reward")
     first = {
         "name": reward,
@@ -59,14 +61,18 @@ def test_creating_a_name_again_makes_a_new_version(admin: httpx.Client, version_
         {"model_version_id": model, "weight": 0.5, "whiten": {"mean": 1.5, "std": 2.0}},
         {"function": "rougeL", "weight": 1.0},
     ]
-    assert again.json()["components"] == [{"function": "length", "weight": -1.0, "target": 40, "unit": "chars"}]
+    assert again.json()["components"] == [
+        {"function": "length", "weight": -1.0, "target": 40, "unit": "chars"}
+    ]
     listed = admin.get("/api/v1/rewards", params={"name": reward}).raise_for_status().json()
     assert [row["version"] for row in listed["data"]] == [2, 1] and listed["count"] == 2
     everything = admin.get("/api/v1/rewards").raise_for_status().json()
     assert {row["id"] for row in listed["data"]} <= {row["id"] for row in everything["data"]}
 
 
-def test_safety_gate_is_stored_with_the_reward(admin: httpx.Client, version_row: Callable[[str], int]) -> None:
+def test_safety_gate_is_stored_with_the_reward(
+    admin: httpx.Client, version_row: Callable[[str], int]
+) -> None:
     safety, helpful = version_row("reward"), version_row("reward")
     body = {
         "name": name(),
@@ -83,7 +89,8 @@ def test_safety_gate_is_stored_with_the_reward(admin: httpx.Client, version_row:
 BAD_COMPONENTS: list[Any] = [
     pytest.param([{"function": "rouge3", "weight": 1}], "function", id="unknown-function"),
     pytest.param([{"function": "rouge1", "weight": "NaN"}], "weight", id="nan-weight-string"),
-    pytest.param([{"function": "rouge1"} | {"weight": float("inf")}], "weight", id="inf-weight"),
+    pytest.param([{"function": "rouge1", "weight": float("nan")}], "weight", id="nan-weight"),
+    pytest.param([{"function": "rouge1", "weight": float("inf")}], "weight", id="inf-weight"),
     pytest.param([{"function": "length", "weight": 1}], "needs 'target'", id="length-without-target"),
     pytest.param([{"function": "length", "target": 0}], "target must be at least 1", id="length-target-0"),
     pytest.param([{"function": "regex", "pattern": "("}], "does not compile", id="bad-regex"),
@@ -108,16 +115,6 @@ def test_bad_components_answer_422_and_write_nothing(
 
     assert response.status_code == 422, response.text
     assert message in response.text
-    assert db.scalar(select(func.count()).select_from(Reward).where(Reward.name == reward)) == 0
-
-
-def test_nan_weight_literal_is_refused(admin: httpx.Client, db: Session) -> None:
-    reward = name()
-    body = '{"name": "%s", "components": [{"function": "rouge1", "weight": NaN}]}' % reward
-
-    response = admin.post("/api/v1/rewards", content=body, headers={"content-type": "application/json"})
-
-    assert response.status_code == 422, response.text
     assert db.scalar(select(func.count()).select_from(Reward).where(Reward.name == reward)) == 0
 
 

@@ -81,7 +81,9 @@ def test_combination_is_the_weighted_sum_of_its_components_alone(
     assert len(set(alone[0])) == 3 and len(set(alone[2])) == 3  # the components really differ per input
     # The whitening statistics are the reward's, not the batch's: each input alone scores the same.
     for i, item in enumerate(INPUTS):
-        assert score(inference, [item], combined)["rewards"][0] == pytest.approx(answer["rewards"][i], abs=TOLERANCE)
+        assert score(inference, [item], combined)["rewards"][0] == pytest.approx(
+            answer["rewards"][i], abs=TOLERANCE
+        )
 
 
 @pytest.mark.parametrize("kind", ["rouge1", "rouge2", "rougeL"])

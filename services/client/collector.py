@@ -35,7 +35,17 @@ from services.collector.schemas import (
     PreferencePublic,
     StatsPublic,
 )
-from services.core.enums import ApiKeyScope, Choice, ExportFormat, ImportFormat, JobKind, JobStatus, ModelKind
+from services.core.enums import (
+    ApiKeyScope,
+    Choice,
+    ExportFormat,
+    ImportFormat,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    ScoreInput,
+    ScoreTransform,
+)
 from services.core.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -300,6 +310,18 @@ class CollectorClient:
 
     def promote(self, version_id: int) -> ModelVersionPublic:
         return self._post(f"{API}/models/{version_id}/promote", ModelVersionPublic)
+
+    def register_model(
+        self,
+        source: str,
+        *,
+        label: str | int = 0,
+        transform: ScoreTransform = ScoreTransform.LOGIT,
+        reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
+    ) -> ModelVersionPublic:
+        """Register a classifier folder on the collector's machine as a reward version."""
+        body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
+        return self._post(f"{API}/models", ModelVersionPublic, json=body)
 
     # --- plumbing -------------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ def test_combination_is_the_weighted_sum_of_its_components_alone(
     inference: httpx.Client, admin: httpx.Client, two_models: tuple[ModelVersion, ModelVersion]
 ) -> None:
     first, second = two_models
-    components = [
+    components: list[dict[str, Any]] = [
         {"model_version_id": first.id, "weight": 0.5, "whiten": {"mean": 0.2, "std": 1.5}},
         {"model_version_id": second.id, "weight": -2.0},
         {"function": "rouge1", "weight": 1.5},

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
-from services.domain import job_params
+from services.domain import job_params, rewards
 from services.domain.limits import check_json
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,12 @@ def _check_references(session: Session, params: Mapping[str, Any]) -> None:
             raise InvalidInputError(
                 f"params.{key}: model version {version.name} is a {version.kind} model, not a {model_kind} model"
             )
+    reward = params.get("reward")
+    if reward is not None:
+        try:
+            rewards.resolve(session, reward)
+        except NotFoundError as error:
+            raise InvalidInputError(f"params.reward: {error.message}") from error
     target = params.get("target_dataset_id")
     if target is not None and session.get(Dataset, target) is None:
         raise InvalidInputError(f"params.target_dataset_id: dataset {target} does not exist")

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from services.core.enums import ModelKind
 from services.core.errors import InvalidInputError, NotFoundError
 from services.core.orm import ModelVersion, Reward
-from services.domain import model_versions
 
 DEFAULT = "default"
 
@@ -86,7 +85,10 @@ def resolve(session: Session, name: str | None) -> Resolved:
         if reward is None:
             raise NotFoundError(f"no reward named {name!r}")
         return Resolved(reward, None)
-    promoted = model_versions.promoted(session, ModelKind.REWARD)
+    # model_versions.promoted's query, not a call: that module imports jobs, which imports this one.
+    promoted = session.scalar(
+        select(ModelVersion).where(ModelVersion.kind == ModelKind.REWARD, ModelVersion.promoted)
+    )
     if reward is not None and (
         promoted is None or promoted.promoted_at is None or promoted.promoted_at <= reward.created_at
     ):

@@ -152,3 +152,24 @@ def test_rewards_need_the_admin(collector_url: str) -> None:
     response = httpx.post(f"{collector_url}/api/v1/rewards", json={"name": "x", "components": []})
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"reward": "never-created"}, "params.reward: no reward named 'never-created'"),
+        ({"reward": "x", "reward_model_version_id": 1}, "are alternatives"),
+        ({"reward": 3}, "params.reward must be"),
+    ],
+)
+def test_online_rl_jobs_refuse_a_bad_reward(
+    admin: httpx.Client, make_dataset: Callable[..., dict[str, Any]], params: dict[str, Any], message: str
+) -> None:
+    dataset = make_dataset(2)
+    for kind in ("ppo", "rloo"):
+        response = admin.post(
+            "/api/v1/jobs", json={"kind": kind, "dataset_id": dataset["id"], "params": params}
+        )
+
+        assert response.status_code == 422, response.text
+        assert message in response.text

@@ -17,7 +17,12 @@ POLICY_VERSION_HELP = (
     "start from this policy version (default: the job's base_model, else the promoted policy, else "
     "RLHF_POLICY_MODEL)"
 )
-REWARD_VERSION_HELP = "the reward model version to optimise against (default: the promoted reward model)"
+REWARD_VERSION_HELP = "the reward model version to optimise against (default: the reward named by `reward`)"
+REWARD_HELP = (
+    "the named reward to optimise (POST /api/v1/rewards; its newest version), instead of "
+    "reward_model_version_id (default: `default`, the promoted reward model unless a reward named default "
+    "was created since)"
+)
 
 # The platform's defaults for every TRL trainer, below each kind's own: Llama 2's schedule (Touvron et al.
 # 2023, §3.2.2): cosine decay to 10 % of the peak learning rate after a short warm-up, one epoch.
@@ -110,6 +115,12 @@ class OnlineRLParams(TrainingParams):
     eval_samples_per_prompt: int = param(4, ge=1, le=64, help="responses sampled per held-out prompt")
     policy_version_id: int | None = version_id(POLICY_VERSION_HELP)
     reward_model_version_id: int | None = version_id(REWARD_VERSION_HELP)
+    reward: str | None = param(None, help=REWARD_HELP)
+
+    def check(self) -> str | None:
+        if self.reward is not None and self.reward_model_version_id is not None:
+            return "params.reward and params.reward_model_version_id are alternatives: give one of them"
+        return super().check()
 
 
 @dataclass(frozen=True, kw_only=True)

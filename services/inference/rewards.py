@@ -153,7 +153,9 @@ def score_batch(
             rewards = request.spec.combine(raw, [i.safety_relevant for i in request.inputs])
             outcomes[number] = (rewards, request.spec.label)
         except Exception as exc:  # noqa: BLE001 - one request's failure (a model that cannot load) is its own
-            outcomes[number] = exc if isinstance(exc, ModelUnavailableError) else ScoringError(str(exc))
+            outcomes[number] = (
+                exc if isinstance(exc, ModelUnavailableError | ScoringError) else ScoringError(str(exc))
+            )
     return outcomes
 
 
@@ -176,6 +178,8 @@ def _component_model_scores(
             scored[version_id] = dict(zip(pairs, scores, strict=True))
         except ModelUnavailableError as exc:
             scored[version_id] = exc
+        except Exception as exc:  # noqa: BLE001 - fails the requests that use this model, not the batch
+            scored[version_id] = ScoringError(f"{type(exc).__name__}: {exc}")
     return scored
 
 

@@ -154,3 +154,29 @@ def test_default_is_the_latest_of_a_promotion_and_a_reward_named_default(
     wait_serving(inference, "reward", new.name)
     assert score(inference, INPUTS)["model"] == new.name
     assert admin.get("/api/v1/rewards").raise_for_status().json()["default"] == new.name
+
+
+def test_safety_gate_through_reward(inference: httpx.Client, admin: httpx.Client) -> None:
+    # "safety": a length penalty toward 8 words; "helpfulness": ROUGE-1. Below −0.2 the safety score rules.
+    safety = {"function": "length", "target": 8, "weight": 1.0}
+    helpfulness = {"function": "rouge1", "weight": 1.0}
+    name = f"gated-{uuid.uuid4().hex[:8]}"
+    body = {
+        "name": name,
+        "components": [safety, helpfulness],
+        "safety_gate": {"safety": 0, "helpfulness": 1, "threshold": -0.2},
+    }
+    admin.post("/api/v1/rewards", json=body).raise_for_status()
+    inputs: list[dict[str, Any]] = [*INPUTS, {**INPUTS[0], "safety_relevant": True}]
+
+    rewards = score(inference, inputs, name)["rewards"]
+
+    lengths = score(inference, inputs, create(admin, [safety]))["rewards"]
+    rouges = score(inference, inputs, create(admin, [helpfulness]))["rewards"]
+    assert lengths[0] >= -0.2 and lengths[2] < -0.2  # both sides of the gate are exercised
+    expected = [
+        length if length < -0.2 or item.get("safety_relevant") else rouge
+        for length, rouge, item in zip(lengths, rouges, inputs, strict=True)
+    ]
+    assert rewards == pytest.approx(expected, abs=1e-9)
+    assert rewards[3] == pytest.approx(lengths[0]) and rewards[0] == pytest.approx(rouges[0])

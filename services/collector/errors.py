@@ -3,9 +3,6 @@
 import math
 from typing import Any
 
-import math
-from typing import Any
-
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -60,14 +57,6 @@ def install_error_handlers(app: FastAPI) -> None:
     for error_class in STATUS_BY_ERROR:
         app.add_exception_handler(error_class, domain_error)
 
-    async def request_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        # FastAPI's own handler echoes each refused input, and a NaN or infinity (which Python's JSON parser
-        # lets in) cannot be written back as JSON: it answered 500 instead of 422.
-        assert isinstance(exc, RequestValidationError)
-        return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
-
-    app.add_exception_handler(RequestValidationError, request_validation_error)
-
     async def database_connection_lost(request: Request, exc: Exception) -> JSONResponse:
         # The annotator's endpoints use the async pool directly (the admin ones go through SQLAlchemy, whose
         # pre-ping replaces dead connections). After a PostgreSQL restart every idle pooled connection is
@@ -82,14 +71,3 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(psycopg.OperationalError, database_connection_lost)
-
-
-def _finite(value: Any) -> Any:
-    """The value with every NaN or infinity written as a string ("nan", "inf", "-inf")."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value

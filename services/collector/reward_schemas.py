@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.core.enums import ModelKind, RewardFunction, ScoreInput, ScoreTransform
+from services.core.inputs import StrictInput
+from services.domain import rewards
 
 MAX_COMPONENTS = 16
 # What each function takes besides function, weight and whiten: {option: (types, required)}.
@@ -20,20 +22,25 @@ FUNCTION_OPTIONS: dict[RewardFunction, dict[str, tuple[tuple[type, ...], bool]]]
 }
 
 
-class Whitening(BaseModel):
+class _Input(StrictInput):
+    # Refused: NaN, infinities, lone surrogates and NUL in any field, function options included.
+    refuse_nul = True
+
+
+class Whitening(_Input):
     """Statistics frozen with the reward: the component's score becomes (score − mean) / std."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid")
 
     mean: float
     std: float = Field(gt=0)
 
 
-class RewardComponentCreate(BaseModel):
+class RewardComponentCreate(_Input):
     """`{"model_version_id", "weight"}` or `{"function", "weight", ...its options}`, each with `whiten`."""
 
-    # Function options are the other keys (`target`, `pattern`, ...), checked below; NaN and ±inf refused.
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    # Function options are the other keys (`target`, `pattern`, ...), checked below.
+    model_config = ConfigDict(extra="allow")
 
     model_version_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     function: RewardFunction | None = None
@@ -73,21 +80,21 @@ class RewardComponentCreate(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-class SafetyGateCreate(BaseModel):
+class SafetyGateCreate(_Input):
     """Llama 2's gate: the `safety` component's score where it is below `threshold` (or the input is marked
     `safety_relevant`), the `helpfulness` component's elsewhere; both are indices into `components`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid")
 
     safety: int = Field(ge=0)
     helpfulness: int = Field(ge=0)
     threshold: float
 
 
-class RewardCreate(BaseModel):
+class RewardCreate(_Input):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    name: str = Field(min_length=1, max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)
     components: list[RewardComponentCreate] = Field(min_length=1, max_length=MAX_COMPONENTS)
     safety_gate: SafetyGateCreate | None = None
 
@@ -122,7 +129,7 @@ class RewardsPublic(BaseModel):
     )
 
 
-class ModelRegister(BaseModel):
+class ModelRegister(_Input):
     """An existing sequence-classifier checkpoint registered as a reward version."""
 
     model_config = ConfigDict(extra="forbid")

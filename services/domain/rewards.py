@@ -23,6 +23,9 @@ from services.core.errors import InvalidInputError, NotFoundError
 from services.core.orm import ModelVersion, Reward
 
 DEFAULT = "default"
+# A reward's name: what requests and job params name it by (letters, digits, `_`, `.`, `-`).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+NAME_MAX_LENGTH = 100
 
 
 def create(

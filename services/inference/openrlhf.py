@@ -17,15 +17,16 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from services.core.inputs import StrictInput
 from services.inference.schemas import MAX_REWARD_PAIRS
 
 # extra_logs.prompt_split: how each query was split.
 EXACT, LEFT_CUT, COMMON_PREFIX = 0, 1, 2
 
 
-class GetRewardRequest(BaseModel):
+class GetRewardRequest(StrictInput):
     model_config = ConfigDict(extra="ignore")  # newer clients add keys (datasources, metas, ...)
 
     query: list[str] = Field(min_length=1, max_length=MAX_REWARD_PAIRS)

@@ -22,7 +22,7 @@ from services.core.db import session_scope
 from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
 from services.core.settings import Settings
-from services.inference.errors import ModelUnavailableError, ScoringError
+from services.inference.errors import ModelUnavailableError, ScoringError, ValidationError
 from services.inference.loading import LoadedModel, ModelRegistry, load_reward, version_target
 from services.modeling.combined_reward import RewardSpec
 from services.modeling.reward_functions import score_function
@@ -71,6 +71,36 @@ def score_pairs(
         max_tokens=max_tokens,
         head=reward.target.head,
     )
+
+
+def score_requests(
+    reward: LoadedModel, requests: list[list[tuple[str, str]]], *, batch_size: int, max_tokens: int
+) -> list[list[float] | Exception]:
+    """One outcome per request of a micro-batch: its scores, or its own 422 when its pairs cannot be
+    encoded (the others are scored all the same). Their pairs share the forward passes."""
+    encoded: list[list[list[int]] | Exception] = []
+    for pairs in requests:
+        try:
+            encoded.append(encode_pairs(reward, pairs))
+        except Exception as exc:  # noqa: BLE001 - this request's input, not the batch's
+            encoded.append(ValidationError(f"{type(exc).__name__}: {exc}"))
+    scores = score_encoded(
+        reward.model,
+        [ids for item in encoded if not isinstance(item, Exception) for ids in item],
+        pad_token_id=reward.pad_token_id,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        head=reward.target.head,
+    )
+    outcomes: list[list[float] | Exception] = []
+    offset = 0
+    for item in encoded:
+        if isinstance(item, Exception):
+            outcomes.append(item)
+        else:
+            outcomes.append(scores[offset : offset + len(item)])
+            offset += len(item)
+    return outcomes
 
 
 class ComponentModels:
@@ -135,64 +165,68 @@ def score_batch(
             for number in promoted:
                 outcomes[number] = ModelUnavailableError(no_reward_message(registry))
         else:
-            scores = score_pairs(
-                reward, [(i.prompt, i.response) for n in promoted for i in batch[n].inputs], **sizes
-            )
-            offset = 0
-            for number in promoted:
-                size = len(batch[number].inputs)
-                outcomes[number] = (scores[offset : offset + size], reward.name)
-                offset += size
+            scored = score_requests(reward, [_pairs(batch[n]) for n in promoted], **sizes)
+            for number, outcome in zip(promoted, scored, strict=True):
+                outcomes[number] = outcome if isinstance(outcome, Exception) else (outcome, reward.name)
     named = [number for number, request in enumerate(batch) if request.spec is not None]
-    model_scores = _component_model_scores(models, [batch[n] for n in named], sizes)
+    model_scores = _component_model_scores(models, batch, named, sizes)
     for number in named:
         request = batch[number]
         assert request.spec is not None
         try:
-            raw = [_component_scores(request, k, model_scores) for k in range(len(request.spec.components))]
+            raw = [
+                _component_scores(request, number, k, model_scores)
+                for k in range(len(request.spec.components))
+            ]
             rewards = request.spec.combine(raw, [i.safety_relevant for i in request.inputs])
             outcomes[number] = (rewards, request.spec.label)
         except Exception as exc:  # noqa: BLE001 - one request's failure (a model that cannot load) is its own
-            outcomes[number] = (
-                exc if isinstance(exc, ModelUnavailableError | ScoringError) else ScoringError(str(exc))
-            )
+            known = isinstance(exc, ModelUnavailableError | ScoringError | ValidationError)
+            outcomes[number] = exc if known else ScoringError(f"{type(exc).__name__}: {exc}")
     return outcomes
 
 
+def _pairs(request: ScoreRequest) -> list[tuple[str, str]]:
+    return [(i.prompt, i.response) for i in request.inputs]
+
+
+# Per model version: per request number, its scores or its own error.
+ModelScores = dict[int, dict[int, list[float] | Exception]]
+
+
 def _component_model_scores(
-    models: ComponentModels, requests: list[ScoreRequest], sizes: dict[str, int]
-) -> dict[int, dict[tuple[str, str], float] | Exception]:
-    """Each model version's scores of every distinct (prompt, response) the requests need of it."""
-    needed: dict[int, dict[tuple[str, str], None]] = {}
-    for request in requests:
-        assert request.spec is not None
-        for component in request.spec.components:
-            if component.model_version_id is not None:
-                pairs = needed.setdefault(component.model_version_id, {})
-                pairs.update(dict.fromkeys((i.prompt, i.response) for i in request.inputs))
-    scored: dict[int, dict[tuple[str, str], float] | Exception] = {}
-    for version_id, pairs in needed.items():
+    models: ComponentModels, batch: list[ScoreRequest], named: list[int], sizes: dict[str, int]
+) -> ModelScores:
+    """Each model version's scores of the requests that use it; those requests share its forward passes."""
+    users: dict[int, list[int]] = {}
+    for number in named:
+        spec = batch[number].spec
+        assert spec is not None
+        for version_id in dict.fromkeys(c.model_version_id for c in spec.components):
+            if version_id is not None:
+                users.setdefault(version_id, []).append(number)
+    scored: ModelScores = {}
+    for version_id, numbers in users.items():
+        outcomes: list[list[float] | Exception]
         try:
             model = models.get(version_id)
-            scores = score_pairs(model, list(pairs), **sizes)
-            scored[version_id] = dict(zip(pairs, scores, strict=True))
+            outcomes = score_requests(model, [_pairs(batch[n]) for n in numbers], **sizes)
         except ModelUnavailableError as exc:
-            scored[version_id] = exc
+            outcomes = [exc] * len(numbers)
         except Exception as exc:  # noqa: BLE001 - fails the requests that use this model, not the batch
-            scored[version_id] = ScoringError(f"{type(exc).__name__}: {exc}")
+            outcomes = [ScoringError(f"{type(exc).__name__}: {exc}")] * len(numbers)
+        scored[version_id] = dict(zip(numbers, outcomes, strict=True))
     return scored
 
 
-def _component_scores(
-    request: ScoreRequest, k: int, model_scores: dict[int, dict[tuple[str, str], float] | Exception]
-) -> list[float]:
+def _component_scores(request: ScoreRequest, number: int, k: int, model_scores: ModelScores) -> list[float]:
     assert request.spec is not None
     component = request.spec.components[k]
     if component.model_version_id is not None:
-        scores = model_scores[component.model_version_id]
+        scores = model_scores[component.model_version_id][number]
         if isinstance(scores, Exception):
             raise scores
-        return [scores[(i.prompt, i.response)] for i in request.inputs]
+        return scores
     assert component.function is not None
     return [
         score_function(component.function, component.options, i.response, i.reference) for i in request.inputs

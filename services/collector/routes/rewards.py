@@ -1,4 +1,6 @@
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.reward_schemas import RewardCreate, RewardPublic, RewardsPublic
@@ -21,7 +23,13 @@ def create_reward(body: RewardCreate, session: SessionDep, _: AdminDep) -> Rewar
 
 
 @router.get("/rewards")
-def list_rewards(session: SessionDep, _: AdminDep, name: str | None = None) -> RewardsPublic:
+def list_rewards(
+    session: SessionDep,
+    _: AdminDep,
+    name: Annotated[
+        str | None, Query(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)
+    ] = None,
+) -> RewardsPublic:
     """Every version of every named reward (or of `name`), newest version first, and what serves by default."""
     rows = rewards.list_rewards(session, name=name)
     return RewardsPublic(

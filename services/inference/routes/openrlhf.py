@@ -1,6 +1,9 @@
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from services.domain import rewards
 from services.inference.errors import ERROR_RESPONSES, ValidationError
 from services.inference.openrlhf import GetRewardRequest, split_query
 from services.inference.reward_requests import resolve_spec, score_request
@@ -12,7 +15,13 @@ router = APIRouter(tags=["Reward"])
 
 
 @router.post("/get_reward", responses=ERROR_RESPONSES)
-async def get_reward(body: GetRewardRequest, runtime: RuntimeDep, reward: str | None = None) -> JSONResponse:
+async def get_reward(
+    body: GetRewardRequest,
+    runtime: RuntimeDep,
+    reward: Annotated[
+        str | None, Query(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)
+    ] = None,
+) -> JSONResponse:
     """OpenRLHF's remote reward model (`--remote_rm_url`): `{"query", "prompts", "labels"?}` →
     `{"rewards", "scores", "extra_logs"}`, scored as `POST /reward` scores (`?reward=NAME`, else `default`),
     each query split at its prompt (services/inference/openrlhf.py), labels as references."""

@@ -1,7 +1,7 @@
 """named rewards: weighted combinations of reward-model versions and reward functions, versioned
 
 Revision ID: 0004_rewards
-Revises: 0002_annotator_access
+Revises: 0003_guards
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004_rewards"
-down_revision: str | None = "0002_annotator_access"
+down_revision: str | None = "0003_guards"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

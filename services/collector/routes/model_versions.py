@@ -1,6 +1,6 @@
 from fastapi import APIRouter, status
 
-from services.collector.deps import ReadOrTrainDep, SessionDep, TrainDep
+from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
 from services.collector.reward_schemas import ModelRegister
 from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep
 from services.collector.reward_schemas import RewardCreate, RewardPublic, RewardsPublic
 from services.domain import rewards
 
@@ -25,7 +25,7 @@ def create_reward(body: RewardCreate, session: SessionDep, _: AdminDep) -> Rewar
 @router.get("/rewards")
 def list_rewards(
     session: SessionDep,
-    _: AdminDep,
+    _: ReadOrTrainDep,
     name: Annotated[
         str | None, Query(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)
     ] = None,

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.core.enums import AnnotatorStatus, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import (
+    AnnotatorStatus,
+    ApiKeyScope,
+    Choice,
+    DatasetKind,
+    JobKind,
+    JobStatus,
+    MessageRole,
+    ModelKind,
+    Side,
+)
 from services.core.inputs import StrictInput
 
 
@@ -112,11 +122,32 @@ class ApiKeyCreated(ApiKeyPublic):
     key: str
 
 
+# --- Prompts ----------------------------------------------------------------------------------------------
+
+
+class ChatMessage(_Input):
+    role: MessageRole
+    content: str
+
+
+# A prompt is a text or a conversation (services/domain/prompts.py checks it is not empty).
+Prompt = str | list[ChatMessage]
+
+
+def prompt_value(prompt: Prompt) -> str | list[dict[str, str]]:
+    """A prompt as the domain takes it: the text, or the messages as plain dicts."""
+    return prompt if isinstance(prompt, str) else [message.model_dump(mode="json") for message in prompt]
+
+
 # --- Datasets ---------------------------------------------------------------------------------------------
 
 
 class DatasetCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
+    kind: DatasetKind = Field(
+        default=DatasetKind.PREFERENCE,
+        description="preference (comparisons to judge), prompt, demonstration or labelled (imported rows)",
+    )
     guidelines: str = ""
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
 
@@ -124,6 +155,7 @@ class DatasetCreate(_Input):
 class DatasetPublic(BaseModel):
     id: int
     name: str
+    kind: DatasetKind
     guidelines: str
     annotations_per_comparison: int
     created_at: datetime
@@ -133,6 +165,7 @@ class DatasetPublic(BaseModel):
     votes: int  # slot-filling votes (a, b, tie; "both bad" is a tie)
     skips: int
     votes_needed: int  # slot-filling votes still missing before every comparison is complete
+    examples: int  # rows of a prompt, demonstration or labelled dataset
 
 
 class DatasetsPublic(BaseModel):
@@ -144,9 +177,10 @@ class DatasetsPublic(BaseModel):
 
 
 class ComparisonCreate(_Input):
-    prompt: str
+    prompt: Prompt
     response_a: str
     response_b: str
+    reference: str | None = Field(default=None, description="a reference answer (ROUGE-style rewards)")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -159,8 +193,11 @@ class ComparisonsCreated(BaseModel):
 
 
 class ImportResultPublic(BaseModel):
+    dataset_id: int
     comparisons: int
     preferences: int
+    examples: int = Field(description="rows stored in a prompt, demonstration or labelled dataset")
+    skipped: int = Field(description="rows left out as duplicates of stored ones (dedupe=true)")
 
 
 # --- Annotation (annotator token) -------------------------------------------------------------------------
@@ -181,9 +218,14 @@ class MePublic(BaseModel):
     datasets: list[MeDataset]
 
 
+class MessagePublic(BaseModel):
+    role: str
+    content: str
+
+
 class AssignmentPublic(BaseModel):
     comparison_id: int
-    prompt: str
+    prompt: str | list[MessagePublic] = Field(description="a text, or a conversation")
     response_a: str
     response_b: str
     lease_expires_at: datetime

@@ -146,7 +146,8 @@ class Prompt(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    messages: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB)
+    # none_as_null: a text prompt's messages are SQL NULL, not JSON null (queries test IS NULL)
+    messages: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB(none_as_null=True))
     text_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _now()
 
@@ -195,7 +196,7 @@ class Example(Base):
     completion: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(Text)
     # A string, an integer or a boolean, as imported.
-    label: Mapped[Any | None] = mapped_column(JSONB)
+    label: Mapped[Any | None] = mapped_column(JSONB(none_as_null=True))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, default=dict, server_default=EMPTY_JSON
     )

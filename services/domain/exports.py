@@ -1,4 +1,9 @@
-"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote).
+"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote); the other kinds
+of dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and
+prompt-completion types; `{"text","label"}`), `raw` with ids and metadata.
+
+A conversational prompt comes back as its message list, its responses (or completion) as lists of one
+assistant message, as TRL's conversational types have them; a reference is written only where there is one.
 
 PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
 grow with the table (a million votes stream in constant memory).
@@ -13,16 +18,28 @@ from typing import cast
 import psycopg
 
 from services.core.db import get_sessionmaker
-from services.core.enums import ExportFormat
+from services.core.enums import DatasetKind, ExportFormat
 from services.core.errors import InvalidInputError
 
 CHUNK_ROWS = 2000
+
+# A prompt as stored: its messages, else its text.
+PROMPT = "coalesce(p.messages, to_jsonb(p.text))"
+
+
+def answer(column: str) -> str:
+    """A response or completion: the text, or for a conversational prompt a list of one assistant message."""
+    return (
+        f"CASE WHEN p.messages IS NULL THEN to_jsonb({column}) "
+        f"ELSE jsonb_build_array(jsonb_build_object('role', 'assistant', 'content', {column})) END"
+    )
+
 
 # One line per comparison whose a/b votes have a strict majority (ties, both-bad and skips do not vote).
 # margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
 # "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
-_TRL = """
+_TRL = f"""
     WITH tally AS (
         SELECT v.comparison_id,
                count(*) FILTER (WHERE v.choice = 'a') AS a,
@@ -33,23 +50,24 @@ _TRL = """
         WHERE c.dataset_id = %(dataset_id)s AND v.choice IN ('a', 'b')
         GROUP BY v.comparison_id
     )
-    SELECT json_build_object(
-        'prompt', p.text,
-        'chosen', CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END,
-        'rejected', CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END,
+    SELECT (jsonb_build_object(
+        'prompt', {PROMPT},
+        'chosen', {answer("CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END")},
+        'rejected', {answer("CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END")},
         'margin', ((CASE WHEN t.a > t.b THEN t.strength_a ELSE t.strength_b END - 1) / 2)::float8
-    )::text
+    ) || jsonb_strip_nulls(jsonb_build_object('reference', c.reference)))::text
     FROM tally t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
     WHERE t.a <> t.b
     ORDER BY c.id
 """
 
-_RAW = """
+_RAW = f"""
     SELECT json_build_object(
         'comparison_id', c.id,
-        'prompt', p.text,
+        'prompt', {PROMPT},
         'response_a', c.response_a,
         'response_b', c.response_b,
+        'reference', c.reference,
         'metadata', c.metadata,
         'source_a_version_id', c.source_a_version_id,
         'source_b_version_id', c.source_b_version_id,
@@ -70,11 +88,40 @@ _RAW = """
 """
 
 
-def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
-    """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream."""
+_EXAMPLES_FROM = """
+    FROM example e JOIN prompt p ON p.id = e.prompt_id
+    WHERE e.dataset_id = %(dataset_id)s
+    ORDER BY e.id
+"""
+
+_EXAMPLES_TRL = {
+    DatasetKind.PROMPT: f"""
+        SELECT (jsonb_build_object('prompt', {PROMPT})
+                || jsonb_strip_nulls(jsonb_build_object('reference', e.reference)))::text {_EXAMPLES_FROM}""",
+    DatasetKind.DEMONSTRATION: f"""
+        SELECT jsonb_build_object('prompt', {PROMPT}, 'completion', {answer("e.completion")})::text
+        {_EXAMPLES_FROM}""",
+    DatasetKind.LABELLED: f"SELECT jsonb_build_object('text', p.text, 'label', e.label)::text {_EXAMPLES_FROM}",
+}
+
+_EXAMPLES_RAW = f"""
+    SELECT json_build_object(
+        'example_id', e.id, 'prompt', {PROMPT}, 'completion', e.completion, 'reference', e.reference,
+        'label', e.label, 'metadata', e.metadata, 'created_at', e.created_at
+    )::text
+    {_EXAMPLES_FROM}
+"""
+
+
+def stream(dataset_id: int, kind: str, *, format: str) -> Iterator[bytes]:
+    """JSONL chunks of the export of a dataset of this kind; opens its own session, which lives as long as
+    the stream."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
-    query = _TRL if format == ExportFormat.TRL else _RAW
+    if kind == DatasetKind.PREFERENCE:
+        query = _TRL if format == ExportFormat.TRL else _RAW
+    else:
+        query = _EXAMPLES_TRL[DatasetKind(kind)] if format == ExportFormat.TRL else _EXAMPLES_RAW
     return _lines(query, dataset_id)
 
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Executable, func, select, update
 from sqlalchemy.orm import Session
 
-from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
+from services.core.enums import FINISHED_JOB_STATUSES, DatasetKind, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
 from services.domain import job_params, rewards
@@ -50,7 +50,8 @@ def create(
     params = dict(params or {})
     if kind not in list(JobKind):
         raise InvalidInputError(f"kind must be one of {', '.join(JobKind)}, got {kind!r}")
-    if session.get(Dataset, dataset_id) is None:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
         raise InvalidInputError(f"dataset {dataset_id} does not exist")
     if base_model is not None:
         base_model = base_model.strip()
@@ -58,6 +59,7 @@ def create(
             raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
     check_json("params", params)
     resolved = job_params.resolve(kind, params)
+    _check_dataset_kinds(session, kind, dataset, params)
     _check_references(session, params)
     job = Job(
         kind=kind,
@@ -76,6 +78,26 @@ def create(
         return job
     mark_enqueued(session, job.id)
     return job
+
+
+def _check_dataset_kinds(session: Session, kind: str, dataset: Dataset, params: Mapping[str, Any]) -> None:
+    """The job's dataset is of a kind the job reads; generate_comparisons writes to a preference dataset."""
+    wanted = job_params.params_class(kind).DATASET_KINDS
+    if dataset.kind not in wanted:
+        raise InvalidInputError(
+            f"dataset_id: {kind} reads {' or '.join(sorted(wanted))} datasets; "
+            f"dataset {dataset.name!r} is a {dataset.kind} dataset"
+        )
+    if kind != JobKind.GENERATE_COMPARISONS:
+        return
+    target_id = params.get("target_dataset_id")
+    target = dataset if target_id is None else session.get(Dataset, target_id)
+    if target is not None and target.kind != DatasetKind.PREFERENCE:
+        where = "the job's dataset" if target_id is None else "params.target_dataset_id"
+        raise InvalidInputError(
+            f"{where}: comparisons go to a preference dataset; dataset {target.name!r} is a {target.kind} "
+            "dataset (give params.target_dataset_id)"
+        )
 
 
 def _check_references(session: Session, params: Mapping[str, Any]) -> None:

@@ -17,10 +17,11 @@ router = APIRouter(tags=["exports"])
 def export_dataset(
     dataset_id: IdPath, format: ExportFormat, session: SessionDep, _: ReadDep
 ) -> StreamingResponse:
-    """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote."""
+    """JSONL stream: trl = one decided pair per comparison with its margin (other kinds: their rows as
+    imported); raw = every vote (other kinds: every row with its id and metadata)."""
     dataset = datasets.get(session, dataset_id)
     return StreamingResponse(
-        exports.stream(dataset.id, format=format),
+        exports.stream(dataset.id, dataset.kind, format=format),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="dataset-{dataset.id}.{format}.jsonl"'},
     )

@@ -46,23 +46,32 @@ def import_(
             while chunk := stream.read(UPLOAD_CHUNK):
                 yield chunk
 
-    options = {"format": format, "with_preferences": with_preferences, "dedupe": dedupe}
     # Imports run in one transaction on the server: give big files time.
     with CollectorClient.from_settings(timeout=3600) as client:
         try:
             found = client.find_dataset(dataset)
             if found is None:
                 # Created in the import's transaction: a failed import leaves no empty dataset behind.
-                result = client.create_and_import(dataset, chunks(), kind=kind, **options)
+                result = client.create_and_import(
+                    dataset,
+                    chunks(),
+                    format=format,
+                    kind=kind,
+                    with_preferences=with_preferences,
+                    dedupe=dedupe,
+                )
                 console.print(f"created dataset {dataset!r} (id {result.dataset_id})")
             else:
-                result = client.import_jsonl(found.id, chunks(), **options)
+                result = client.import_jsonl(
+                    found.id, chunks(), format=format, with_preferences=with_preferences, dedupe=dedupe
+                )
         except CollectorError as error:
             fail_request(error)
-    console.print(
-        f"imported {result.comparisons} comparisons, {result.preferences} preferences and "
-        f"{result.examples} rows; skipped {result.skipped} duplicates"
-    )
+    if result.examples:
+        stored = f"{result.examples} rows"
+    else:
+        stored = f"{result.comparisons} comparisons and {result.preferences} preferences"
+    console.print(f"imported {stored}; skipped {result.skipped} duplicates")
 
 
 import_.__doc__ = (

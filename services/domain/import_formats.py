@@ -69,12 +69,13 @@ def _answer(value: Any, key: str, conversational: bool) -> str:
         if not isinstance(value, str):
             raise InvalidInputError(f"{key!r} must be a string, as the prompt is one")
         return value
-    messages = check_messages(value, key)
-    if len(messages) != 1 or messages[0]["role"] != MessageRole.ASSISTANT:
-        raise InvalidInputError(
-            f"{key!r} must be a list of one assistant message, as the prompt is a conversation"
-        )
-    return messages[0]["content"]
+    wanted = f"{key!r} must be a list of one assistant message, as the prompt is a conversation"
+    if not isinstance(value, list) or len(value) != 1:
+        raise InvalidInputError(wanted)
+    (message,) = check_messages(value, key)
+    if message["role"] != MessageRole.ASSISTANT:
+        raise InvalidInputError(wanted)
+    return message["content"]
 
 
 def parse_trl(record: Any) -> Iterator[Row]:

@@ -67,7 +67,7 @@ def import_(
                 )
         except CollectorError as error:
             fail_request(error)
-    if result.examples:
+    if result.kind != DatasetKind.PREFERENCE:
         stored = f"{result.examples} rows"
     else:
         stored = f"{result.comparisons} comparisons and {result.preferences} preferences"

@@ -194,6 +194,7 @@ class ComparisonsCreated(BaseModel):
 
 class ImportResultPublic(BaseModel):
     dataset_id: int
+    kind: DatasetKind  # the dataset's
     comparisons: int
     preferences: int
     examples: int = Field(description="rows stored in a prompt, demonstration or labelled dataset")

@@ -35,6 +35,7 @@ BATCH_SIZE = 1000
 @dataclass(frozen=True)
 class ImportResult:
     dataset_id: int
+    kind: str  # the dataset's
     comparisons: int
     preferences: int
     examples: int  # rows of prompt, demonstration and labelled datasets
@@ -109,6 +110,7 @@ def import_file(
         raise
     return ImportResult(
         dataset_id=dataset.id,
+        kind=dataset.kind,
         comparisons=counts["comparisons"],
         preferences=counts["comparisons"] if with_preferences else 0,
         examples=counts["examples"],

@@ -113,6 +113,7 @@ def test_import_without_preferences_leaves_comparisons_open(
     assert response.status_code == 201
     assert response.json() | {"dataset_id": 0} == {
         "dataset_id": 0,
+        "kind": "preference",
         "comparisons": 5,
         "preferences": 0,
         "examples": 0,
@@ -146,6 +147,7 @@ def test_hh_dialogues_split_at_last_assistant_turn(make_dataset: Callable, admin
     response = import_jsonl(admin, dataset["id"], lines, "hh", with_preferences=True)
     assert response.json() | {"dataset_id": 0} == {
         "dataset_id": 0,
+        "kind": "preference",
         "comparisons": 2,
         "preferences": 2,
         "examples": 0,
@@ -190,6 +192,7 @@ def test_oasst_trees_give_every_ranked_sibling_pair(
     assert response.status_code == 201, response.text
     assert response.json() | {"dataset_id": 0} == {
         "dataset_id": 0,
+        "kind": "preference",
         "comparisons": 754,
         "preferences": 754,
         "examples": 0,

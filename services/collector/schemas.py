@@ -398,6 +398,7 @@ class JobKindPublic(BaseModel):
     trl_config: str | None = Field(description="TRL config whose fields params also take, by their TRL names")
     trl_defaults: dict[str, Any] = Field(description="what the platform and the kind set in that config")
     default_base_model: str | None
+    dataset_kinds: list[DatasetKind] = Field(description="the kinds of dataset the job reads")
 
 
 class JobKindsPublic(BaseModel):

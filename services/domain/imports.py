@@ -14,6 +14,7 @@ import json
 import random
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -87,16 +88,15 @@ def import_file(
         voter_id = annotators.import_annotator(session).id if with_preferences else None
         batch = _Batch([], [])
         for line_number, record in _records(source):
-            try:
+            with _at_line(line_number):
                 rows = list(parse(record))
-                if dataset is None and rows:
-                    assert isinstance(target, NewDataset)
-                    dataset = _create(session, target, row_kind(rows[0]))
+            if dataset is None and rows:
+                assert isinstance(target, NewDataset)
+                dataset = _create(session, target, row_kind(rows[0]))
+            with _at_line(line_number):
                 for row in rows:
                     assert dataset is not None
                     _add(batch, row, dataset, rng, with_preferences=with_preferences)
-            except DomainError as error:
-                raise type(error)(f"line {line_number}: {error.message}") from None
             if len(batch) >= BATCH_SIZE:
                 assert dataset is not None
                 _store(session, dataset, batch, voter_id, dedupe=dedupe, counts=counts)
@@ -116,6 +116,15 @@ def import_file(
         examples=counts["examples"],
         skipped=counts["skipped"],
     )
+
+
+@contextmanager
+def _at_line(line_number: int) -> Iterator[None]:
+    """Prefix a domain error raised inside with the line it is about."""
+    try:
+        yield
+    except DomainError as error:
+        raise type(error)(f"line {line_number}: {error.message}") from None
 
 
 def _existing(session: Session, dataset_id: int, *, dedupe: bool) -> Dataset:

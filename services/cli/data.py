@@ -62,6 +62,8 @@ def import_(
                 )
                 console.print(f"created dataset {dataset!r} (id {result.dataset_id})")
             else:
+                if kind is not None and found.kind != kind:
+                    fail(f"dataset {dataset!r} is a {found.kind} dataset, not a {kind} one")
                 result = client.import_jsonl(
                     found.id, chunks(), format=format, with_preferences=with_preferences, dedupe=dedupe
                 )

@@ -28,6 +28,10 @@ def test_import_creates_the_right_kind_and_a_failed_file_leaves_nothing(
     assert (dataset["kind"], dataset["examples"]) == ("prompt", 3)
     again = rlhf(collector_url, "import", str(good), "--dataset", name, "--format", "trl")
     assert "imported 0 rows; skipped 3 duplicates" in again.stdout, again.stdout + again.stderr
+    wrong = rlhf(
+        collector_url, "import", str(good), "--dataset", name, "--format", "trl", "--kind", "preference"
+    )
+    assert wrong.returncode != 0 and "is a prompt dataset" in wrong.stdout + wrong.stderr
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "p", "chosen": "a", "rejected": "b"}\n{"prompt": "p", "chosen": 3}\n')

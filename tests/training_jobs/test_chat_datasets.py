@@ -113,3 +113,22 @@ def test_generate_comparisons_keeps_a_prompt_datasets_conversations(
     assert job["status"] == "succeeded", job
     stored = data.dataset_prompts(target["id"])
     assert len(stored) == 4 and stored[3] == [{"role": "system", "content": "Be kind."}, USER]
+
+
+def test_ppo_trains_on_a_prompt_dataset(admin: httpx.Client, worker: Worker, review_reward) -> None:
+    rows: list[dict[str, Any]] = [{"prompt": f"My opinion of film {i}:"} for i in range(6)]
+    rows += [{"prompt": [{"role": "user", "content": f"Review film {i}."}]} for i in range(6)]
+    dataset = kind_dataset(admin, "prompt", rows)
+    params = {
+        "reward_model_version_id": review_reward["job"]["model_version_id"],
+        "total_episodes": 8,
+        "per_device_train_batch_size": 8,
+        "response_length": 8,
+        "eval_fraction": 0.25,
+        "eval_samples_per_prompt": 1,
+    }
+    job = wait_for_job(
+        admin, submit(admin, "ppo", dataset["id"], base_model="builtin:tiny-gpt2", params=params), timeout=600
+    )
+    assert job["status"] == "succeeded", job
+    assert job["metrics"]["eval_prompts"] + job["metrics"]["train_prompts"] == 12

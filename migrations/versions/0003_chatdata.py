@@ -27,6 +27,12 @@ def upgrade() -> None:
     op.create_check_constraint(op.f("dataset_kind_ck"), "dataset", DATASET_KINDS)
     op.add_column("prompt", sa.Column("messages", postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     op.add_column("comparison", sa.Column("reference", sa.Text(), nullable=True))
+    op.create_index(
+        "comparison_dataset_id_prompt_id_responses_idx",
+        "comparison",
+        ["dataset_id", "prompt_id", sa.text("md5(response_a)"), sa.text("md5(response_b)")],
+        unique=False,
+    )
     op.create_table(
         "example",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -56,6 +62,7 @@ def downgrade() -> None:
     op.drop_index(op.f("example_prompt_id_idx"), table_name="example")
     op.drop_index("example_dataset_id_prompt_id_idx", table_name="example")
     op.drop_table("example")
+    op.drop_index("comparison_dataset_id_prompt_id_responses_idx", table_name="comparison")
     op.drop_column("comparison", "reference")
     op.drop_column("prompt", "messages")
     op.drop_constraint(op.f("dataset_kind_ck"), "dataset", type_="check")

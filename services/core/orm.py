@@ -162,6 +162,15 @@ class Comparison(Base):
             "id",
             postgresql_where=text("NOT is_complete"),
         ),
+        # An import's duplicate check looks pairs up by content (services/domain/comparisons.py): a probe per
+        # pair, however many comparisons share the prompt.
+        Index(
+            "comparison_dataset_id_prompt_id_responses_idx",
+            "dataset_id",
+            "prompt_id",
+            func.md5(text("response_a")),
+            func.md5(text("response_b")),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from services.core.enums import DatasetKind
@@ -122,15 +123,41 @@ def insert_batch(
     return [next(new_ids) if kept else None for kept in keep]
 
 
+# Stored comparisons of the dataset with one of the given (prompt, md5 of response_a, md5 of response_b): an
+# index probe per key (comparison_dataset_id_prompt_id_responses_idx). The texts are compared after.
+_STORED_PAIRS = text(
+    """
+    SELECT c.prompt_id, c.response_a, c.response_b
+    FROM unnest(CAST(:prompts AS bigint[]), CAST(:hashes_a AS text[]), CAST(:hashes_b AS text[])) AS k(p, a, b)
+    JOIN comparison c ON c.dataset_id = :dataset_id AND c.prompt_id = k.p
+                     AND md5(c.response_a) = k.a AND md5(c.response_b) = k.b
+    """
+)
+
+
+def _md5(value: str) -> str:
+    return hashlib.md5(value.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
 def _new_pairs(
     session: Session, dataset_id: int, prompts: Sequence[int], items: Sequence[NewComparison]
 ) -> list[bool]:
     """For each item, whether its (prompt, {response_a, response_b}) is new to the dataset and to the items
     before it."""
+    keys = {
+        (p, _md5(a), _md5(b))
+        for p, item in zip(prompts, items, strict=True)
+        for a, b in ((item.response_a, item.response_b), (item.response_b, item.response_a))
+    }
+    ordered = sorted(keys)
     stored = session.execute(
-        select(Comparison.prompt_id, Comparison.response_a, Comparison.response_b).where(
-            Comparison.dataset_id == dataset_id, Comparison.prompt_id.in_(set(prompts))
-        )
+        _STORED_PAIRS,
+        {
+            "dataset_id": dataset_id,
+            "prompts": [k[0] for k in ordered],
+            "hashes_a": [k[1] for k in ordered],
+            "hashes_b": [k[2] for k in ordered],
+        },
     )
     seen = {(p, *sorted((a, b))) for p, a, b in stored.tuples()}
     keep = []

@@ -3,6 +3,7 @@ to be judged by `annotations_per_comparison` annotators; the other kinds hold ex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
-from services.core.enums import DatasetKind
+from services.core.enums import DatasetKind, JobKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset
+from services.domain import job_params
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
@@ -84,6 +86,26 @@ def create(
         session.rollback()
         raise ConflictError(f"a dataset named {name!r} already exists") from None
     return dataset
+
+
+def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping[str, Any]) -> None:
+    """The job's dataset is of a kind the job reads; generate_comparisons writes to a preference dataset."""
+    wanted = job_params.params_class(kind).DATASET_KINDS
+    if dataset.kind not in wanted:
+        raise InvalidInputError(
+            f"dataset_id: {kind} reads {' or '.join(sorted(wanted))} datasets; "
+            f"dataset {dataset.name!r} is a {dataset.kind} dataset"
+        )
+    if kind != JobKind.GENERATE_COMPARISONS:
+        return
+    target_id = params.get("target_dataset_id")
+    target = dataset if target_id is None else session.get(Dataset, target_id)
+    if target is not None and target.kind != DatasetKind.PREFERENCE:
+        where = "the job's dataset" if target_id is None else "params.target_dataset_id"
+        raise InvalidInputError(
+            f"{where}: comparisons go to a preference dataset; dataset {target.name!r} is a {target.kind} "
+            "dataset (give params.target_dataset_id)"
+        )
 
 
 def get(session: Session, dataset_id: int) -> Dataset:

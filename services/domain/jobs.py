@@ -16,10 +16,10 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Executable, func, select, update
 from sqlalchemy.orm import Session
 
-from services.core.enums import FINISHED_JOB_STATUSES, DatasetKind, JobKind, JobStatus, ModelKind
+from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
-from services.domain import job_params, rewards
+from services.domain import datasets, job_params, rewards
 from services.domain.limits import check_json
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def create(
             raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
     check_json("params", params)
     resolved = job_params.resolve(kind, params)
-    _check_dataset_kinds(session, kind, dataset, params)
+    datasets.check_for_job(session, kind, dataset, params)
     _check_references(session, params)
     job = Job(
         kind=kind,
@@ -78,26 +78,6 @@ def create(
         return job
     mark_enqueued(session, job.id)
     return job
-
-
-def _check_dataset_kinds(session: Session, kind: str, dataset: Dataset, params: Mapping[str, Any]) -> None:
-    """The job's dataset is of a kind the job reads; generate_comparisons writes to a preference dataset."""
-    wanted = job_params.params_class(kind).DATASET_KINDS
-    if dataset.kind not in wanted:
-        raise InvalidInputError(
-            f"dataset_id: {kind} reads {' or '.join(sorted(wanted))} datasets; "
-            f"dataset {dataset.name!r} is a {dataset.kind} dataset"
-        )
-    if kind != JobKind.GENERATE_COMPARISONS:
-        return
-    target_id = params.get("target_dataset_id")
-    target = dataset if target_id is None else session.get(Dataset, target_id)
-    if target is not None and target.kind != DatasetKind.PREFERENCE:
-        where = "the job's dataset" if target_id is None else "params.target_dataset_id"
-        raise InvalidInputError(
-            f"{where}: comparisons go to a preference dataset; dataset {target.name!r} is a {target.kind} "
-            "dataset (give params.target_dataset_id)"
-        )
 
 
 def _check_references(session: Session, params: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.collector.prompt_schemas import MessagePublic, Prompt
 from services.core.enums import (
     AnnotatorStatus,
     ApiKeyScope,
@@ -17,7 +18,6 @@ from services.core.enums import (
     DatasetKind,
     JobKind,
     JobStatus,
-    MessageRole,
     ModelKind,
     Side,
 )
@@ -122,23 +122,6 @@ class ApiKeyCreated(ApiKeyPublic):
     key: str
 
 
-# --- Prompts ----------------------------------------------------------------------------------------------
-
-
-class ChatMessage(_Input):
-    role: MessageRole
-    content: str
-
-
-# A prompt is a text or a conversation (services/domain/prompts.py checks it is not empty).
-Prompt = str | list[ChatMessage]
-
-
-def prompt_value(prompt: Prompt) -> str | list[dict[str, str]]:
-    """A prompt as the domain takes it: the text, or the messages as plain dicts."""
-    return prompt if isinstance(prompt, str) else [message.model_dump(mode="json") for message in prompt]
-
-
 # --- Datasets ---------------------------------------------------------------------------------------------
 
 
@@ -217,11 +200,6 @@ class MePublic(BaseModel):
     id: int
     name: str
     datasets: list[MeDataset]
-
-
-class MessagePublic(BaseModel):
-    role: str
-    content: str
 
 
 class AssignmentPublic(BaseModel):

@@ -5,12 +5,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import (
-    ComparisonsCreate,
-    ComparisonsCreated,
-    ImportResultPublic,
-    prompt_value,
-)
+from services.collector.prompt_schemas import prompt_value
+from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
 from services.collector.upload import spool_body
 from services.core.enums import DatasetKind, ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError

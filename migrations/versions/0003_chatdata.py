@@ -1,7 +1,7 @@
 """chat data: dataset kinds, conversational prompts, references, examples of non-preference datasets
 
 Revision ID: 0003_chatdata
-Revises: 0003_guards
+Revises: 0004_rewards
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003_chatdata"
-down_revision: str | None = "0003_guards"
+down_revision: str | None = "0004_rewards"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

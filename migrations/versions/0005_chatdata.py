@@ -1,6 +1,6 @@
 """chat data: dataset kinds, conversational prompts, references, examples of non-preference datasets
 
-Revision ID: 0003_chatdata
+Revision ID: 0005_chatdata
 Revises: 0004_rewards
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0003_chatdata"
+revision: str = "0005_chatdata"
 down_revision: str | None = "0004_rewards"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

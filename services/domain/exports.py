@@ -1,6 +1,7 @@
 """Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote); the other kinds
 of dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and
-prompt-completion types; `{"text","label"}`), `raw` with ids and metadata.
+prompt-completion types; `{"text","label"}`), `raw` with ids and metadata. `parquet` holds a preference
+dataset's `trl` rows as a Parquet file.
 
 A conversational prompt comes back as its message list, its responses (or completion) as lists of one
 assistant message, as TRL's conversational types have them; a reference is written only where there is one.
@@ -11,11 +12,14 @@ grow with the table (a million votes stream in constant memory).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from services.core.db import get_sessionmaker
 from services.core.enums import DatasetKind, ExportFormat
@@ -114,22 +118,96 @@ _EXAMPLES_RAW = f"""
 
 
 def stream(dataset_id: int, kind: str, *, format: str) -> Iterator[bytes]:
-    """JSONL chunks of the export of a dataset of this kind; opens its own session, which lives as long as
-    the stream."""
+    """The chunks of the export of a dataset of this kind; opens its own session, which lives as long as the
+    stream. A format the dataset cannot have is refused here, before the stream starts."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
+    if format == ExportFormat.PARQUET:
+        if kind != DatasetKind.PREFERENCE:
+            raise InvalidInputError(f"format parquet exports preference datasets; this one holds {kind} rows")
+        return _parquet(dataset_id, _parquet_schema(dataset_id))
     if kind == DatasetKind.PREFERENCE:
         query = _TRL if format == ExportFormat.TRL else _RAW
     else:
         query = _EXAMPLES_TRL[DatasetKind(kind)] if format == ExportFormat.TRL else _EXAMPLES_RAW
-    return _lines(query, dataset_id)
+    return (("\n".join(row[0] for row in rows) + "\n").encode() for rows in _chunks(query, dataset_id))
 
 
-def _lines(query: str, dataset_id: int) -> Iterator[bytes]:
+def _chunks(query: str, dataset_id: int) -> Iterator[list[tuple[Any, ...]]]:
     with get_sessionmaker()() as session:
         driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
         # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
         with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
             cursor.execute(query, {"dataset_id": dataset_id})
             while rows := cursor.fetchmany(CHUNK_ROWS):
-                yield ("\n".join(row[0] for row in rows) + "\n").encode()
+                yield rows
+
+
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+_PARQUET_SHAPE = """
+    SELECT coalesce(bool_or(p.messages IS NOT NULL), false), coalesce(bool_and(p.messages IS NOT NULL), false),
+           coalesce(bool_or(c.reference IS NOT NULL), false)
+    FROM comparison c JOIN prompt p ON p.id = c.prompt_id
+    WHERE c.dataset_id = %(dataset_id)s
+"""
+
+
+def _parquet_schema(dataset_id: int) -> pa.Schema:
+    """A Parquet file has one schema, fixed before its first row group: text or message-list columns as the
+    dataset's prompts are, and `reference` where any comparison has one."""
+    with get_sessionmaker()() as session:
+        driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
+        row = driver.execute(_PARQUET_SHAPE, {"dataset_id": dataset_id}).fetchone()
+    any_chat, all_chat, any_reference = row if row else (False, False, False)
+    if any_chat and not all_chat:
+        raise InvalidInputError(
+            "format parquet needs every prompt of the dataset text, or every one a conversation"
+        )
+    answer_type = _MESSAGES if all_chat else pa.string()
+    fields = [
+        ("prompt", answer_type),
+        ("chosen", answer_type),
+        ("rejected", answer_type),
+        ("margin", pa.float64()),
+    ]
+    return pa.schema(fields + ([("reference", pa.string())] if any_reference else []))
+
+
+class _Drain:
+    """A write-only file that hands over what was written to it: where ParquetWriter writes, so that each
+    row group leaves as soon as it is written."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.position = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.pending += data
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data = bytes(self.pending)
+        self.pending.clear()
+        return data
+
+
+def _parquet(dataset_id: int, schema: pa.Schema) -> Iterator[bytes]:
+    """The trl rows, one row group per chunk: the same lines as the trl export, so the two always agree."""
+    drain = _Drain()
+    with pq.ParquetWriter(drain, schema) as writer:
+        for rows in _chunks(_TRL, dataset_id):
+            writer.write_table(pa.Table.from_pylist([json.loads(row[0]) for row in rows], schema=schema))
+            yield drain.take()
+    yield drain.take()  # the footer, written on close

@@ -49,7 +49,7 @@ def test_grpo_run_logs_the_services_rewards(
     policy = build_tiny_gpt2(tmp_path / "policy", seed=1)
     args = GRPOConfig(
         output_dir=str(tmp_path / "run"),
-        per_device_train_batch_size=4,
+        per_device_train_batch_size=8,  # 2 prompts x 4 completions a step
         num_generations=4,
         max_completion_length=8,
         max_steps=2,
@@ -61,7 +61,7 @@ def test_grpo_run_logs_the_services_rewards(
         bf16=False,
         seed=0,
     )
-    reward = PlatformReward(inference_url, batch_size=3)  # 3 does not divide 16: the last batch is short
+    reward = PlatformReward(inference_url, batch_size=3)  # 3 does not divide 8: the last batch is short
     trainer = GRPOTrainer(
         model=str(policy),
         reward_funcs=[reward],
@@ -76,7 +76,7 @@ def test_grpo_run_logs_the_services_rewards(
     assert len(means) == 2
     for step, logged_mean in enumerate(means, start=1):
         table = pq.read_table(tmp_path / "run" / "completions" / f"completions_{step:05d}.parquet").to_pydict()
-        assert len(table["prompt"]) == 16
+        assert len(table["prompt"]) == 8 and len(set(table["prompt"])) == 2
         expected = service_rewards(inference, list(zip(table["prompt"], table["completion"], strict=True)))
         # The trainer holds rewards as float32: equal to the service's scores up to that rounding.
         assert table["platform_reward"] == pytest.approx(expected, rel=1e-5, abs=1e-5)

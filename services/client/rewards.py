@@ -75,7 +75,7 @@ class PlatformReward:
         completions: Sequence[Text],
         reference: Sequence[str | None] | None = None,
         **_: Any,  # TRL's other keywords (completion_ids, trainer_state, dataset columns) are not needed
-    ) -> list[float]:
+    ) -> list[float | None]:  # TRL's reward function type (None: no reward for a pair); every pair gets one
         if len(prompts) != len(completions) or (reference is not None and len(reference) != len(prompts)):
             raise ValueError("prompts, completions and reference must have the same length")
         pairs: list[dict[str, str]] = []
@@ -84,7 +84,7 @@ class PlatformReward:
             if reference is not None and reference[number] is not None:
                 pair["reference"] = str(reference[number])
             pairs.append(pair)
-        rewards: list[float] = []
+        rewards: list[float | None] = []
         for start in range(0, len(pairs), self.batch_size):
             rewards.extend(self._score(pairs[start : start + self.batch_size]))
         return rewards
@@ -104,7 +104,9 @@ class PlatformReward:
         try:
             response = self.http.post("/reward", json={"inputs": batch})
         except httpx.TransportError as error:
-            raise RewardServiceError(f"POST /reward did not reach the service: {error}", retryable=True) from error
+            raise RewardServiceError(
+                f"POST /reward did not reach the service: {error}", retryable=True
+            ) from error
         if response.status_code != 200:
             raise RewardServiceError(
                 f"POST /reward answered {response.status_code}: {response.text}",

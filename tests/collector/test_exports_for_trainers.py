@@ -125,7 +125,17 @@ def test_cli_exports_parquet(
     output = tmp_path / "pairs.parquet"
 
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "export", dataset["name"], "--format", "parquet", "-o", str(output)],
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "export",
+            dataset["name"],
+            "--format",
+            "parquet",
+            "-o",
+            str(output),
+        ],
         env={**os.environ, "RLHF_COLLECTOR_URL": collector_url, "COLUMNS": "200"},
         capture_output=True,
         text=True,

@@ -75,7 +75,9 @@ def test_grpo_run_logs_the_services_rewards(
     means = [entry["rewards/platform_reward/mean"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(means) == 2
     for step, logged_mean in enumerate(means, start=1):
-        table = pq.read_table(tmp_path / "run" / "completions" / f"completions_{step:05d}.parquet").to_pydict()
+        table = pq.read_table(
+            tmp_path / "run" / "completions" / f"completions_{step:05d}.parquet"
+        ).to_pydict()
         assert len(table["prompt"]) == 8 and len(set(table["prompt"])) == 2
         expected = service_rewards(inference, list(zip(table["prompt"], table["completion"], strict=True)))
         # The trainer holds rewards as float32: equal to the service's scores up to that rounding.
@@ -111,11 +113,16 @@ def test_conversational_pairs_score_as_their_text(
     assert scores == pytest.approx(expected, abs=1e-6)
 
 
-def test_scores_are_the_same_whatever_the_batch_size(inference_url: str, reward_version: ModelVersion) -> None:
+def test_scores_are_the_same_whatever_the_batch_size(
+    inference_url: str, reward_version: ModelVersion
+) -> None:
     prompts = [f"Prompt {i}: " + "about the lake " * (i % 7) for i in range(20)]
     completions = [f"answer {i}" for i in range(20)]
 
-    with PlatformReward(inference_url, batch_size=256) as whole, PlatformReward(inference_url, batch_size=1) as one:
+    with (
+        PlatformReward(inference_url, batch_size=256) as whole,
+        PlatformReward(inference_url, batch_size=1) as one,
+    ):
         assert one(prompts=prompts, completions=completions) == pytest.approx(
             whole(prompts=prompts, completions=completions), abs=1e-5
         )

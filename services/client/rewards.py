@@ -45,7 +45,9 @@ class PlatformReward:
 
     A request refused with 429 or 5xx, or that never reached the service, is sent again up to `retries` times,
     waiting `backoff` seconds and doubling; any other refusal raises RewardServiceError at once (a bad input
-    does not get better). `reference` (a dataset column of that name) goes along with each pair when given.
+    does not get better). `reward` names a named reward (docs/rewards.md); none scores with `default`.
+    `reference` (a dataset column of that name) goes along with each pair: what ROUGE and BLEU rewards compare
+    against.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class PlatformReward:
         base_url: str,
         *,
         token: str | None = None,
+        reward: str | None = None,
         batch_size: int = 64,
         retries: int = 5,
         backoff: float = 0.5,
@@ -62,12 +65,13 @@ class PlatformReward:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
         self.__name__ = name  # TRL names the reward's logged metrics after it
+        self.reward = reward
         self.batch_size = batch_size
         self.retries = retries
         self.backoff = backoff
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
-        self.model: str | None = None  # the reward version that scored the last batch
+        self.model: str | None = None  # what scored the last batch (a version's name, or NAME@vN)
 
     def __call__(
         self,
@@ -102,7 +106,10 @@ class PlatformReward:
 
     def _post(self, batch: list[dict[str, str]]) -> list[float]:
         try:
-            response = self.http.post("/reward", json={"inputs": batch})
+            body: dict[str, Any] = {"inputs": batch}
+            if self.reward is not None:
+                body["reward"] = self.reward
+            response = self.http.post("/reward", json=body)
         except httpx.TransportError as error:
             raise RewardServiceError(
                 f"POST /reward did not reach the service: {error}", retryable=True

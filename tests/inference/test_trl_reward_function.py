@@ -4,6 +4,7 @@ inside a real GRPO run on a tiny GPT-2 against the real service with a promoted 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 from datasets import Dataset
+from rouge_score import rouge_scorer
 
 from services.client import PlatformReward, RewardServiceError
 from services.core.orm import ModelVersion
@@ -111,6 +113,26 @@ def test_conversational_pairs_score_as_their_text(
         ],
     )
     assert scores == pytest.approx(expected, abs=1e-6)
+
+
+def test_named_reward_gets_the_reference_column(inference_url: str, admin: httpx.Client) -> None:
+    name = f"rouge-{uuid.uuid4().hex[:8]}"
+    admin.post(
+        "/api/v1/rewards", json={"name": name, "components": [{"function": "rouge1", "weight": 1}]}
+    ).raise_for_status()
+    completions = ["The museum reopens.", "Floods may come."]
+    reference = ["The museum reopens in May.", "A rainy week could bring coastal floods."]
+
+    with PlatformReward(inference_url, reward=name) as reward:
+        # As TRL calls it: the dataset's columns as keywords, `reference` among them.
+        scores = reward(
+            prompts=["Summarise.", "Summarise."], completions=completions, reference=reference, id=[1, 2]
+        )
+
+    assert reward.model == f"{name}@v1"
+    scorer = rouge_scorer.RougeScorer(["rouge1"])
+    expected = [scorer.score(r, c)["rouge1"].fmeasure for r, c in zip(reference, completions, strict=True)]
+    assert scores == pytest.approx(expected, abs=1e-12) and expected[0] != expected[1]
 
 
 def test_scores_are_the_same_whatever_the_batch_size(

@@ -7,7 +7,8 @@ A conversational prompt comes back as its message list, its responses (or comple
 assistant message, as TRL's conversational types have them; a reference is written only where there is one.
 
 PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
-grow with the table (a million votes stream in constant memory).
+grow with the table (a million votes stream in constant memory); a Parquet file is written one row group per
+chunk, each sent as soon as it is written.
 """
 
 from __future__ import annotations

@@ -146,3 +146,66 @@ def test_cli_exports_parquet(
     assert f"wrote {output.stat().st_size} bytes" in done.stdout
     lines = [json.loads(line) for line in export_bytes(admin, dataset["id"], "trl").text.splitlines()]
     assert pq.read_table(output).to_pylist() == lines
+
+
+def conversation(text: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
+
+
+def vote_a(make_annotator: Callable, ids: list[int]) -> None:
+    person = make_annotator()
+    for comparison_id in ids:
+        response = person.post(f"/api/v1/comparisons/{comparison_id}/preferences", json={"choice": "a"})
+        assert response.status_code == 201, response.text
+
+
+def add_items(admin: httpx.Client, dataset_id: int, items: list[dict[str, Any]]) -> list[int]:
+    response = admin.post(f"/api/v1/datasets/{dataset_id}/comparisons", json={"items": items})
+    assert response.status_code in (200, 201), response.text
+    return [int(i) for i in response.json()["ids"]]
+
+
+def test_parquet_export_of_conversations_has_message_lists_and_references(
+    make_dataset: Callable, make_annotator: Callable, admin: httpx.Client
+) -> None:
+    dataset = make_dataset()
+    items = [
+        {
+            "prompt": conversation("Sky colour?"),
+            "response_a": "Blue.",
+            "response_b": "Green.",
+            "reference": "Blue",
+        },
+        {"prompt": conversation("Grass colour?"), "response_a": "Green.", "response_b": "Red."},
+    ]
+    vote_a(make_annotator, add_items(admin, dataset["id"], items))
+    lines = [json.loads(line) for line in export_bytes(admin, dataset["id"], "trl").text.splitlines()]
+
+    table = pq.read_table(io.BytesIO(export_bytes(admin, dataset["id"], "parquet").content))
+
+    assert str(table.schema.field("prompt").type) == "list<element: struct<role: string, content: string>>"
+    assert table.column_names == ["prompt", "chosen", "rejected", "margin", "reference"]
+    rows = table.to_pylist()
+    assert rows[0] == lines[0]
+    assert rows[1] == lines[1] | {"reference": None}  # the trl line leaves out a missing reference
+
+
+def test_parquet_export_refuses_what_one_schema_cannot_hold(
+    make_dataset: Callable, make_annotator: Callable, admin: httpx.Client
+) -> None:
+    mixed = make_dataset()
+    items = [
+        {"prompt": conversation("Sky colour?"), "response_a": "Blue.", "response_b": "Green."},
+        {"prompt": "Grass colour?", "response_a": "Green.", "response_b": "Red."},
+    ]
+    vote_a(make_annotator, add_items(admin, mixed["id"], items))
+    prompts = admin.post("/api/v1/datasets", json={"name": f"{mixed['name']}-p", "kind": "prompt"}).json()
+
+    refused = [
+        admin.get(f"/api/v1/datasets/{dataset_id}/export", params={"format": "parquet"})
+        for dataset_id in (mixed["id"], prompts["id"])
+    ]
+
+    assert [response.status_code for response in refused] == [422, 422]
+    assert "every prompt of the dataset text, or every one a conversation" in refused[0].text
+    assert "exports preference datasets" in refused[1].text

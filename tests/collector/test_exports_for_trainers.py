@@ -194,7 +194,7 @@ def test_parquet_export_refuses_what_one_schema_cannot_hold(
     make_dataset: Callable, make_annotator: Callable, admin: httpx.Client
 ) -> None:
     mixed = make_dataset()
-    items = [
+    items: list[dict[str, Any]] = [
         {"prompt": conversation("Sky colour?"), "response_a": "Blue.", "response_b": "Green."},
         {"prompt": "Grass colour?", "response_a": "Green.", "response_b": "Red."},
     ]

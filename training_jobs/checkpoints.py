@@ -13,10 +13,13 @@ from typing import Any
 from services.core.artifacts import version_path
 from services.core.db import session_scope
 from services.core.enums import ModelKind
+from services.core.errors import NotFoundError
 from services.core.orm import ModelVersion
 from services.core.settings import get_settings
-from services.domain import model_versions
+from services.domain import model_versions, rewards
 from services.modeling.base_models import resolve_base_model
+from services.modeling.combined_reward import RewardSpec
+from services.modeling.scoring import ScoreHead
 from training_jobs.context import JobContext, JobInputError, is_main_process
 
 
@@ -27,6 +30,16 @@ class ModelSource:
     path: str  # what from_pretrained takes
     name: str  # the version name or base model id, to record
     version_id: int | None  # None for a base model
+    head: ScoreHead = ScoreHead()  # a reward version's score (a registered classifier's label and transform)
+
+
+def _source(version: ModelVersion) -> ModelSource:
+    return ModelSource(
+        str(version_path(version.path)),
+        version.name,
+        version.id,
+        ScoreHead.from_version_params(version.params),
+    )
 
 
 def _version(version_id: int, kind: ModelKind) -> ModelSource:
@@ -36,7 +49,12 @@ def _version(version_id: int, kind: ModelKind) -> ModelSource:
             raise JobInputError(f"model version {version_id} does not exist")
         if version.kind != kind:
             raise JobInputError(f"model version {version.name} is a {version.kind} model, not a {kind} model")
-        return ModelSource(str(version_path(version.path)), version.name, version.id)
+        return _source(version)
+
+
+def model_version_source(version_id: int) -> ModelSource:
+    """A reward version that a named reward's component names."""
+    return _version(version_id, ModelKind.REWARD)
 
 
 def _promoted(kind: ModelKind) -> ModelSource | None:
@@ -44,7 +62,7 @@ def _promoted(kind: ModelKind) -> ModelSource | None:
         version = model_versions.promoted(session, kind)
         if version is None:
             return None
-        return ModelSource(str(version_path(version.path)), version.name, version.id)
+        return _source(version)
 
 
 def base_model_source(name: str) -> ModelSource:
@@ -65,16 +83,24 @@ def policy_source(ctx: JobContext[Any], version_id: int | None) -> ModelSource:
     return base_model_source(get_settings().policy_model)
 
 
-def reward_model_source(version_id: int | None) -> ModelSource:
-    """This reward model version, else the promoted one."""
+def reward_source(name: str | None, version_id: int | None) -> ModelSource | RewardSpec:
+    """What an online RL job optimises: this reward model version, else the named reward (services/domain/
+    rewards.py: `default` when none is named), which is a stored combination or the promoted version."""
     if version_id is not None:
         return _version(version_id, ModelKind.REWARD)
-    promoted = _promoted(ModelKind.REWARD)
-    if promoted is None:
-        raise JobInputError(
-            "no reward model: pass params.reward_model_version_id or promote a reward model version"
-        )
-    return promoted
+    with session_scope() as session:
+        try:
+            resolved = rewards.resolve(session, name)
+        except NotFoundError as error:
+            raise JobInputError(f"params.reward: {error.message}") from error
+        if resolved.reward is not None:
+            stored = resolved.reward
+            return RewardSpec.from_stored(stored.name, stored.version, stored.components, stored.safety_gate)
+        if resolved.promoted is not None:
+            return _source(resolved.promoted)
+    raise JobInputError(
+        "no reward: pass params.reward or params.reward_model_version_id, or promote a reward model version"
+    )
 
 
 def _not_found(name: str, error: Exception) -> JobInputError:
@@ -119,6 +145,20 @@ def load_reward_model(name_or_path: str, *, pad_token_id: int | None = None, **k
         raise _not_found(name_or_path, error) from error
     if pad_token_id is not None:
         # Sequence classifiers find each row's last real token through config.pad_token_id.
+        model.config.pad_token_id = pad_token_id
+    return model
+
+
+def load_scoring_model(path: str, *, pad_token_id: int | None) -> Any:
+    """A reward version's classifier as it was saved (one label for a trained reward model, any for a
+    registered classifier), to score with; load_reward_model gives training a fresh one-output head."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+    except OSError as error:
+        raise _not_found(path, error) from error
+    if pad_token_id is not None:
         model.config.pad_token_id = pad_token_id
     return model
 

@@ -3,7 +3,7 @@
 For each held-out prompt, `samples_per_prompt` responses are sampled at the trainer's temperature (top-k and
 top-p off, as the trainers sample), up to `max_new_tokens`, ending at the stop token. Two numbers come out:
 
-- reward: the raw reward-model score of each (prompt, response), through RewardScorer (the reward model's
+- reward: the reward of each (prompt, response), through the job's Scorer (a reward version, or a named reward; each model's
   own tokenizer and encode_reward_input); the job reports their mean, and their std before training.
 - KL to the reference, per response: Σ_t log π(y_t | x, y_<t) − log π_ref(y_t | x, y_<t) over the response's
   tokens (its stop token included), both distributions at the sampling temperature, averaged over the
@@ -25,12 +25,13 @@ import torch
 from services.core.enums import ModelKind
 from services.domain.intervals import bootstrap_mean
 from services.domain.job_params.kinds import OnlineRLParams
+from services.modeling.combined_reward import RewardSpec
 from services.modeling.device import device
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.checkpoints import ModelSource
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.reward_adapter import RewardScorer
+from training_jobs.reward_adapter import Scorer
 
 GENERATION_BATCH_SIZE = 32
 RLParams = TypeVar("RLParams", bound=OnlineRLParams)
@@ -72,7 +73,7 @@ def evaluate(
     tokenizer: Any,
     prompts: list[str],
     query_ids: list[list[int]],
-    scorer: RewardScorer,
+    scorer: Scorer,
     sampling: Sampling,
     *,
     reference: Any = None,
@@ -195,7 +196,7 @@ class OnlineRLSources:
     """What a ppo or rloo job starts from: the policy, the reward model, and the prompts (train, held out)."""
 
     policy: ModelSource
-    reward: ModelSource
+    reward: ModelSource | RewardSpec  # a reward version, or a named reward's version
     train_prompts: list[str]
     eval_prompts: list[str]
 
@@ -204,14 +205,18 @@ def online_rl_sources(ctx: JobContext[RLParams]) -> OnlineRLSources:
     params = ctx.params
     sources = OnlineRLSources(
         checkpoints.policy_source(ctx, params.policy_version_id),
-        checkpoints.reward_model_source(params.reward_model_version_id),
+        checkpoints.reward_source(params.reward, params.reward_model_version_id),
         *held_out_split(ctx, eval_fraction=params.eval_fraction),
     )
     ctx.log(
         f"{len(sources.train_prompts)} training prompts, {len(sources.eval_prompts)} held out; "
-        f"policy {sources.policy.name}, reward model {sources.reward.name}"
+        f"policy {sources.policy.name}, reward {reward_name(sources.reward)}"
     )
     return sources
+
+
+def reward_name(reward: ModelSource | RewardSpec) -> str:
+    return reward.label if isinstance(reward, RewardSpec) else reward.name
 
 
 def evaluate_start(
@@ -220,7 +225,7 @@ def evaluate_start(
     tokenizer: Any,
     prompts: list[str],
     query_ids: list[list[int]],
-    scorer: RewardScorer,
+    scorer: Scorer,
     sampling: Sampling,
 ) -> Evaluation:
     """The starting policy on the held-out prompts (the baseline of reward_before), on the job's device."""
@@ -261,9 +266,12 @@ def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[
     """The dataset's prompts (up to the job's snapshot), split deterministically into train and held out."""
     assert ctx.dataset_id is not None
     prompts = data.dataset_prompts(
-        ctx.dataset_id, max_comparison_id=ctx.data_snapshot.get("max_comparison_id")
+        ctx.dataset_id,
+        max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
+        max_example_id=ctx.data_snapshot.get("max_example_id"),
     )
-    train, held_out = data.split_train_eval(prompts, eval_fraction=eval_fraction)
+    texts = [data.prompt_text(prompt) for prompt in prompts]
+    train, held_out = data.split_train_eval(texts, eval_fraction=eval_fraction)
     if not train or not held_out:
         raise JobInputError(
             f"dataset {ctx.dataset_id} has {len(prompts)} distinct prompt(s); at least two are needed "

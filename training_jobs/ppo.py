@@ -31,7 +31,7 @@ from training_jobs.evaluation import (
     encode_prompt,
     prompt_budget,
 )
-from training_jobs.reward_adapter import PolicyTokenRewardModel, load_reward_scorer, value_model
+from training_jobs.reward_adapter import PolicyTokenRewardModel, load_scorer, value_model
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
 
@@ -53,9 +53,9 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     policy = checkpoints.load_causal_lm(start.path)
     lora = peft_config(params.lora, kind=ctx.kind)
     reference = None if lora is not None else checkpoints.load_causal_lm(start.path).requires_grad_(False)
-    scorer = load_reward_scorer(reward.path, reward.name)
-    scorer.model.to(device())
-    critic = value_model(start.path, tokenizer, reward.path, scorer)
+    scorer = load_scorer(reward)
+    scorer.module.to(device())
+    critic = value_model(start.path, tokenizer, scorer)
     apply_trainable(policy, params.trainable, kind=ctx.kind)
 
     budget = prompt_budget(tokenizer, policy, config.response_length)

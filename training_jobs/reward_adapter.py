@@ -36,44 +36,113 @@ from typing import Any
 import torch
 from torch import nn
 
+from services.modeling.combined_reward import RewardSpec
+from services.modeling.reward_functions import score_function
+from services.modeling.reward_inputs import encode_input
+from services.modeling.scoring import ScoreHead, score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints
+from training_jobs.checkpoints import ModelSource
 from training_jobs.context import JobInputError
-from training_jobs.reward_model import score as score_pairs
+
+SCORE_BATCH_SIZE = 64
 
 
 @dataclass
 class RewardScorer:
-    """A frozen reward model with its own tokenizer: (prompt, response) texts in, raw scores out."""
+    """A frozen reward model with its own tokenizer: (prompt, response) texts in, its head's scores out."""
 
     model: Any
     tokenizer: Any
     max_length: int
     name: str
+    path: str
+    head: ScoreHead = ScoreHead()
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-        return score_pairs(
-            self.model, self.tokenizer, list(zip(prompts, responses, strict=True)), max_length=self.max_length
+        encoded = [
+            encode_input(self.tokenizer, prompt, response, max_length=self.max_length, reads=self.head.input)
+            for prompt, response in zip(prompts, responses, strict=True)
+        ]
+        return score_encoded(
+            self.model,
+            encoded,
+            pad_token_id=self.tokenizer.pad_token_id,
+            batch_size=SCORE_BATCH_SIZE,
+            head=self.head,
         )
 
+    @property
+    def module(self) -> nn.Module:
+        """Its networks, for whoever moves them to a device."""
+        return self.model  # type: ignore[no-any-return]
 
-def load_reward_scorer(path: str, name: str) -> RewardScorer:
-    tokenizer = checkpoints.load_tokenizer(path)
-    model = checkpoints.load_reward_model(path, pad_token_id=tokenizer.pad_token_id)
+
+@dataclass
+class CombinedScorer:
+    """A named reward's version: its model components' scorers and its functions, combined as the inference
+    service combines them (services/modeling/combined_reward.py). Online RL prompts carry no references, so a
+    reward with ROUGE or BLEU is refused when loaded."""
+
+    spec: RewardSpec
+    scorers: dict[int, RewardScorer]
+
+    @property
+    def name(self) -> str:
+        return self.spec.label
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        raw = []
+        for component in self.spec.components:
+            if component.model_version_id is not None:
+                raw.append(self.scorers[component.model_version_id](prompts, responses))
+            else:
+                assert component.function is not None
+                raw.append(
+                    [score_function(component.function, component.options, r, None) for r in responses]
+                )
+        return self.spec.combine(raw, [False] * len(responses))
+
+    @property
+    def module(self) -> nn.Module:
+        return nn.ModuleList([scorer.model for scorer in self.scorers.values()])
+
+
+Scorer = RewardScorer | CombinedScorer
+
+
+def load_reward_scorer(source: ModelSource) -> RewardScorer:
+    tokenizer = checkpoints.load_tokenizer(source.path)
+    model = checkpoints.load_scoring_model(source.path, pad_token_id=tokenizer.pad_token_id)
     model.eval()
     model.requires_grad_(False)
     max_length = window_size(tokenizer, model_window(model.config))
-    return RewardScorer(model=model, tokenizer=tokenizer, max_length=max_length, name=name)
+    return RewardScorer(model, tokenizer, max_length, source.name, source.path, source.head)
+
+
+def load_scorer(reward: ModelSource | RewardSpec) -> Scorer:
+    """The scorer of a job's reward (evaluation.OnlineRLSources.reward)."""
+    if isinstance(reward, ModelSource):
+        return load_reward_scorer(reward)
+    if reward.needs_reference:
+        raise JobInputError(
+            f"the reward {reward.label} compares responses with references (ROUGE, BLEU), which the prompts of "
+            "an online RL job do not carry"
+        )
+    scorers = {
+        c.model_version_id: load_reward_scorer(checkpoints.model_version_source(c.model_version_id))
+        for c in reward.components
+        if c.model_version_id is not None
+    }
+    return CombinedScorer(reward, scorers)
 
 
 class _TextScoringBackbone(nn.Module):
     """Policy ids → (prompt, response) text → scores from the reward model, broadcast over positions."""
 
-    def __init__(
-        self, scorer: RewardScorer, policy_tokenizer: Any, prompts: dict[tuple[int, ...], str]
-    ) -> None:
+    def __init__(self, scorer: Scorer, policy_tokenizer: Any, prompts: dict[tuple[int, ...], str]) -> None:
         super().__init__()
-        self.reward_model = scorer.model  # a submodule, so that the trainer's .to(device) moves it
+        self.reward_model = scorer.module  # a submodule, so that the trainer's .to(device) moves it
         self.scorer = scorer
         self.policy_tokenizer = policy_tokenizer
         self.prompts = prompts
@@ -116,15 +185,13 @@ class PolicyTokenRewardModel(nn.Module):
 
     base_model_prefix = "backbone"
 
-    def __init__(
-        self, scorer: RewardScorer, policy_tokenizer: Any, prompts: dict[tuple[int, ...], str]
-    ) -> None:
+    def __init__(self, scorer: Scorer, policy_tokenizer: Any, prompts: dict[tuple[int, ...], str]) -> None:
         super().__init__()
         self.backbone = _TextScoringBackbone(scorer, policy_tokenizer, prompts)
         self.score = nn.Identity()
 
 
-def reward_function(scorer: RewardScorer) -> Callable[..., list[float | None]]:
+def reward_function(scorer: Scorer) -> Callable[..., list[float | None]]:
     """RLOO's reward: scores completions against `reward_prompt` (the untruncated prompt) when the dataset
     has that column, else against the prompt the policy saw."""
 
@@ -136,11 +203,11 @@ def reward_function(scorer: RewardScorer) -> Callable[..., list[float | None]]:
     return reward_model
 
 
-def value_model(policy_path: str, policy_tokenizer: Any, reward_path: str, scorer: RewardScorer) -> Any:
+def value_model(policy_path: str, policy_tokenizer: Any, scorer: Scorer) -> Any:
     """PPO's critic, initialised as the module docstring explains; it always reads the policy's ids."""
     source = policy_path
-    if _reads_policy_ids(scorer, policy_tokenizer):
-        source = reward_path
+    if isinstance(scorer, RewardScorer) and _reads_policy_ids(scorer, policy_tokenizer):
+        source = scorer.path
     model = checkpoints.load_reward_model(source, pad_token_id=policy_tokenizer.pad_token_id)
     if not isinstance(getattr(model, "score", None), nn.Module) or not hasattr(
         model, model.base_model_prefix
@@ -154,4 +221,8 @@ def value_model(policy_path: str, policy_tokenizer: Any, reward_path: str, score
 
 def _reads_policy_ids(scorer: RewardScorer, policy_tokenizer: Any) -> bool:
     head = getattr(scorer.model, "score", None)
-    return isinstance(head, nn.Module) and scorer.tokenizer.get_vocab() == policy_tokenizer.get_vocab()
+    return (
+        isinstance(head, nn.Module)
+        and scorer.model.config.num_labels == 1  # a classifier's head has an output per label, a critic one
+        and scorer.tokenizer.get_vocab() == policy_tokenizer.get_vocab()
+    )

@@ -25,7 +25,7 @@ from training_jobs.evaluation import (
     encode_prompt,
     prompt_budget,
 )
-from training_jobs.reward_adapter import load_reward_scorer, reward_function
+from training_jobs.reward_adapter import load_scorer, reward_function
 from training_jobs.trl_config import apply_trainable, build_config, peft_config
 
 
@@ -48,8 +48,8 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
     set_seed(config.seed)
     tokenizer = checkpoints.load_tokenizer(start.path)
     policy = checkpoints.load_causal_lm(start.path)
-    scorer = load_reward_scorer(reward.path, reward.name)
-    scorer.model.to(device())
+    scorer = load_scorer(reward)
+    scorer.module.to(device())
     apply_trainable(policy, params.trainable, kind=ctx.kind)
     budget = prompt_budget(tokenizer, policy, completion_length)
     train_rows = [

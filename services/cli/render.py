@@ -138,6 +138,7 @@ def kind_help(described: KindDescription) -> str:
         ]
     if described.default_base_model:
         lines += ["", f"Default --base-model: {described.default_base_model}"]
+    lines += ["", f"--dataset: a {' or '.join(described.dataset_kinds)} dataset"]
     lines += [
         "",
         "Precedence: explicit params > recipe (params.recipe) > the base model's defaults > the kind's.",

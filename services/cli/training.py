@@ -1,5 +1,5 @@
 """Client commands for training: `rlhf train KIND` (one command per job kind, whose --help lists what it
-takes), `rlhf jobs`, `rlhf models [promote ID]`."""
+takes), `rlhf jobs`, `rlhf models [promote ID | register FOLDER]`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from services.cli.render import (
     print_warnings,
 )
 from services.client import CollectorClient, CollectorError
-from services.core.enums import JobKind, JobStatus
+from services.core.enums import JobKind, JobStatus, ScoreInput, ScoreTransform
 from services.domain.job_params import describe_kind
 
 train_app = typer.Typer(
@@ -29,7 +29,9 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 models_app = typer.Typer(
-    help="List model versions, or promote one: `rlhf models promote ID`.", invoke_without_command=True
+    help="List model versions, promote one (`rlhf models promote ID`), or register a classifier folder as a "
+    "reward version (`rlhf models register FOLDER --label POSITIVE`).",
+    invoke_without_command=True,
 )
 
 
@@ -115,3 +117,29 @@ def promote(version_id: int = typer.Argument(..., help="Model version id.")) -> 
         except CollectorError as error:
             fail_request(error)
     console.print(f"promoted {version.name} (the active {version.kind} model)")
+
+
+@models_app.command()
+def register(
+    source: str = typer.Argument(..., help="A sequence-classifier folder on the collector's machine."),
+    label: str = typer.Option("0", help="The label whose score is the reward: its id2label name or index."),
+    transform: ScoreTransform = typer.Option(
+        ScoreTransform.LOGIT, help="logit, logprob or prob of the label."
+    ),
+    reads: ScoreInput = typer.Option(
+        ScoreInput.PROMPT_RESPONSE, "--input", help="What the model reads: response or prompt_response."
+    ),
+) -> None:
+    """Register an existing classifier checkpoint as a reward version (copied into the artifact store)."""
+    with CollectorClient.from_settings() as client:
+        try:
+            version = client.register_model(
+                source, label=int(label) if label.isdigit() else label, transform=transform, reads=reads
+            )
+        except CollectorError as error:
+            fail_request(error)
+    scoring = version.params["scoring"]
+    console.print(
+        f"registered {version.name} (model version id {version.id}): the {scoring['transform']} of label "
+        f"{scoring['label']!r} (index {scoring['label_index']}) of the {scoring['input']}"
+    )

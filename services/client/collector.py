@@ -35,7 +35,18 @@ from services.collector.schemas import (
     PreferencePublic,
     StatsPublic,
 )
-from services.core.enums import ApiKeyScope, Choice, ExportFormat, ImportFormat, JobKind, JobStatus, ModelKind
+from services.core.enums import (
+    ApiKeyScope,
+    Choice,
+    DatasetKind,
+    ExportFormat,
+    ImportFormat,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    ScoreInput,
+    ScoreTransform,
+)
 from services.core.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -117,10 +128,16 @@ class CollectorClient:
         return next((dataset for dataset in self.list_datasets() if dataset.name == name), None)
 
     def create_dataset(
-        self, name: str, *, guidelines: str = "", annotations_per_comparison: int = 1
+        self,
+        name: str,
+        *,
+        kind: DatasetKind = DatasetKind.PREFERENCE,
+        guidelines: str = "",
+        annotations_per_comparison: int = 1,
     ) -> DatasetPublic:
         body = {
             "name": name,
+            "kind": kind.value,
             "guidelines": guidelines,
             "annotations_per_comparison": annotations_per_comparison,
         }
@@ -137,12 +154,35 @@ class CollectorClient:
         *,
         format: ImportFormat,
         with_preferences: bool = False,
+        dedupe: bool = True,
     ) -> ImportResultPublic:
-        """Import a JSONL body (bytes, or chunks streamed as they are read)."""
+        """Import a JSONL body (bytes, or chunks streamed as they are read) into a dataset."""
         return self._post(
             f"{API}/datasets/{dataset_id}/import",
             ImportResultPublic,
-            params={"format": format.value, "with_preferences": str(with_preferences).lower()},
+            params=_import_params(format, with_preferences, dedupe),
+            content=body,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+
+    def create_and_import(
+        self,
+        name: str,
+        body: bytes | Iterable[bytes],
+        *,
+        format: ImportFormat,
+        kind: DatasetKind | None = None,
+        with_preferences: bool = False,
+        dedupe: bool = True,
+    ) -> ImportResultPublic:
+        """Create a dataset and import into it, in one transaction (kind None: the file's first row's)."""
+        params = _import_params(format, with_preferences, dedupe) | {"name": name}
+        if kind is not None:
+            params["kind"] = kind.value
+        return self._post(
+            f"{API}/datasets/import",
+            ImportResultPublic,
+            params=params,
             content=body,
             headers={"Content-Type": "application/x-ndjson"},
         )
@@ -301,6 +341,18 @@ class CollectorClient:
     def promote(self, version_id: int) -> ModelVersionPublic:
         return self._post(f"{API}/models/{version_id}/promote", ModelVersionPublic)
 
+    def register_model(
+        self,
+        source: str,
+        *,
+        label: str | int = 0,
+        transform: ScoreTransform = ScoreTransform.LOGIT,
+        reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
+    ) -> ModelVersionPublic:
+        """Register a classifier folder on the collector's machine as a reward version."""
+        body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
+        return self._post(f"{API}/models", ModelVersionPublic, json=body)
+
     # --- plumbing -------------------------------------------------------------------------------------
 
     def _get(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
@@ -337,3 +389,11 @@ class CollectorClient:
             status_code=response.status_code,
             detail=detail,
         )
+
+
+def _import_params(format: ImportFormat, with_preferences: bool, dedupe: bool) -> dict[str, str]:
+    return {
+        "format": format.value,
+        "with_preferences": str(with_preferences).lower(),
+        "dedupe": str(dedupe).lower(),
+    }

@@ -22,6 +22,7 @@ from services.collector.routes import (
     job_kinds,
     jobs,
     model_versions,
+    rewards,
     stats,
 )
 from services.core.db import async_pool
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
         jobs,
         job_kinds,
         model_versions,
+        rewards,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web_form.router)

@@ -104,6 +104,13 @@ class ModelNotFoundError(InferenceError):
     param = "model"
 
 
+class RewardNotFoundError(InferenceError):
+    """/reward or /get_reward names a reward that was never created."""
+
+    status_code = 404
+    error_type = "not_found"
+
+
 class OverloadedError(InferenceError):
     status_code = 429
     error_type = "overloaded"

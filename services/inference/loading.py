@@ -24,9 +24,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.core.artifacts import version_path
 from services.core.db import session_scope
 from services.core.enums import ModelKind
+from services.core.orm import ModelVersion
 from services.core.settings import get_settings
 from services.domain import model_versions
 from services.modeling.device import device
+from services.modeling.scoring import ScoreHead
 from services.modeling.windows import model_window, window_size
 
 logger = logging.getLogger(__name__)
@@ -43,10 +45,12 @@ class Target:
     kind: ModelKind
     name: str
     version_id: int | None
-    source: Literal["promoted", "default"]
+    source: Literal["promoted", "default", "reward"]
     path: str
     # When the version was made (None for the default policy).
     created_at: datetime | None = None
+    # Which output of a reward model is the score (a registered classifier's label and transform).
+    head: ScoreHead = ScoreHead()
 
     @property
     def key(self) -> tuple[int | None, str]:
@@ -96,6 +100,19 @@ def _shown_path(path: str) -> str | None:
         return None
 
 
+def version_target(version: ModelVersion, source: Literal["promoted", "reward"]) -> Target:
+    """A version as a model to load: promoted, or a component of a named reward."""
+    return Target(
+        kind=ModelKind(version.kind),
+        name=version.name,
+        version_id=version.id,
+        source=source,
+        path=str(version_path(version.path)),
+        created_at=version.created_at,
+        head=ScoreHead.from_version_params(version.params),
+    )
+
+
 def promoted_targets() -> dict[ModelKind, Target]:
     """The promoted version of each kind, as the database says now."""
     targets: dict[ModelKind, Target] = {}
@@ -103,14 +120,7 @@ def promoted_targets() -> dict[ModelKind, Target]:
         for kind in ModelKind:
             version = model_versions.promoted(session, kind)
             if version is not None:
-                targets[kind] = Target(
-                    kind=kind,
-                    name=version.name,
-                    version_id=version.id,
-                    source="promoted",
-                    path=str(version_path(version.path)),
-                    created_at=version.created_at,
-                )
+                targets[kind] = version_target(version, "promoted")
     return targets
 
 
@@ -182,7 +192,8 @@ def load_reward(target: Target) -> LoadedModel:
     started = time.monotonic()
     target_device = device()
     tokenizer = _load_tokenizer(target.path)
-    model = AutoModelForSequenceClassification.from_pretrained(target.path, num_labels=1, dtype=torch.float32)
+    # Its saved config says how many labels it has: one for a trained reward model, any for a classifier.
+    model = AutoModelForSequenceClassification.from_pretrained(target.path, dtype=torch.float32)
     model = model.to(target_device).eval()
     pad_token_id = tokenizer.pad_token_id
     if pad_token_id is None:

@@ -23,7 +23,7 @@ from services.inference.batching import MicroBatcher, settle
 from services.inference.errors import GenerationError, ModelUnavailableError, ScoringError
 from services.inference.generation import GenerationRequest, GenerationResult, TokenInfo, generate_batch
 from services.inference.loading import LoadedModel, ModelRegistry
-from services.inference.rewards import score_requests
+from services.inference.rewards import ComponentModels, ScoreRequest, no_reward_message, score_batch
 
 
 def torch_threads(settings: Settings) -> int:
@@ -100,7 +100,7 @@ TokenForward = Callable[[int, TokenInfo, GenerationResult | None], None]
 class Runtime:
     settings: Settings
     registry: ModelRegistry
-    reward_batcher: MicroBatcher[list[tuple[str, str]]]
+    reward_batcher: MicroBatcher[ScoreRequest]
     generate_batcher: MicroBatcher[list[GenerationRequest]]
 
     def serving(self, kind: ModelKind) -> LoadedModel:
@@ -161,9 +161,9 @@ class Runtime:
             raise GenerationError("generation ended without a token")
         return stream
 
-    async def score(self, pairs: list[tuple[str, str]]) -> tuple[list[float], str]:
-        """Raw rewards of (prompt, response) pairs and the version that computed them."""
-        rewards, model = await self.reward_batcher.submit(pairs, units=len(pairs))
+    async def score(self, request: ScoreRequest) -> tuple[list[float], str]:
+        """Rewards of a request's inputs and what computed them (a version's name, or a named reward's)."""
+        rewards, model = await self.reward_batcher.submit(request, units=len(request.inputs))
         return rewards, model
 
 
@@ -175,26 +175,8 @@ def no_model_message(registry: ModelRegistry, kind: ModelKind) -> str:
     if failure is not None:
         return f"the {kind} model {failure.target.name} failed to load: {failure.error}"
     if kind == ModelKind.REWARD:
-        return (
-            "no reward model is promoted yet: train one (`rlhf train reward_model --dataset NAME`) "
-            "and promote it (`rlhf models promote ID`)"
-        )
+        return no_reward_message(registry)
     return "no policy model is loaded: check RLHF_POLICY_MODEL or promote a policy version"
-
-
-def _score_batch(
-    registry: ModelRegistry, settings: Settings, batch: list[list[tuple[str, str]]]
-) -> list[Any]:
-    reward = registry.serving(ModelKind.REWARD)  # one reference for the whole batch: the version that answers
-    if reward is None:
-        return [ModelUnavailableError(no_model_message(registry, ModelKind.REWARD))] * len(batch)
-    outcomes = score_requests(
-        reward,
-        batch,
-        batch_size=settings.reward_max_batch_size,
-        max_tokens=settings.reward_max_batch_tokens,
-    )
-    return [outcome if isinstance(outcome, Exception) else (outcome, reward.name) for outcome in outcomes]
 
 
 def _call_on_loop(
@@ -229,9 +211,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     torch.set_num_threads(torch_threads(settings))
     registry = ModelRegistry(policy_model=settings.policy_model, poll_seconds=settings.model_poll_seconds)
     await asyncio.to_thread(registry.start)
-    reward_batcher: MicroBatcher[list[tuple[str, str]]] = MicroBatcher(
+    component_models = ComponentModels(registry)
+    reward_batcher: MicroBatcher[ScoreRequest] = MicroBatcher(
         "reward",
-        lambda batch: _score_batch(registry, settings, batch),
+        lambda batch: score_batch(registry, component_models, settings, batch),
         max_batch_size=settings.reward_max_batch_size,
         max_wait_s=settings.reward_max_wait_ms / 1000,
         max_queue_size=settings.max_queue_size,

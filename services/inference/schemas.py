@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.inputs import StrictInput
+from services.domain import rewards
 
 MAX_REWARD_PAIRS = 256
 # Which version computed an answer (also in the /reward body); TGI's bodies have no field for it.
@@ -114,10 +115,20 @@ class ErrorResponse(BaseModel):
 class RewardPair(StrictInput):
     prompt: str
     response: str
+    reference: str | None = Field(default=None, description="what ROUGE and BLEU rewards compare against")
+    safety_relevant: bool = Field(
+        default=False, description="a safety-gated reward scores this input with its safety component"
+    )
 
 
 class RewardRequest(StrictInput):
     inputs: list[RewardPair] = Field(min_length=1, max_length=MAX_REWARD_PAIRS)
+    reward: str | None = Field(
+        default=None,
+        max_length=rewards.NAME_MAX_LENGTH,
+        pattern=rewards.NAME_PATTERN,
+        description="a named reward (POST /api/v1/rewards); none: the reward named default",
+    )
 
 
 class RewardResponse(BaseModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from services.core.enums import ScoreInput
+
 
 class PairTokenizer(Protocol):
     """What this module needs of a Hugging Face fast tokenizer."""
@@ -39,3 +41,27 @@ def encode_reward_input(
     if post_processor is None:
         return list(prompt_encoding.ids) + list(response_encoding.ids)
     return list(post_processor.process(prompt_encoding, response_encoding, add_special_tokens=True).ids)
+
+
+def encode_response_input(tokenizer: PairTokenizer, response: str, *, max_length: int) -> list[int]:
+    """Token ids of the response alone, as a single sequence with the tokenizer's special tokens (what a
+    classifier of text, such as a sentiment model, was trained on); its end is cut to fit `max_length`."""
+    encoding = tokenizer(response, add_special_tokens=False).encodings[0]
+    post_processor = tokenizer.backend_tokenizer.post_processor
+    specials = post_processor.num_special_tokens_to_add(False) if post_processor is not None else 0
+    if max_length - specials <= 0:
+        raise ValueError(f"max_length {max_length} leaves no room for text")
+    if len(encoding.ids) > max_length - specials:
+        encoding.truncate(max_length - specials, direction="right")
+    if post_processor is None:
+        return list(encoding.ids)
+    return list(post_processor.process(encoding, None, add_special_tokens=True).ids)
+
+
+def encode_input(
+    tokenizer: PairTokenizer, prompt: str, response: str, *, max_length: int, reads: ScoreInput
+) -> list[int]:
+    """A reward model's input for a pair, by what the model reads (ScoreHead.input)."""
+    if reads == ScoreInput.RESPONSE:
+        return encode_response_input(tokenizer, response, max_length=max_length)
+    return encode_reward_input(tokenizer, prompt, response, max_length=max_length)

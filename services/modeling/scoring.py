@@ -3,12 +3,49 @@ evaluation, PPO/RLOO rewards and POST /reward.
 
 A pair's score does not depend on what is scored beside it: inputs are grouped by length, each group is
 right-padded with an attention mask, and the model is in eval mode (no dropout); token type ids are left at
-their default, as in training. The score is the raw first logit (Bradley-Terry reward, no sigmoid).
+their default, as in training. The score is the raw first logit (Bradley-Terry reward, no sigmoid), or, for a
+classifier registered with a `ScoreHead`, the logit, log-probability or probability of its chosen label.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from services.core.enums import ScoreInput, ScoreTransform
+
+
+@dataclass(frozen=True)
+class ScoreHead:
+    """Which output of a sequence classifier is the reward, and what it reads. A version's `params.scoring`
+    (set when a checkpoint is registered, services/domain/model_registration.py); absent: a Bradley-Terry
+    reward model's single logit over the prompt and response."""
+
+    label_index: int = 0
+    transform: ScoreTransform = ScoreTransform.LOGIT
+    input: ScoreInput = ScoreInput.PROMPT_RESPONSE
+
+    @classmethod
+    def from_version_params(cls, params: Mapping[str, Any]) -> ScoreHead:
+        scoring = params.get("scoring") or {}
+        return cls(
+            label_index=int(scoring.get("label_index", 0)),
+            transform=ScoreTransform(scoring.get("transform", ScoreTransform.LOGIT)),
+            input=ScoreInput(scoring.get("input", ScoreInput.PROMPT_RESPONSE)),
+        )
+
+
+def head_scores(logits: Any, head: ScoreHead) -> list[float]:
+    """One score per row of a (rows, labels) logits tensor."""
+    import torch
+
+    logits = logits.float()
+    if head.transform == ScoreTransform.LOGPROB:
+        logits = torch.log_softmax(logits, dim=-1)
+    elif head.transform == ScoreTransform.PROB:
+        logits = torch.softmax(logits, dim=-1)
+    return [float(v) for v in logits[:, head.label_index].tolist()]
 
 
 def chunks_by_length(
@@ -38,8 +75,9 @@ def score_encoded(
     pad_token_id: int,
     batch_size: int,
     max_tokens: int | None = None,
+    head: ScoreHead = ScoreHead(),
 ) -> list[float]:
-    """Raw scores of token-id inputs, in the order given; the model is used as it is (put it in eval mode)."""
+    """Scores of token-id inputs, in the order given; the model is used as it is (put it in eval mode)."""
     import torch
 
     device = next(model.parameters()).device
@@ -55,6 +93,6 @@ def score_encoded(
                 input_ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
                 attention_mask[row, : len(encoded[i])] = 1
             logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-            for i, value in zip(chunk, logits[:, 0].float().tolist(), strict=True):
+            for i, value in zip(chunk, head_scores(logits, head), strict=True):
                 scores[i] = value
     return scores

@@ -23,6 +23,9 @@ ADMIN_ENDPOINTS: list[Endpoint] = [
     ("POST", "/api/v1/datasets/{dataset}/import?format=trl", None),
     ("GET", "/api/v1/datasets/{dataset}/export?format=trl", None),
     ("GET", "/api/v1/datasets/{dataset}/stats", None),
+    ("POST", "/api/v1/rewards", {"name": "mallory", "components": [{"function": "rouge1"}]}),
+    ("GET", "/api/v1/rewards", None),
+    ("POST", "/api/v1/models", {"kind": "reward", "source": "/tmp", "label": 0}),
 ]
 ANNOTATOR_ENDPOINTS: list[Endpoint] = [
     ("GET", "/api/v1/me", None),

@@ -30,6 +30,10 @@ def test_job_kinds_list_every_kind_with_its_params_defaults_and_help(admin: http
         p["name"] for p in ppo.values()
     }
     assert kinds["generate_comparisons"]["base_model_defaults"] == {}
+    assert kinds["sft"]["dataset_kinds"] == ["preference", "demonstration"]
+    assert kinds["ppo"]["dataset_kinds"] == ["preference", "prompt"] and kinds["dpo"]["dataset_kinds"] == [
+        "preference"
+    ]
 
 
 def test_job_kinds_need_the_admin_token(collector_url: str, make_annotator: Callable[..., httpx.Client]):

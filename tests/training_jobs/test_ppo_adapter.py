@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 
 from services.modeling.base_models import MINILM, resolve_base_model
 from training_jobs import evaluation
+from training_jobs.checkpoints import ModelSource
 from training_jobs.reward_adapter import (
     PolicyTokenRewardModel,
     RewardScorer,
@@ -25,7 +26,7 @@ from training_jobs.rloo import fit_prompt_text
 
 @pytest.fixture(scope="module")
 def minilm_scorer() -> RewardScorer:
-    return load_reward_scorer(resolve_base_model(MINILM), "minilm")
+    return load_reward_scorer(ModelSource(resolve_base_model(MINILM), "minilm", None))
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_adapter_rejects_a_row_that_starts_with_no_known_prompt(minilm_scorer, p
 def test_value_model_starts_from_the_policy_when_the_reward_model_reads_other_ids(
     minilm_scorer, policy_tokenizer, tiny_gpt2: Path
 ):
-    critic = value_model(str(tiny_gpt2), policy_tokenizer, resolve_base_model(MINILM), minilm_scorer)
+    critic = value_model(str(tiny_gpt2), policy_tokenizer, minilm_scorer)
 
     policy: Any = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
     assert type(critic).__name__ == "GPT2ForSequenceClassification" and critic.score.out_features == 1
@@ -128,9 +129,9 @@ def test_value_model_starts_from_the_reward_model_when_it_reads_the_policy_ids(
     reward.config.pad_token_id = policy_tokenizer.pad_token_id
     reward.save_pretrained(tmp_path)
     policy_tokenizer.save_pretrained(tmp_path)
-    scorer = load_reward_scorer(str(tmp_path), "gpt2-reward")
+    scorer = load_reward_scorer(ModelSource(str(tmp_path), "gpt2-reward", None))
 
-    critic = value_model(str(tiny_gpt2), policy_tokenizer, str(tmp_path), scorer)
+    critic = value_model(str(tiny_gpt2), policy_tokenizer, scorer)
 
     assert torch.equal(critic.score.weight, reward.score.weight)
     assert critic is not scorer.model  # PPO trains the critic; the reward model stays frozen

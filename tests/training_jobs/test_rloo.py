@@ -58,3 +58,25 @@ def test_rloo_job_with_a_minilm_reward_model_produces_a_loadable_policy_version(
         **tokenizer(["The story (3):"], return_tensors="pt"), max_new_tokens=8, do_sample=False
     )
     assert output.shape[1] > 0
+
+
+def test_rloo_job_optimises_a_named_reward(admin: httpx.Client, worker, review_reward):
+    # A regular expression every non-empty response matches, weighted far above the reward model's scores:
+    # the held-out rewards show that the job scored with the combination, model component included.
+    name = f"review-plus-rule-{review_reward['job']['id']}"
+    components = [
+        {"model_version_id": review_reward["job"]["model_version_id"], "weight": 1},
+        {"function": "regex", "pattern": r"\S", "weight": 1000},
+    ]
+    admin.post("/api/v1/rewards", json={"name": name, "components": components}).raise_for_status()
+    params = {"max_completion_length": 8, "eval_fraction": 0.2, "max_steps": 1, "reward": name}
+
+    job = wait_for_job(
+        admin,
+        submit(admin, "rloo", review_reward["dataset"]["id"], base_model=BUILTIN_TINY_GPT2, params=params),
+        timeout=300,
+    )
+
+    assert job["status"] == "succeeded", job
+    assert job["config"]["reward"] == name and job["config"]["param_sources"]["reward"] == "explicit"
+    assert 500 < job["metrics"]["reward_before"] < 1000 + 50

@@ -3,6 +3,7 @@ from fastapi import APIRouter, status
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
+from services.core.enums import DatasetKind
 from services.domain import datasets
 from services.domain.datasets import DatasetProgress
 
@@ -14,6 +15,7 @@ def _public(item: DatasetProgress) -> DatasetPublic:
     return DatasetPublic(
         id=d.id,
         name=d.name,
+        kind=DatasetKind(d.kind),
         guidelines=d.guidelines,
         annotations_per_comparison=d.annotations_per_comparison,
         created_at=d.created_at,
@@ -23,15 +25,18 @@ def _public(item: DatasetProgress) -> DatasetPublic:
         votes=p.votes,
         skips=p.skips,
         votes_needed=p.votes_needed,
+        examples=p.examples,
     )
 
 
 @router.post("/datasets", status_code=status.HTTP_201_CREATED)
 def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> DatasetPublic:
-    """Create a dataset; each comparison in it is judged by annotations_per_comparison annotators."""
+    """Create a dataset of a kind (default preference); each comparison of a preference dataset is judged by
+    annotations_per_comparison annotators."""
     dataset = datasets.create(
         session,
         name=body.name,
+        kind=body.kind,
         guidelines=body.guidelines,
         annotations_per_comparison=body.annotations_per_comparison,
     )

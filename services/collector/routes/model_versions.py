@@ -1,10 +1,12 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 
-from services.collector.deps import ReadOrTrainDep, SessionDep, TrainDep
+from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
+from services.collector.reward_schemas import ModelRegister
 from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
 from services.core.enums import ModelKind
-from services.domain import model_versions
+from services.core.errors import InvalidInputError
+from services.domain import model_registration, model_versions
 
 router = APIRouter(tags=["models"])
 
@@ -26,3 +28,15 @@ def get_model(version_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> Mod
 def promote_model(version_id: IdPath, session: SessionDep, _: TrainDep) -> ModelVersionPublic:
     """Make this version the active model of its kind (the inference service loads it)."""
     return ModelVersionPublic.model_validate(model_versions.promote(session, version_id))
+
+
+@router.post("/models", status_code=status.HTTP_201_CREATED)
+def register_model(body: ModelRegister, session: SessionDep, _: AdminDep) -> ModelVersionPublic:
+    """Register a sequence-classifier folder on the server as a reward version: its `label` (id2label name or
+    index) under `transform` is the reward; the folder is copied into the artifact store."""
+    if body.kind != ModelKind.REWARD:
+        raise InvalidInputError("only reward checkpoints can be registered (kind: reward)")
+    version = model_registration.register_reward(
+        session, source=body.source, label=body.label, transform=body.transform, reads=body.input
+    )
+    return ModelVersionPublic.model_validate(version)

@@ -10,14 +10,19 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from services.core.enums import JobKind
+from services.core.enums import DatasetKind, JobKind
 from services.domain.job_params.fields import MAX_ID, JobParams, TrainingParams, param, version_id
 
 POLICY_VERSION_HELP = (
     "start from this policy version (default: the job's base_model, else the promoted policy, else "
     "RLHF_POLICY_MODEL)"
 )
-REWARD_VERSION_HELP = "the reward model version to optimise against (default: the promoted reward model)"
+REWARD_VERSION_HELP = "the reward model version to optimise against (default: the reward named by `reward`)"
+REWARD_HELP = (
+    "the named reward to optimise (POST /api/v1/rewards; its newest version), instead of "
+    "reward_model_version_id (default: `default`, the promoted reward model unless a reward named default "
+    "was created since)"
+)
 
 # The platform's defaults for every TRL trainer, below each kind's own: Llama 2's schedule (Touvron et al.
 # 2023, §3.2.2): cosine decay to 10 % of the peak learning rate after a short warm-up, one epoch.
@@ -77,9 +82,13 @@ class RewardModelParams(TrainingParams):
 
 @dataclass(frozen=True, kw_only=True)
 class SftParams(TrainingParams):
-    """sft: supervised fine-tuning of a policy on the chosen responses of the dataset's decided comparisons."""
+    """sft: supervised fine-tuning of a policy on a demonstration dataset, or on the chosen responses of a
+    preference dataset's decided comparisons."""
 
     TRL_CONFIG: ClassVar[str | None] = "SFTConfig"
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset(
+        {DatasetKind.DEMONSTRATION, DatasetKind.PREFERENCE}
+    )
     # Llama 2's SFT recipe (Touvron et al. 2023, §3.1) scaled down: lr 2e-5, weight decay 0.1.
     TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
         {"learning_rate": 2e-5, "weight_decay": 0.1, "per_device_train_batch_size": 8, "max_length": 1024}
@@ -102,7 +111,10 @@ class DpoParams(TrainingParams):
 
 @dataclass(frozen=True, kw_only=True)
 class OnlineRLParams(TrainingParams):
-    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after."""
+    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after; prompts
+    from a prompt dataset or a preference dataset's comparisons."""
+
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PROMPT, DatasetKind.PREFERENCE})
 
     eval_fraction: float = param(
         0.1, gt=0, lt=1, help="share of the prompts held out, sampled before and after training"
@@ -110,6 +122,12 @@ class OnlineRLParams(TrainingParams):
     eval_samples_per_prompt: int = param(4, ge=1, le=64, help="responses sampled per held-out prompt")
     policy_version_id: int | None = version_id(POLICY_VERSION_HELP)
     reward_model_version_id: int | None = version_id(REWARD_VERSION_HELP)
+    reward: str | None = param(None, help=REWARD_HELP)
+
+    def check(self) -> str | None:
+        if self.reward is not None and self.reward_model_version_id is not None:
+            return "params.reward and params.reward_model_version_id are alternatives: give one of them"
+        return super().check()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,8 +172,11 @@ class RlooParams(OnlineRLParams):
 @dataclass(frozen=True, kw_only=True)
 class GenerateComparisonsParams(JobParams):
     """generate_comparisons: new comparisons to judge, sampled from two policies (one response each), or from
-    one (two samples per prompt) when asked with allow_self_comparison; no model version. Sampling runs on one
-    process."""
+    one (two samples per prompt) when asked with allow_self_comparison, for the prompts of a prompt or
+    preference dataset; no model version. Sampling runs on one process. The comparisons go to a preference
+    dataset."""
+
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PROMPT, DatasetKind.PREFERENCE})
 
     policy_version_id: int | None = version_id(POLICY_VERSION_HELP + "; writes response A")
     other_policy_version_id: int | None = version_id(
@@ -167,7 +188,10 @@ class GenerateComparisonsParams(JobParams):
         "prefer one sample to another, not a comparison of two policies",
     )
     target_dataset_id: int | None = param(
-        None, ge=1, le=MAX_ID, help="dataset the comparisons go to (default: the job's dataset)"
+        None,
+        ge=1,
+        le=MAX_ID,
+        help="preference dataset the comparisons go to (default: the job's dataset, if a preference one)",
     )
     num_prompts: int | None = param(None, ge=1, help="use the dataset's first N prompts (default: all)")
     max_new_tokens: int = param(64, ge=1, le=2048, help="longest response, in tokens")

@@ -1,0 +1,43 @@
+"""`rlhf models register FOLDER`: a 2-label classifier built in the test becomes a reward version."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.helpers.tiny_models import build_tiny_reward
+
+
+def rlhf(collector_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**os.environ, "RLHF_COLLECTOR_URL": collector_url, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_register_prints_the_version_and_refuses_an_unknown_label(
+    collector_url: str, admin: httpx.Client, tmp_path: Path
+) -> None:
+    build_tiny_reward(tmp_path, seed=3, labels=["neg", "pos"])
+
+    done = rlhf(collector_url, "models", "register", str(tmp_path), "--label", "pos", "--transform", "prob",
+                "--input", "response")  # fmt: skip
+    refused = rlhf(collector_url, "models", "register", str(tmp_path), "--label", "happy")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = re.search(
+        r"registered reward-(\d+) .*the prob of label 'pos' \(index 1\) of the response", done.stdout
+    )
+    assert found is not None, done.stdout
+    version = admin.get(f"/api/v1/models/{found.group(1)}").raise_for_status().json()
+    assert version["params"]["scoring"]["label_index"] == 1
+    assert refused.returncode != 0
+    assert "label 'happy' is not in this model's id2label" in refused.stdout + refused.stderr

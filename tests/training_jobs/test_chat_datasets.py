@@ -63,7 +63,11 @@ def test_jobs_refuse_datasets_of_a_kind_they_do_not_read(
     }
     fmt = "labelled" if dataset_kind == "labelled" else "trl"
     dataset = kind_dataset(admin, dataset_kind, rows[dataset_kind], fmt)
-    response = admin.post("/api/v1/jobs", json={"kind": job_kind, "dataset_id": dataset["id"]})
+    # generate_comparisons' params alone are fine, so the dataset's kind is what it refuses
+    params = {"allow_self_comparison": True} if job_kind == "generate_comparisons" else {}
+    response = admin.post(
+        "/api/v1/jobs", json={"kind": job_kind, "dataset_id": dataset["id"], "params": params}
+    )
     assert response.status_code == 422, response.text
     assert f"{dataset_kind} dataset" in response.json()["detail"]
 
@@ -75,7 +79,7 @@ def test_generate_comparisons_target_must_be_a_preference_dataset(admin: httpx.C
         json={
             "kind": "generate_comparisons",
             "dataset_id": prompts["id"],
-            "params": {"target_dataset_id": other["id"]},
+            "params": {"target_dataset_id": other["id"], "allow_self_comparison": True},
         },
     )
     assert response.status_code == 422 and "params.target_dataset_id" in response.json()["detail"]
@@ -107,7 +111,7 @@ def test_generate_comparisons_keeps_a_prompt_datasets_conversations(
     admin: httpx.Client, worker: Worker, prompts, tiny_gpt2: Path
 ) -> None:
     target = create_dataset(admin, 0)
-    params = {"target_dataset_id": target["id"], "max_new_tokens": 4}
+    params = {"target_dataset_id": target["id"], "max_new_tokens": 4, "allow_self_comparison": True}
     job_id = submit(admin, "generate_comparisons", prompts["id"], base_model=str(tiny_gpt2), params=params)
     job = wait_for_job(admin, job_id)
     assert job["status"] == "succeeded", job

@@ -99,3 +99,18 @@ def test_curves_of_a_version_without_them_and_of_a_job_without_a_version_are_404
     assert no_version.status_code == 404 and "no model version" in no_version.json()["detail"]
     _cancel(admin, job_id)
     assert admin.get("/api/v1/jobs/999999999/curves.png").status_code == 404
+
+
+def test_model_delete_is_refused_while_a_named_reward_scores_with_it(
+    admin: httpx.Client, db: Session
+) -> None:
+    version = add_version(db, kind=ModelKind.REWARD, seed=5)
+    name = f"retention-{version.id}"
+    admin.post(
+        "/api/v1/rewards", json={"name": name, "components": [{"model_version_id": version.id, "weight": 1}]}
+    ).raise_for_status()
+
+    refused = admin.delete(f"/api/v1/models/{version.id}")
+
+    assert refused.status_code == 409 and f"{name} v1" in refused.json()["detail"]
+    assert version_path(version.path).is_dir()

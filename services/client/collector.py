@@ -8,13 +8,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-import httpx
-from pydantic import BaseModel
-
-from services.client.errors import CollectorError
+from services.client.transport import CollectorTransport
 from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
@@ -50,35 +47,14 @@ from services.core.enums import (
 from services.core.settings import Settings, get_settings
 
 API = "/api/v1"
-SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
-class CollectorClient:
+class CollectorClient(CollectorTransport):
     """One bearer token (the admin's, an API key, or an annotator's) and the collector's URL.
 
     Every error is a CollectorError that names the request, the answer, and where the URL and the token
     came from (`url_source`, `token_source`): what a user needs to tell a wrong token from a wrong server.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        url_source: str = "given",
-        token_source: str = "given",
-        timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.url_source = url_source
-        self.token_source = token_source
-        self.http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, timeout: float = 60.0) -> CollectorClient:
@@ -106,15 +82,6 @@ class CollectorClient:
             token_source=token_source,
             timeout=self.http.timeout.read or 60.0,
         )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> CollectorClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- datasets, comparisons, imports, exports, stats -----------------------------------------------
 
@@ -374,43 +341,6 @@ class CollectorClient:
         """The training curves PNG of a job (its model version's) or of a model version."""
         url = self.curves_url(job_id=job_id, version_id=version_id).removeprefix(self.base_url)
         return self._request("GET", url).content
-
-    # --- plumbing -------------------------------------------------------------------------------------
-
-    def _get(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("GET", path, **kwargs).json())
-
-    def _post(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("POST", path, **kwargs).json())
-
-    def _put(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("PUT", path, **kwargs).json())
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
-            raise CollectorError(
-                f"cannot reach the collector ({type(error).__name__}: {error}); its URL came from {self.url_source}",
-                request=f"{method} {self.base_url}{path}",
-                token_source=self.token_source,
-            ) from error
-        if response.is_error:
-            raise self._error(response)
-        return response
-
-    def _error(self, response: httpx.Response) -> CollectorError:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        return CollectorError(
-            f"error {response.status_code}: {detail}",
-            request=f"{response.request.method} {response.request.url}",
-            token_source=self.token_source,
-            status_code=response.status_code,
-            detail=detail,
-        )
 
 
 def _import_params(format: ImportFormat, with_preferences: bool, dedupe: bool) -> dict[str, str]:

@@ -147,8 +147,12 @@ def test_generate_comparisons_refuses_the_promoted_policy_against_itself_unless_
             admin.post(f"/api/v1/jobs/{asked.json()['id']}/cancel")
     finally:  # the promoted policy is every later job's default: leave it as it was
         db.expire_all()
+        # Unpromote first: at most one promoted version per kind (a unique index), checked row by row.
         for version in db.scalars(select(ModelVersion).where(ModelVersion.kind == "policy")):
-            version.promoted = version.id in {v.id for v in was_promoted}
+            version.promoted = False
+        db.flush()
+        for version in was_promoted:
+            version.promoted = True
         db.commit()
 
     assert same.status_code == 422, same.text

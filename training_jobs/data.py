@@ -51,8 +51,9 @@ def data_snapshot(dataset_id: int) -> dict[str, Any]:
     }
 
 
-def preference_pairs(dataset_id: int) -> PreferenceData:
-    """One decided pair per comparison: majority vote, ties and skips left out, margin from strength.
+def preference_pairs(dataset_id: int, *, min_trust: float | None = None) -> PreferenceData:
+    """One decided pair per comparison: majority vote, ties and skips left out, margin from strength; gold
+    items left out, and the votes of annotators trusted less than min_trust (None: every vote).
 
     The aggregation is the collector's `trl` export (services.domain.exports), so a model trained here
     and one trained elsewhere on `rlhf export --format trl` see the same pairs.
@@ -60,7 +61,7 @@ def preference_pairs(dataset_id: int) -> PreferenceData:
     snapshot = data_snapshot(dataset_id)
     pairs = [
         json.loads(line)
-        for chunk in exports.stream(dataset_id, format="trl")
+        for chunk in exports.stream(dataset_id, format="trl", min_trust=min_trust)
         for line in chunk.decode().splitlines()
         if line
     ]
@@ -72,9 +73,9 @@ def preference_pairs(dataset_id: int) -> PreferenceData:
     return PreferenceData(pairs=pairs, snapshot=snapshot)
 
 
-def demonstrations(dataset_id: int) -> PreferenceData:
+def demonstrations(dataset_id: int, *, min_trust: float | None = None) -> PreferenceData:
     """(prompt, completion) pairs for supervised fine-tuning: the chosen response of each decided pair."""
-    data = preference_pairs(dataset_id)
+    data = preference_pairs(dataset_id, min_trust=min_trust)
     rows = [{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in data.pairs]
     return PreferenceData(pairs=rows, snapshot=data.snapshot)
 

@@ -6,12 +6,24 @@ Ladder per resource: `XCreate` (input), `XPublic` (one), `XsPublic{data, count}`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.core.enums import AnnotatorStatus, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import (
+    AnnotatorStatus,
+    ApiKeyScope,
+    Choice,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    Sampling,
+    Side,
+)
 from services.core.inputs import StrictInput
+
+# A gold item's answer: a real judgement (services/core/enums.JUDGEMENTS), never a skip.
+Gold = Literal["a", "b", "tie"]
 
 
 class _Input(StrictInput):
@@ -119,6 +131,8 @@ class DatasetCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
     guidelines: str = ""
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
+    gold_rate: float = Field(default=0.0, ge=0, le=1, description="chance that `next` offers a gold item")
+    sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
 
 
 class DatasetPublic(BaseModel):
@@ -126,7 +140,11 @@ class DatasetPublic(BaseModel):
     name: str
     guidelines: str
     annotations_per_comparison: int
+    gold_rate: float
+    sampling: Sampling  # as configured
+    sampling_state: str  # what `next` does now, e.g. uncertainty falling back to sequential, and why
     created_at: datetime
+    gold: int  # gold items: outside the counts below
     comparisons: int  # in the dataset
     complete: int  # with annotations_per_comparison slot-filling votes
     remaining: int  # comparisons - complete
@@ -148,6 +166,16 @@ class ComparisonCreate(_Input):
     response_a: str
     response_b: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    gold: Gold | None = Field(default=None, description="a gold item's known answer")
+
+
+class GoldUpdate(_Input):
+    gold: Gold | None = Field(description="the known answer; null: an ordinary comparison again")
+
+
+class GoldPublic(BaseModel):
+    comparison_id: int
+    gold: str | None
 
 
 class ComparisonsCreate(_Input):
@@ -264,6 +292,37 @@ class StatsPublic(BaseModel):
     votes_per_comparison: dict[str, int] = Field(description="slot-filling votes -> number of comparisons")
     agreement: AgreementPublic
     win_rates: list[WinRatePublic]
+
+
+class AnnotatorQualityPublic(BaseModel):
+    """One annotator's work on a dataset as the admin sees it (docs/quality.md)."""
+
+    annotator_id: int
+    name: str
+    votes: int = Field(description="a, b or tie, gold answers included")
+    skips: int
+    gold_answered: int
+    gold_correct: int
+    gold_accuracy: float | None
+    gold_ci95_low: float | None = Field(description="Wilson score interval")
+    gold_ci95_high: float | None
+    majority_shared: int = Field(description="votes on items where the others' votes have a strict majority")
+    majority_agreed: int
+    majority_agreement: float | None
+    median_ms: float | None = Field(description="server-side time per judgement, lease to vote")
+    p10_ms: float | None
+    sided_votes: int = Field(description="a/b votes whose left side is known")
+    left_share: float | None = Field(description="share of those choosing the response shown on the left")
+    trust: float = Field(description="(2 G + A) / 3 x (1 - B), in [0, 1]")
+    paused: bool
+    pause_reason: str | None
+    paused_at: datetime | None
+    fast: bool = Field(description="median time far below the dataset's: flagged, not paused")
+
+
+class AnnotatorQualitiesPublic(BaseModel):
+    data: list[AnnotatorQualityPublic]
+    count: int
 
 
 # --- Jobs and model versions (training) -------------------------------------------------------------------

@@ -62,6 +62,19 @@ class Side(StrEnum):
     B = "b"
 
 
+# The answers a gold item may have: a real judgement (a skip is none).
+JUDGEMENTS = (Choice.A, Choice.B, Choice.TIE)
+
+
+class Sampling(StrEnum):
+    """The order `next` hands out a dataset's comparisons: by id, at random, or the reward model's least
+    certain first (served in sequential order while no scores exist)."""
+
+    SEQUENTIAL = "sequential"
+    RANDOM = "random"
+    UNCERTAINTY = "uncertainty"
+
+
 class AnnotatorRole(StrEnum):
     """People who vote, and the built-in `import` annotator that carries imported winners."""
 

@@ -26,7 +26,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.core.enums import AnnotatorRole, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import (
+    JUDGEMENTS,
+    AnnotatorRole,
+    ApiKeyScope,
+    Choice,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    Sampling,
+    Side,
+)
 
 NAMING_CONVENTION = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
@@ -39,7 +49,7 @@ NAMING_CONVENTION = {
 EMPTY_JSON = text("'{}'::jsonb")
 
 
-def one_of(column: str, values: type[StrEnum]) -> str:
+def one_of(column: str, values: type[StrEnum] | tuple[StrEnum, ...]) -> str:
     """A CHECK constraint's condition: the column holds one of the enum's values. Its text can change with no
     migration while the values stay the same (tests/migrations/test_drift.py compares the values)."""
     return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
@@ -112,13 +122,37 @@ class Dataset(Base):
     __tablename__ = "dataset"
     __table_args__ = (
         CheckConstraint("annotations_per_comparison BETWEEN 1 AND 100", name="annotations_per_comparison"),
+        CheckConstraint("gold_rate BETWEEN 0 AND 1", name="gold_rate"),
+        CheckConstraint(one_of("sampling", Sampling), name="sampling"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     guidelines: Mapped[str] = mapped_column(Text, default="", server_default="")
     annotations_per_comparison: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The chance that `next` offers a gold item (one this annotator has not answered) rather than the queue's.
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    sampling: Mapped[str] = mapped_column(
+        String(20), default=Sampling.SEQUENTIAL, server_default=Sampling.SEQUENTIAL.value
+    )
     created_at: Mapped[datetime] = _now()
+
+
+class AnnotatorPause(Base):
+    """An annotator paused on a dataset (gold accuracy too low: services/domain/gold.py), or no longer paused:
+    `paused_at` is null once the admin lifted it, and gold answers count again from `lifted_at` on."""
+
+    __tablename__ = "annotator_pause"
+
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotator.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Prompt(Base):
@@ -135,13 +169,25 @@ class Prompt(Base):
 class Comparison(Base):
     __tablename__ = "comparison"
     __table_args__ = (
-        # `next` scans only comparisons still open, in id order: its cost does not grow with finished work.
+        # `next` scans only ordinary comparisons still open, in id order (sequential sampling) or in the order
+        # of their random key (random sampling): its cost does not grow with finished work.
         Index(
             "comparison_open_dataset_id_id_idx",
             "dataset_id",
             "id",
-            postgresql_where=text("NOT is_complete"),
+            postgresql_where=text("NOT is_complete AND gold IS NULL"),
         ),
+        Index(
+            "comparison_open_dataset_id_sample_key_id_idx",
+            "dataset_id",
+            "sample_key",
+            "id",
+            postgresql_where=text("NOT is_complete AND gold IS NULL"),
+        ),
+        Index(
+            "comparison_gold_dataset_id_id_idx", "dataset_id", "id", postgresql_where=text("gold IS NOT NULL")
+        ),
+        CheckConstraint(one_of("gold", JUDGEMENTS), name="gold"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -158,6 +204,10 @@ class Comparison(Base):
     # Counts of votes that fill a slot (a, b, tie); skips do not. Kept on the row so `next` stays cheap.
     vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # A gold item's known answer (a, b or tie): it stands outside k and never completes.
+    gold: Mapped[str | None] = mapped_column(String(4))
+    # Random sampling's order (uniform in [0, 1), drawn by PostgreSQL when the row is stored).
+    sample_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
     created_at: Mapped[datetime] = _now()
 
 

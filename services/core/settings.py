@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     # The most one annotator may hold one comparison, however often `next` renews the lease (unset: 3 ×
     # lease_seconds). Then it goes back to the pool, and that annotator is not given it again for lease_seconds.
     lease_max_seconds: int | None = Field(default=None, ge=1)
+    # Gold items (services/domain/gold.py): an annotator is paused on a dataset once at least gold_min_answers
+    # of their gold answers there are in and fewer than gold_min_accuracy of them are right. With the defaults
+    # an annotator choosing at random (half right at best) is paused within 30 gold answers (P > 0.97).
+    gold_min_answers: int = Field(default=10, ge=1)
+    gold_min_accuracy: float = Field(default=0.7, ge=0, le=1)
+    # Speed flags an annotator (never pauses): a median server-side time per judgement below this share of
+    # the dataset's median, over at least gold_min_answers judgements.
+    fast_flag_ratio: float = Field(default=0.25, ge=0, le=1)
     max_text_bytes: int = 100_000
     max_batch_items: int = 1000
 

@@ -1,4 +1,4 @@
-"""The annotation queue: leasing comparisons to annotators (`next`) and recording their votes.
+"""The annotation queue: leasing comparisons to annotators (`next`). Votes are services/domain/votes.py.
 
 Invariant: a comparison is handed out only while its slot-filling votes plus the live leases of other
 annotators stay below the dataset's `annotations_per_comparison` (k), and never to an annotator who has
@@ -8,6 +8,14 @@ another transaction committed while this one waited, so counts read before the l
 An annotator works only on the datasets assigned to them (their Identity carries them, from the token lookup),
 and holds one comparison at most RLHF_LEASE_MAX_SECONDS however often `next` renews the lease.
 
+Gold items (a comparison with a known answer, `comparison.gold`) stand outside k: with the dataset's
+`gold_rate` as the chance, `next` first offers one this annotator has not answered; they never complete. An
+annotator paused on the dataset (services/domain/gold.py) is refused.
+
+The order of the open comparisons is the dataset's `sampling`: `sequential` (id order), `random` (the order
+of a random key each comparison gets when stored), or `uncertainty`, which is served in sequential order
+until reward-model scores exist (services/domain/datasets.py says so in the dataset's state).
+
 Hand-written SQL sent straight through the driver (psycopg's async connection, on the collector's event
 loop), in the request's transaction: `next` and a vote run hundreds of times a second, so each is two
 statements plus the commit.
@@ -15,20 +23,19 @@ statements plus the commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import random
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from services.core.db import fetch_all
-from services.core.enums import Choice, Side
-from services.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from services.core.enums import Sampling
+from services.core.errors import ForbiddenError, NotFoundError
 from services.core.settings import get_settings
 from services.domain.annotators import Identity
-from services.domain.limits import check_text
 
-MAX_IDEMPOTENCY_KEY = 200
 # How many open comparisons at the front of the queue one statement looks at; the next window is read only
 # when all of them are taken, locked or already judged by this annotator.
 WINDOW = 64
@@ -43,83 +50,123 @@ class Assignment:
     lease_expires_at: datetime
 
 
-@dataclass(frozen=True)
-class Vote:
-    choice: Choice
-    strength: int | None = None  # 1-3, how much better the chosen response is (a or b only)
-    rationale: str | None = None
-    time_spent_ms: int | None = None
-    shown_left: Side | None = None  # which response the annotator saw on the left
-    both_bad: bool = False  # "both bad": a tie flagged apart
-
-
-@dataclass(frozen=True)
-class StoredPreference:
-    id: int
-    comparison_id: int
-    annotator_id: int
-    choice: str
-    strength: int | None
-    rationale: str | None
-    time_spent_ms: int | None
-    shown_left: str | None
-    both_bad: bool
-    idempotency_key: str | None
-    leased_at: datetime | None
-    created_at: datetime
-
-
-_LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
+LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
       WHERE l.comparison_id = c.id AND l.annotator_id <> %(annotator_id)s
         AND l.expires_at > statement_timestamp())"""
 
-# The first comparison of a window of the open ones (in id order, from the partial index) that has a free
-# slot and that this annotator has not judged; rows other transactions hold are skipped. Reading a bounded
-# window first keeps the plan an ordered index walk even before the table has statistics, and the cost
-# flat however much work is complete. OFFSET 0 keeps NOT EXISTS a per-row probe rather than an anti-join
-# over all of the annotator's votes.
-_PICK_TEMPLATE = f"""
-    SELECT c.id FROM (
-        SELECT id FROM comparison
-        WHERE dataset_id = %(dataset_id)s AND NOT is_complete AND id > %(after)s
-        ORDER BY id LIMIT {WINDOW}
-    ) front JOIN comparison c ON c.id = front.id
-    WHERE {{gate}} NOT c.is_complete
-      AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < {{k}}
-      AND NOT EXISTS (SELECT 1 FROM preference p
-                      WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
-    ORDER BY c.id LIMIT 1
-    FOR UPDATE OF c SKIP LOCKED
-"""
-_PICK = _PICK_TEMPLATE.format(gate="", k="%(k)s")
 
-# First statement of `next`: k, the comparison this annotator already holds a live lease on (reload keeps
-# progress), else a candidate from the first window. Leases are soft state: this transaction commits
-# without waiting for the WAL flush (a crash can only return leased work to the pool early); votes do wait.
+@dataclass(frozen=True)
+class _Order:
+    """How one sampling mode walks the open comparisons: its sort key (a partial index of the same columns
+    serves it) and the condition that starts a window after the cursor (`after_id`, `after_key`)."""
+
+    key: str
+    after: str
+
+
+_ORDERS = {
+    Sampling.SEQUENTIAL: _Order("id", "id > %(after_id)s"),
+    Sampling.RANDOM: _Order("sample_key, id", "(sample_key, id) > (%(after_key)s, %(after_id)s)"),
+}
+
+
+def _order_of(sampling: str) -> _Order:
+    # Uncertainty sampling has no scores to order by yet: sequential order.
+    return _ORDERS.get(Sampling(sampling), _ORDERS[Sampling.SEQUENTIAL])
+
+
+def _front(order: _Order, start: str) -> str:
+    """A window of the open, ordinary (not gold) comparisons, from the partial index in `order`'s order."""
+    return f"""
+        SELECT id FROM comparison
+        WHERE dataset_id = %(dataset_id)s AND NOT is_complete AND gold IS NULL AND {start}
+        ORDER BY {order.key} LIMIT {WINDOW}"""
+
+
+# The first comparison of a window that has a free slot and that this annotator has not judged; rows other
+# transactions hold are skipped. Reading a bounded window first keeps the plan an ordered index walk even
+# before the table has statistics, and the cost flat however much work is complete. OFFSET 0 keeps NOT
+# EXISTS a per-row probe rather than an anti-join over all of the annotator's votes.
+def _pick(order: _Order, *, gate: str = "", k: str = "%(k)s", start: str | None = None) -> str:
+    c_key = ", ".join(f"c.{column.strip()}" for column in order.key.split(","))
+    return f"""
+        SELECT c.id, c.sample_key FROM ({_front(order, start or order.after)}) front
+        JOIN comparison c ON c.id = front.id
+        WHERE {gate} NOT c.is_complete
+          AND c.vote_count + {LIVE_LEASES_OF_OTHERS} < {k}
+          AND NOT EXISTS (SELECT 1 FROM preference p
+                          WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
+        ORDER BY {c_key} LIMIT 1
+        FOR UPDATE OF c SKIP LOCKED"""
+
+
+def _window_end(order: _Order) -> str:
+    """The last comparison of the current window (the next window starts after it)."""
+    descending = ", ".join(f"{column.strip()} DESC" for column in order.key.split(","))
+    return f"""
+        SELECT c.id, c.sample_key FROM ({_front(order, order.after)}) front JOIN comparison c ON c.id = front.id
+        ORDER BY {descending} LIMIT 1"""
+
+
+_PICK = {sampling: _pick(order) for sampling, order in _ORDERS.items()}
+_WINDOW_END = {sampling: _window_end(order) for sampling, order in _ORDERS.items()}
+
+# What `next` may hand out at all: the annotator is not paused on the dataset and holds no live lease.
+_FREE = "pause.reason IS NULL AND held.comparison_id IS NULL AND"
+
+# First statement of `next`: k, the sampling mode, why this annotator is paused (if they are), the comparison
+# they already hold a live lease on (reload keeps progress), else a candidate: a gold item this time (with the
+# dataset's gold rate as the chance, %(gold_draw)s), else the first free comparison of the first window in
+# the dataset's order. Each lateral's gate only reads columns of earlier ones, so PostgreSQL evaluates it
+# once (a one-time filter) and the searches not needed never run. Leases are soft state: this transaction
+# commits without waiting for the WAL flush (a crash can only return leased work to the pool early); votes do.
 _START = f"""
     SELECT set_config('synchronous_commit', 'off', true) AS async_commit,
-           d.annotations_per_comparison AS k, held.comparison_id AS held, pick.id AS candidate
+           d.annotations_per_comparison AS k, d.sampling, pause.reason AS paused,
+           held.comparison_id AS held, gold.id AS gold,
+           coalesce(sequential.id, shuffled.id) AS candidate,
+           coalesce(sequential.sample_key, shuffled.sample_key) AS candidate_key
     FROM dataset d
+    LEFT JOIN annotator_pause pause
+           ON pause.annotator_id = %(annotator_id)s AND pause.dataset_id = d.id AND pause.paused_at IS NOT NULL
     LEFT JOIN LATERAL (
         SELECT l.comparison_id FROM lease l
-        WHERE l.annotator_id = %(annotator_id)s AND l.expires_at > statement_timestamp()
+        WHERE pause.reason IS NULL
+          AND l.annotator_id = %(annotator_id)s AND l.expires_at > statement_timestamp()
           -- A per-lease probe (OFFSET 0 keeps it one): the planner must not walk the open comparisons.
           AND EXISTS (SELECT 1 FROM comparison c
                       WHERE c.id = l.comparison_id AND c.dataset_id = d.id AND NOT c.is_complete OFFSET 0)
         ORDER BY l.comparison_id LIMIT 1
     ) held ON true
     LEFT JOIN LATERAL (
-        {_PICK_TEMPLATE.format(gate="held.comparison_id IS NULL AND", k="d.annotations_per_comparison")}
-    ) pick ON true
+        SELECT c.id FROM comparison c
+        WHERE {_FREE} %(gold_draw)s < d.gold_rate
+          AND c.dataset_id = d.id AND c.gold IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM preference p
+                          WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
+        ORDER BY c.id LIMIT 1
+    ) gold ON true
+    LEFT JOIN LATERAL (
+        {
+    _pick(
+        _ORDERS[Sampling.SEQUENTIAL],
+        gate=f"{_FREE} gold.id IS NULL AND d.sampling <> 'random' AND",
+        k="d.annotations_per_comparison",
+        start="true",
+    )
+}
+    ) sequential ON true
+    LEFT JOIN LATERAL (
+        {
+    _pick(
+        _ORDERS[Sampling.RANDOM],
+        gate=f"{_FREE} gold.id IS NULL AND d.sampling = 'random' AND",
+        k="d.annotations_per_comparison",
+        start="true",
+    )
+}
+    ) shuffled ON true
     WHERE d.id = %(dataset_id)s
-"""
-
-_WINDOW_END = f"""
-    SELECT max(id) AS window_end FROM (
-        SELECT id FROM comparison
-        WHERE dataset_id = %(dataset_id)s AND NOT is_complete AND id > %(after)s
-        ORDER BY id LIMIT {WINDOW}
-    ) front
 """
 
 _ASSIGNMENT = """
@@ -134,9 +181,9 @@ _COOLING = """expires_at <= statement_timestamp()
           AND expires_at >= created_at + make_interval(secs => %(lease_max_seconds)s)
           AND expires_at > statement_timestamp() - make_interval(secs => %(lease_seconds)s)"""
 
-# Under the candidate's lock, in a fresh snapshot: re-check its counts, grant the lease (a new hold: it starts
-# now), drop this annotator's expired leases (they count for nothing, so they need no lock), and answer the
-# comparison.
+# Under the candidate's lock (a gold item needs none: it has no slots), in a fresh snapshot: re-check its
+# counts, grant the lease (a new hold: it starts now), drop this annotator's expired leases (they count for
+# nothing, so they need no lock), and answer the comparison.
 _GRANT = f"""
     WITH expired AS (
         DELETE FROM lease
@@ -146,7 +193,8 @@ _GRANT = f"""
         INSERT INTO lease (comparison_id, annotator_id, expires_at)
         SELECT c.id, %(annotator_id)s, statement_timestamp() + make_interval(secs => %(grant_seconds)s)
         FROM comparison c
-        WHERE c.id = %(comparison_id)s AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < %(k)s
+        WHERE c.id = %(comparison_id)s
+          AND (c.gold IS NOT NULL OR c.vote_count + {LIVE_LEASES_OF_OTHERS} < %(k)s)
           AND NOT EXISTS (SELECT 1 FROM preference
                           WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s)
           AND NOT EXISTS (SELECT 1 FROM lease
@@ -186,7 +234,9 @@ async def next_comparison(
     params: dict[str, Any] = {
         "annotator_id": annotator.id,
         "dataset_id": dataset_id,
-        "after": 0,
+        "after_id": 0,
+        "after_key": -1.0,
+        "gold_draw": random.random(),
         "lease_seconds": settings.lease_seconds,
         "lease_max_seconds": settings.resolved_lease_max_seconds,
         "grant_seconds": min(settings.lease_seconds, settings.resolved_lease_max_seconds),
@@ -196,200 +246,46 @@ async def next_comparison(
         await connection.rollback()
         raise NotFoundError(f"dataset {dataset_id} not found")
     start = rows[0]
+    if start["paused"] is not None:
+        await connection.rollback()
+        raise ForbiddenError(start["paused"])
     params["k"] = start["k"]
-    candidate = start["candidate"]
+    sampling = Sampling.RANDOM if start["sampling"] == Sampling.RANDOM else Sampling.SEQUENTIAL
+    candidate: dict[str, Any] | None = (
+        {"id": start["candidate"], "sample_key": start["candidate_key"]} if start["candidate"] else None
+    )
     if start["held"] is not None:
         refreshed = await fetch_all(connection, _REFRESH, params | {"comparison_id": start["held"]})
         if refreshed:
             await connection.commit()
             return Assignment(**refreshed[0])
         # The held lease lapsed (or was voted on) meanwhile; the first statement did not search: do it now.
-        picked = await fetch_all(connection, _PICK, params)
-        candidate = picked[0]["id"] if picked else None
+        candidate = await _first(connection, _PICK[sampling], params)
+    elif start["gold"] is not None:
+        granted = await fetch_all(connection, _GRANT, params | {"comparison_id": start["gold"]})
+        if granted:
+            await connection.commit()
+            return Assignment(**granted[0])
+        # Its lease to this annotator is cooling down: an ordinary comparison instead.
+        candidate = await _first(connection, _PICK[sampling], params)
     while True:
         if candidate is not None:
-            granted = await fetch_all(connection, _GRANT, params | {"comparison_id": candidate})
+            granted = await fetch_all(connection, _GRANT, params | {"comparison_id": candidate["id"]})
             if granted:
                 await connection.commit()
                 return Assignment(**granted[0])
             # Its slots filled between the search's snapshot and the lock: look past it.
-            params["after"] = candidate
+            last = candidate
         else:
             # Nothing free in this window: move to the next one, if any.
-            params["after"] = (await fetch_all(connection, _WINDOW_END, params))[0]["window_end"]
-            if params["after"] is None:
+            last = await _first(connection, _WINDOW_END[sampling], params)
+            if last is None:
                 await connection.commit()
                 return None
-        picked = await fetch_all(connection, _PICK, params)
-        candidate = picked[0]["id"] if picked else None
+        params["after_id"], params["after_key"] = last["id"], last["sample_key"]
+        candidate = await _first(connection, _PICK[sampling], params)
 
 
-_PREFERENCE_COLUMNS = (
-    "id, comparison_id, annotator_id, choice, strength, rationale, time_spent_ms, shown_left, both_bad, "
-    "idempotency_key, leased_at, created_at"
-)
-
-# Lock the comparison (and read its dataset, which the annotator must be assigned); also look up a preference
-# stored earlier under the same idempotency key.
-_LOCK = """
-    SELECT d.annotations_per_comparison AS k, c.dataset_id,
-           (SELECT p.id FROM preference p
-            WHERE p.annotator_id = %(annotator_id)s AND p.idempotency_key = %(key)s) AS replay_id
-    FROM comparison c JOIN dataset d ON d.id = c.dataset_id
-    WHERE c.id = %(comparison_id)s
-    FOR UPDATE OF c
-"""
-
-# Under the lock, in a fresh snapshot, one statement: release this annotator's lease, decide, store the vote
-# and count it. The vote is stored only if this annotator has not judged the comparison and either holds a
-# live lease (their slot was reserved) or a slot is free without one.
-_VOTE = f"""
-    WITH mine AS (
-        DELETE FROM lease WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s
-        RETURNING created_at, expires_at > statement_timestamp() AS live
-    ), state AS (
-        SELECT (SELECT created_at FROM mine) AS leased_at,
-               coalesce((SELECT live FROM mine), false) AS live,
-               {_LIVE_LEASES_OF_OTHERS} AS others,
-               EXISTS (SELECT 1 FROM preference
-                       WHERE comparison_id = c.id AND annotator_id = %(annotator_id)s) AS voted,
-               c.vote_count
-        FROM comparison c WHERE c.id = %(comparison_id)s
-    ), stored AS (
-        INSERT INTO preference (comparison_id, annotator_id, choice, strength, rationale, time_spent_ms,
-                                shown_left, both_bad, idempotency_key, leased_at)
-        SELECT %(comparison_id)s, %(annotator_id)s, %(choice)s, %(strength)s, %(rationale)s,
-               %(time_spent_ms)s, %(shown_left)s, %(both_bad)s, %(key)s, state.leased_at
-        FROM state
-        WHERE NOT state.voted AND (state.live OR state.vote_count + state.others < %(k)s)
-        ON CONFLICT DO NOTHING
-        RETURNING {_PREFERENCE_COLUMNS}
-    ), counted AS (
-        UPDATE comparison SET vote_count = vote_count + 1, is_complete = vote_count + 1 >= %(k)s
-        WHERE id = %(comparison_id)s AND %(fills_slot)s AND EXISTS (SELECT 1 FROM stored)
-    )
-    SELECT state.voted, state.live, state.others, state.vote_count, to_jsonb(stored) AS stored
-    FROM state LEFT JOIN stored ON true
-"""
-
-_BY_KEY = f"""
-    SELECT {_PREFERENCE_COLUMNS} FROM preference
-    WHERE annotator_id = %(annotator_id)s AND idempotency_key = %(key)s
-"""
-
-
-def check_vote(vote: Vote) -> None:
-    if vote.choice not in list(Choice):
-        raise InvalidInputError(f"choice must be one of {', '.join(Choice)}")
-    if vote.strength is not None:
-        if vote.choice not in list(Side):
-            raise InvalidInputError("strength applies only to choice a or b")
-        if not 1 <= vote.strength <= 3:
-            raise InvalidInputError("strength must be 1, 2 or 3")
-    if vote.both_bad and vote.choice != Choice.TIE:
-        raise InvalidInputError("both_bad is a kind of tie: it needs choice 'tie'")
-    if vote.shown_left is not None and vote.shown_left not in list(Side):
-        raise InvalidInputError("shown_left must be 'a' or 'b'")
-    if vote.time_spent_ms is not None and not 0 <= vote.time_spent_ms < 2**63:
-        raise InvalidInputError("time_spent_ms must be a non-negative integer")
-    if vote.rationale is not None:
-        check_text("rationale", vote.rationale)
-
-
-async def record_preference(
-    connection: psycopg.AsyncConnection[Any],
-    annotator: Identity,
-    comparison_id: int,
-    vote: Vote,
-    *,
-    idempotency_key: str | None = None,
-) -> StoredPreference:
-    """Store one annotator's vote on a comparison and release their lease, in one transaction.
-
-    A retry with the same `idempotency_key` returns the preference stored the first time and stores nothing.
-    """
-    check_vote(vote)
-    if idempotency_key is not None:
-        if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
-            raise InvalidInputError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-        check_text("Idempotency-Key", idempotency_key)
-    params: dict[str, Any] = {
-        "annotator_id": annotator.id,
-        "comparison_id": comparison_id,
-        "key": idempotency_key,
-    }
-    locked = await fetch_all(connection, _LOCK, params)
-    if not locked:
-        await connection.rollback()
-        raise NotFoundError(f"comparison {comparison_id} not found")
-    if locked[0]["replay_id"] is not None:
-        return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
-    if not annotator.may_work_on(locked[0]["dataset_id"]):
-        await connection.rollback()
-        raise ForbiddenError(f"comparison {comparison_id} belongs to a dataset not assigned to you")
-    k = locked[0]["k"]
-    params |= {
-        "choice": vote.choice,
-        "strength": vote.strength,
-        "rationale": vote.rationale,
-        "time_spent_ms": vote.time_spent_ms,
-        "shown_left": vote.shown_left,
-        "both_bad": vote.both_bad,
-        "k": k,
-        "fills_slot": vote.choice != Choice.SKIP,
-    }
-    outcome = (await fetch_all(connection, _VOTE, params))[0]
-    if outcome["stored"] is not None:
-        await connection.commit()
-        return _stored(outcome["stored"])
-    await connection.rollback()
-    if outcome["voted"]:
-        # A concurrent retry with this key may have committed while this request waited for the lock.
-        if idempotency_key is not None and await fetch_all(connection, _BY_KEY, params):
-            return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
-        await connection.rollback()
-        raise ConflictError(f"annotator {annotator.id} has already judged comparison {comparison_id}")
-    if not outcome["live"] and outcome["vote_count"] + outcome["others"] >= k:
-        raise ConflictError(
-            f"comparison {comparison_id} has no free slot: your lease is missing or expired and "
-            f"{outcome['vote_count']} votes plus {outcome['others']} leases of others fill its {k}"
-        )
-    # Only the idempotency key can have clashed: another request with it committed meanwhile.
-    return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
-
-
-def _stored(row: dict[str, Any]) -> StoredPreference:
-    """A preference from its JSON form (to_jsonb), timestamps parsed back."""
-    for key in ("leased_at", "created_at"):
-        if row[key] is not None:
-            row[key] = datetime.fromisoformat(row[key])
-    return StoredPreference(**row)
-
-
-async def _replay(
-    connection: psycopg.AsyncConnection[Any],
-    annotator_id: int,
-    comparison_id: int,
-    key: str | None,
-    vote: Vote,
-) -> StoredPreference:
-    """The preference first stored under this key, if this request is the same one again; as payment APIs do,
-    a key reused for another comparison or another vote is refused (422) rather than answered with the first."""
-    rows = await fetch_all(connection, _BY_KEY, {"annotator_id": annotator_id, "key": key})
-    await connection.rollback()
-    stored = StoredPreference(**rows[0])
-    if stored.comparison_id != comparison_id:
-        raise InvalidInputError(
-            f"Idempotency-Key {key!r} was already used for comparison {stored.comparison_id}"
-        )
-    differing = [name for name in _VOTE_FIELDS if getattr(stored, name) != getattr(vote, name)]
-    if differing:
-        raise InvalidInputError(
-            f"Idempotency-Key {key!r} was already used for a different vote on this comparison "
-            f"({', '.join(differing)} differ); send a new key for a new vote"
-        )
-    return stored
-
-
-# What a vote's body sets, as stored: a replay must repeat all of them.
-_VOTE_FIELDS = tuple(field.name for field in fields(Vote))
+async def _first(connection: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> Any:
+    rows = await fetch_all(connection, sql, params)
+    return rows[0] if rows else None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.core.errors import InvalidInputError, NotFoundError
 from services.core.orm import Comparison, Dataset, ModelVersion, Prompt
+from services.domain import gold
 from services.domain.limits import check_json, check_text
 
 
@@ -25,6 +26,8 @@ class NewComparison:
     # The policy versions that wrote each response (generate_comparisons jobs); win rates use them.
     source_a_version_id: int | None = None
     source_b_version_id: int | None = None
+    # A gold item's known answer (a, b or tie): services/domain/gold.py.
+    gold: str | None = None
 
 
 def check(item: NewComparison, *, where: str = "") -> None:
@@ -35,6 +38,7 @@ def check(item: NewComparison, *, where: str = "") -> None:
     if not isinstance(item.metadata, dict):
         raise InvalidInputError(f"{where}metadata must be a JSON object")
     check_json(f"{where}metadata", item.metadata)
+    gold.check_gold(item.gold, where=where)
 
 
 def add_comparisons(session: Session, dataset_id: int, items: Sequence[NewComparison]) -> list[int]:
@@ -101,7 +105,8 @@ def insert_batch(
             "source_a_version_id": item.source_a_version_id,
             "source_b_version_id": item.source_b_version_id,
             "vote_count": votes_each,
-            "is_complete": votes_each >= dataset.annotations_per_comparison,
+            "is_complete": item.gold is None and votes_each >= dataset.annotations_per_comparison,
+            "gold": item.gold,
         }
         for item in items
     ]

@@ -11,14 +11,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
+from services.core.enums import ModelKind, Sampling
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.orm import Dataset
+from services.core.orm import Dataset, ModelVersion
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
 
 @dataclass(frozen=True)
 class Progress:
+    """Counts of the ordinary comparisons; gold items (outside k, never complete) are counted apart."""
+
+    gold: int = 0
     comparisons: int = 0
     complete: int = 0
     # Votes that fill a slot (a, b, tie); skips are counted apart.
@@ -36,6 +40,7 @@ class Progress:
 class DatasetProgress:
     dataset: Dataset
     progress: Progress
+    sampling_state: str
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,13 @@ class AnnotatorDataset:
 
 
 def create(
-    session: Session, *, name: str, guidelines: str = "", annotations_per_comparison: int = 1
+    session: Session,
+    *,
+    name: str,
+    guidelines: str = "",
+    annotations_per_comparison: int = 1,
+    gold_rate: float = 0.0,
+    sampling: str = Sampling.SEQUENTIAL,
 ) -> Dataset:
     name = name.strip()
     if not name:
@@ -61,7 +72,17 @@ def create(
     check_text("guidelines", guidelines)
     if not 1 <= annotations_per_comparison <= 100:
         raise InvalidInputError("annotations_per_comparison must be between 1 and 100")
-    dataset = Dataset(name=name, guidelines=guidelines, annotations_per_comparison=annotations_per_comparison)
+    if not 0 <= gold_rate <= 1:
+        raise InvalidInputError("gold_rate must be between 0 and 1")
+    if sampling not in list(Sampling):
+        raise InvalidInputError(f"sampling must be one of {', '.join(Sampling)}")
+    dataset = Dataset(
+        name=name,
+        guidelines=guidelines,
+        annotations_per_comparison=annotations_per_comparison,
+        gold_rate=gold_rate,
+        sampling=sampling,
+    )
     session.add(dataset)
     try:
         session.commit()
@@ -88,11 +109,12 @@ def get_by_name(session: Session, name: str) -> Dataset:
 _PROGRESS = text(
     """
     SELECT c.dataset_id,
-           count(*) AS comparisons,
-           count(*) FILTER (WHERE c.is_complete) AS complete,
-           coalesce(sum(c.vote_count), 0) AS votes,
+           count(*) FILTER (WHERE c.gold IS NOT NULL) AS gold,
+           count(*) FILTER (WHERE c.gold IS NULL) AS comparisons,
+           count(*) FILTER (WHERE c.is_complete AND c.gold IS NULL) AS complete,
+           coalesce(sum(c.vote_count) FILTER (WHERE c.gold IS NULL), 0) AS votes,
            coalesce(sum(greatest(d.annotations_per_comparison - c.vote_count, 0))
-                    FILTER (WHERE NOT c.is_complete), 0) AS votes_needed
+                    FILTER (WHERE NOT c.is_complete AND c.gold IS NULL), 0) AS votes_needed
     FROM comparison c JOIN dataset d ON d.id = c.dataset_id
     WHERE c.dataset_id = ANY(:ids)
     GROUP BY c.dataset_id
@@ -101,7 +123,7 @@ _PROGRESS = text(
 _SKIPS = text(
     """
     SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
-    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip'
+    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL
     GROUP BY c.dataset_id
     """
 )
@@ -113,6 +135,7 @@ def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
     skips: dict[int, int] = dict(session.execute(_SKIPS, {"ids": ids}).tuples().all())
     return {
         row.dataset_id: Progress(
+            gold=row.gold,
             comparisons=row.comparisons,
             complete=row.complete,
             votes=row.votes,
@@ -125,13 +148,24 @@ def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
 
 def with_progress(session: Session, dataset_id: int) -> DatasetProgress:
     dataset = get(session, dataset_id)
-    return DatasetProgress(dataset, _progress(session, [dataset.id]).get(dataset.id, Progress()))
+    progress = _progress(session, [dataset.id]).get(dataset.id, Progress())
+    return DatasetProgress(dataset, progress, sampling_state(session, dataset))
 
 
 def list_with_progress(session: Session) -> list[DatasetProgress]:
     datasets = list(session.scalars(select(Dataset).order_by(Dataset.id)))
     progress = _progress(session, [d.id for d in datasets])
-    return [DatasetProgress(d, progress.get(d.id, Progress())) for d in datasets]
+    return [DatasetProgress(d, progress.get(d.id, Progress()), sampling_state(session, d)) for d in datasets]
+
+
+def sampling_state(session: Session, dataset: Dataset) -> str:
+    """What `next` does with the dataset's `sampling` now: uncertainty sampling, which orders comparisons by
+    a reward model's scores, falls back to sequential order and says why."""
+    if dataset.sampling != Sampling.UNCERTAINTY:
+        return str(dataset.sampling)
+    if session.scalar(select(ModelVersion.id).where(ModelVersion.kind == ModelKind.REWARD).limit(1)) is None:
+        return "sequential (uncertainty sampling needs a reward model; there is none yet)"
+    return "sequential (uncertainty sampling: no comparison of this dataset has a reward-model score yet)"
 
 
 # Counted from this annotator's own votes (cheap) and the open comparisons (an index-only count), rather
@@ -139,11 +173,12 @@ def list_with_progress(session: Session) -> list[DatasetProgress]:
 _FOR_ANNOTATOR = """
     SELECT d.id, d.name, d.guidelines, d.annotations_per_comparison,
            coalesce(mine.done, 0) AS done_by_me,
-           (SELECT count(*) FROM comparison c WHERE c.dataset_id = d.id AND NOT c.is_complete)
+           (SELECT count(*) FROM comparison c
+            WHERE c.dataset_id = d.id AND NOT c.is_complete AND c.gold IS NULL)
              - coalesce(mine.open_done, 0) AS remaining
     FROM dataset d
     LEFT JOIN (
-        SELECT c.dataset_id, count(*) AS done, count(*) FILTER (WHERE NOT c.is_complete) AS open_done
+        SELECT c.dataset_id, count(*) AS done, count(*) FILTER (WHERE NOT c.is_complete AND c.gold IS NULL) AS open_done
         FROM preference p JOIN comparison c ON c.id = p.comparison_id
         WHERE p.annotator_id = %(annotator_id)s
         GROUP BY c.dataset_id

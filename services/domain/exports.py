@@ -1,4 +1,5 @@
-"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote).
+"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote), both without gold
+items unless asked, and optionally without the votes of annotators below a trust score.
 
 PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
 grow with the table (a million votes stream in constant memory).
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 
 from services.core.db import get_sessionmaker
 from services.core.enums import ExportFormat
 from services.core.errors import InvalidInputError
+from services.domain import quality
 
 CHUNK_ROWS = 2000
 
@@ -22,6 +24,8 @@ CHUNK_ROWS = 2000
 # margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
 # "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
+# Gold items are left out, unless include_gold: then each with answer a or b is one pair by its known answer
+# (margin 0), whatever the votes on it say. Votes of the annotators in `excluded` (min_trust) do not count.
 _TRL = """
     WITH tally AS (
         SELECT v.comparison_id,
@@ -30,17 +34,24 @@ _TRL = """
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'a') AS strength_a,
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'b') AS strength_b
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = %(dataset_id)s AND v.choice IN ('a', 'b')
+        WHERE c.dataset_id = %(dataset_id)s AND c.gold IS NULL AND v.choice IN ('a', 'b')
+          AND v.annotator_id <> ALL(%(excluded)s::bigint[])
         GROUP BY v.comparison_id
+    ), decided AS (
+        SELECT comparison_id, a > b AS a_wins,
+               ((CASE WHEN a > b THEN strength_a ELSE strength_b END - 1) / 2)::float8 AS margin
+        FROM tally WHERE a <> b
+        UNION ALL
+        SELECT id, gold = 'a', 0.0::float8 FROM comparison
+        WHERE %(include_gold)s AND dataset_id = %(dataset_id)s AND gold IN ('a', 'b')
     )
     SELECT json_build_object(
         'prompt', p.text,
-        'chosen', CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END,
-        'rejected', CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END,
-        'margin', ((CASE WHEN t.a > t.b THEN t.strength_a ELSE t.strength_b END - 1) / 2)::float8
+        'chosen', CASE WHEN t.a_wins THEN c.response_a ELSE c.response_b END,
+        'rejected', CASE WHEN t.a_wins THEN c.response_b ELSE c.response_a END,
+        'margin', t.margin
     )::text
-    FROM tally t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
-    WHERE t.a <> t.b
+    FROM decided t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
     ORDER BY c.id
 """
 
@@ -62,27 +73,41 @@ _RAW = """
         'shown_left', v.shown_left,
         'time_spent_ms', v.time_spent_ms,
         'leased_at', v.leased_at,
-        'created_at', v.created_at
+        'created_at', v.created_at,
+        'server_time_ms', (extract(epoch FROM v.created_at - v.leased_at) * 1000)::float8,
+        'gold', c.gold,
+        'flagged', ap.paused_at IS NOT NULL
     )::text
     FROM preference v JOIN comparison c ON c.id = v.comparison_id JOIN prompt p ON p.id = c.prompt_id
-    WHERE c.dataset_id = %(dataset_id)s
+    LEFT JOIN annotator_pause ap ON ap.annotator_id = v.annotator_id AND ap.dataset_id = c.dataset_id
+    WHERE c.dataset_id = %(dataset_id)s AND (%(include_gold)s OR c.gold IS NULL)
+      AND v.annotator_id <> ALL(%(excluded)s::bigint[])
     ORDER BY c.id, v.id
 """
 
 
-def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
-    """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream."""
+def stream(
+    dataset_id: int, *, format: str, min_trust: float | None = None, include_gold: bool = False
+) -> Iterator[bytes]:
+    """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream.
+
+    min_trust: leave out the votes of annotators whose trust on the dataset is below it (services/domain/
+    quality.py; None: keep all). include_gold: gold items too (trl: as pairs by their known answers)."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
+    if min_trust is not None and not 0 <= min_trust <= 1:
+        raise InvalidInputError("min_trust must be between 0 and 1")
     query = _TRL if format == ExportFormat.TRL else _RAW
-    return _lines(query, dataset_id)
+    with get_sessionmaker()() as session:
+        excluded = quality.untrusted(session, dataset_id, min_trust)
+    return _lines(query, {"dataset_id": dataset_id, "excluded": excluded, "include_gold": include_gold})
 
 
-def _lines(query: str, dataset_id: int) -> Iterator[bytes]:
+def _lines(query: str, params: dict[str, Any]) -> Iterator[bytes]:
     with get_sessionmaker()() as session:
         driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
         # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
         with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
-            cursor.execute(query, {"dataset_id": dataset_id})
+            cursor.execute(query, params)
             while rows := cursor.fetchmany(CHUNK_ROWS):
                 yield ("\n".join(row[0] for row in rows) + "\n").encode()

@@ -19,7 +19,7 @@ from services.core.enums import ImportFormat, Side
 from services.core.errors import DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError
 from services.core.orm import Dataset, Preference
 from services.core.settings import get_settings
-from services.domain import annotators, comparisons
+from services.domain import annotators, comparisons, gold
 from services.domain.comparisons import NewComparison
 
 BATCH_SIZE = 1000
@@ -41,6 +41,8 @@ class KnownPair:
     chosen: str
     rejected: str
     metadata: dict[str, Any]
+    # A line's `gold` makes the pair a gold item; in the line's own order: a = chosen, b = rejected, or tie.
+    gold: str | None = None
 
 
 def import_file(
@@ -102,8 +104,9 @@ def _records(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
 def _place(pair: KnownPair, rng: random.Random) -> tuple[NewComparison, Side]:
     """Put the chosen response on side A or B at random; return the comparison and the winning side."""
     if rng.random() < 0.5:
-        return NewComparison(pair.prompt, pair.chosen, pair.rejected, pair.metadata), Side.A
-    return NewComparison(pair.prompt, pair.rejected, pair.chosen, pair.metadata), Side.B
+        return NewComparison(pair.prompt, pair.chosen, pair.rejected, pair.metadata, gold=pair.gold), Side.A
+    swapped = {"a": "b", "b": "a"}.get(pair.gold or "", pair.gold)  # the gold answer follows its response
+    return NewComparison(pair.prompt, pair.rejected, pair.chosen, pair.metadata, gold=swapped), Side.B
 
 
 def _store(
@@ -139,7 +142,7 @@ def _strings(record: Any, *keys: str) -> list[str]:
 def _parse_trl(record: Any) -> Iterator[KnownPair]:
     """TRL's explicit-prompt preference format: {"prompt", "chosen", "rejected"} strings."""
     prompt, chosen, rejected = _strings(record, "prompt", "chosen", "rejected")
-    yield KnownPair(prompt, chosen, rejected, {"source": "trl"})
+    yield KnownPair(prompt, chosen, rejected, {"source": "trl"}, gold.check_gold(record.get("gold")))
 
 
 def _split_hh(dialogue: str, key: str) -> tuple[str, str]:
@@ -163,7 +166,7 @@ def _parse_hh(record: Any) -> Iterator[KnownPair]:
     metadata: dict[str, Any] = {"source": "hh"}
     if rejected_prompt != prompt:
         metadata["rejected_prompt_differs"] = True
-    yield KnownPair(prompt, chosen_response, rejected_response, metadata)
+    yield KnownPair(prompt, chosen_response, rejected_response, metadata, gold.check_gold(record.get("gold")))
 
 
 def _parse_oasst(record: Any) -> Iterator[KnownPair]:

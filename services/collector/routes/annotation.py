@@ -18,8 +18,8 @@ from services.collector.schemas import (
     PreferenceCreate,
     PreferencePublic,
 )
-from services.domain import annotation, datasets
-from services.domain.annotation import Vote
+from services.domain import annotation, datasets, votes
+from services.domain.votes import Vote
 
 router = APIRouter(tags=["annotation"])
 
@@ -43,7 +43,8 @@ async def me(connection: ConnectionDep, annotator: CurrentAnnotator) -> MePublic
 async def next_comparison(
     dataset_id: IdPath, connection: ConnectionDep, annotator: CurrentAnnotator
 ) -> Response | AssignmentPublic:
-    """Lease the next comparison to judge (the same one again while its lease lives); 204 when none."""
+    """Lease the next comparison to judge (the same one again while its lease lives); 204 when none; 403 with
+    the reason when the annotator is paused on the dataset."""
     assignment = await annotation.next_comparison(connection, annotator, dataset_id)
     if assignment is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -56,10 +57,10 @@ async def vote(
     body: PreferenceCreate,
     connection: ConnectionDep,
     annotator: CurrentAnnotator,
-    idempotency_key: Annotated[str | None, Header(max_length=annotation.MAX_IDEMPOTENCY_KEY)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=votes.MAX_IDEMPOTENCY_KEY)] = None,
 ) -> PreferencePublic:
     """Record a vote; a retry with the same Idempotency-Key returns the first answer."""
-    stored = await annotation.record_preference(
+    stored = await votes.record_preference(
         connection, annotator, comparison_id, Vote(**body.model_dump()), idempotency_key=idempotency_key
     )
     return PreferencePublic.model_validate(stored, from_attributes=True)

@@ -3,12 +3,18 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
+from services.collector.schemas import (
+    ComparisonsCreate,
+    ComparisonsCreated,
+    GoldPublic,
+    GoldUpdate,
+    ImportResultPublic,
+)
 from services.collector.upload import spool_body
 from services.core.enums import ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
-from services.domain import comparisons, imports
+from services.domain import comparisons, gold, imports
 from services.domain.comparisons import NewComparison
 
 router = APIRouter(tags=["comparisons"])
@@ -24,8 +30,15 @@ def add_comparisons(
         raise PayloadTooLargeError(f"at most {limit} items per request ({len(body.items)} sent)")
     if not body.items:
         raise InvalidInputError("items must not be empty")
-    items = [NewComparison(i.prompt, i.response_a, i.response_b, i.metadata) for i in body.items]
+    items = [NewComparison(i.prompt, i.response_a, i.response_b, i.metadata, gold=i.gold) for i in body.items]
     return ComparisonsCreated(ids=comparisons.add_comparisons(session, dataset_id, items))
+
+
+@router.put("/comparisons/{comparison_id}/gold")
+def set_gold(comparison_id: IdPath, body: GoldUpdate, session: SessionDep, _: AdminDep) -> GoldPublic:
+    """Mark a comparison as gold with its known answer, or (null) make it an ordinary comparison again."""
+    comparison = gold.set_gold(session, comparison_id, body.gold)
+    return GoldPublic(comparison_id=comparison.id, gold=comparison.gold)
 
 
 @router.post("/datasets/{dataset_id}/import", status_code=status.HTTP_201_CREATED)

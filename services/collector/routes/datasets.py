@@ -16,7 +16,11 @@ def _public(item: DatasetProgress) -> DatasetPublic:
         name=d.name,
         guidelines=d.guidelines,
         annotations_per_comparison=d.annotations_per_comparison,
+        gold_rate=d.gold_rate,
+        sampling=d.sampling,
+        sampling_state=item.sampling_state,
         created_at=d.created_at,
+        gold=p.gold,
         comparisons=p.comparisons,
         complete=p.complete,
         remaining=p.remaining,
@@ -34,6 +38,8 @@ def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> Dat
         name=body.name,
         guidelines=body.guidelines,
         annotations_per_comparison=body.annotations_per_comparison,
+        gold_rate=body.gold_rate,
+        sampling=body.sampling,
     )
     return _public(datasets.with_progress(session, dataset.id))
 

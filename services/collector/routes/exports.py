@@ -1,4 +1,6 @@
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from services.collector.deps import ReadDep, SessionDep
@@ -15,12 +17,18 @@ router = APIRouter(tags=["exports"])
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSONL stream"}},
 )
 def export_dataset(
-    dataset_id: IdPath, format: ExportFormat, session: SessionDep, _: ReadDep
+    dataset_id: IdPath,
+    format: ExportFormat,
+    session: SessionDep,
+    _: ReadDep,
+    min_trust: Annotated[float | None, Query(ge=0, le=1)] = None,
+    include_gold: bool = False,
 ) -> StreamingResponse:
-    """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote."""
+    """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote. min_trust drops
+    the votes of annotators trusted less; gold items only with include_gold (trl: by their known answers)."""
     dataset = datasets.get(session, dataset_id)
     return StreamingResponse(
-        exports.stream(dataset.id, format=format),
+        exports.stream(dataset.id, format=format, min_trust=min_trust, include_gold=include_gold),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="dataset-{dataset.id}.{format}.jsonl"'},
     )

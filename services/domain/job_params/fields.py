@@ -85,6 +85,13 @@ class TrainingParams(JobParams):
     trainable: list[str] | None = param(
         None, help="train only parameters whose names start with one of these prefixes (heads always train)"
     )
+    min_trust: float | None = param(
+        None,
+        ge=0,
+        le=1,
+        help="leave out the votes of annotators whose trust on the dataset is below this (docs/quality.md); "
+        "null: every vote",
+    )
     num_processes: int = param(
         1,
         ge=1,

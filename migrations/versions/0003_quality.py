@@ -1,0 +1,94 @@
+"""quality: gold items, annotator pauses, sampling order
+
+Revision ID: 0003_quality
+Revises: 0004_rewards
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003_quality"
+down_revision: str | None = "0004_rewards"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+OPEN = "NOT is_complete AND gold IS NULL"
+
+
+def upgrade() -> None:
+    op.add_column("dataset", sa.Column("gold_rate", sa.Float(), server_default="0", nullable=False))
+    op.add_column(
+        "dataset", sa.Column("sampling", sa.String(length=20), server_default="sequential", nullable=False)
+    )
+    op.create_check_constraint(op.f("dataset_gold_rate_ck"), "dataset", "gold_rate BETWEEN 0 AND 1")
+    op.create_check_constraint(
+        op.f("dataset_sampling_ck"), "dataset", "sampling IN ('sequential', 'random', 'uncertainty')"
+    )
+
+    op.add_column("comparison", sa.Column("gold", sa.String(length=4), nullable=True))
+    op.add_column(
+        "comparison", sa.Column("sample_key", sa.Float(), server_default=sa.text("random()"), nullable=False)
+    )
+    op.create_check_constraint(op.f("comparison_gold_ck"), "comparison", "gold IN ('a', 'b', 'tie')")
+    op.drop_index("comparison_open_dataset_id_id_idx", table_name="comparison")
+    op.create_index(
+        "comparison_open_dataset_id_id_idx",
+        "comparison",
+        ["dataset_id", "id"],
+        postgresql_where=sa.text(OPEN),
+    )
+    op.create_index(
+        "comparison_open_dataset_id_sample_key_id_idx",
+        "comparison",
+        ["dataset_id", "sample_key", "id"],
+        postgresql_where=sa.text(OPEN),
+    )
+    op.create_index(
+        "comparison_gold_dataset_id_id_idx",
+        "comparison",
+        ["dataset_id", "id"],
+        postgresql_where=sa.text("gold IS NOT NULL"),
+    )
+
+    op.create_table(
+        "annotator_pause",
+        sa.Column("annotator_id", sa.BigInteger(), nullable=False),
+        sa.Column("dataset_id", sa.BigInteger(), nullable=False),
+        sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["annotator_id"],
+            ["annotator.id"],
+            name=op.f("annotator_pause_annotator_id_fk"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["dataset_id"], ["dataset.id"], name=op.f("annotator_pause_dataset_id_fk"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("annotator_id", "dataset_id", name=op.f("annotator_pause_pk")),
+    )
+    op.create_index(op.f("annotator_pause_dataset_id_idx"), "annotator_pause", ["dataset_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("annotator_pause_dataset_id_idx"), table_name="annotator_pause")
+    op.drop_table("annotator_pause")
+    op.drop_index("comparison_gold_dataset_id_id_idx", table_name="comparison")
+    op.drop_index("comparison_open_dataset_id_sample_key_id_idx", table_name="comparison")
+    op.drop_index("comparison_open_dataset_id_id_idx", table_name="comparison")
+    op.create_index(
+        "comparison_open_dataset_id_id_idx",
+        "comparison",
+        ["dataset_id", "id"],
+        postgresql_where=sa.text("NOT is_complete"),
+    )
+    op.drop_constraint("comparison_gold_ck", "comparison", type_="check")
+    op.drop_column("comparison", "sample_key")
+    op.drop_column("comparison", "gold")
+    op.drop_constraint("dataset_sampling_ck", "dataset", type_="check")
+    op.drop_constraint("dataset_gold_rate_ck", "dataset", type_="check")
+    op.drop_column("dataset", "sampling")
+    op.drop_column("dataset", "gold_rate")

@@ -189,7 +189,8 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
     """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
     task per annotator on one event loop, on the collector's async pool."""
     from services.core.db import async_pool
-    from services.domain import annotation, annotators, votes
+    from services.domain import annotation, annotators
+    from services.domain import votes as voting
 
     tally = Tally(votes)
 
@@ -210,11 +211,11 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
             async with pool.connection() as connection:
                 annotator = await annotators.get_by_token(connection, token)
                 assert annotator is not None
-                await votes.record_preference(
+                await voting.record_preference(
                     connection,
                     annotator,
                     assignment.comparison_id,
-                    votes.Vote(**random_vote(rng)),
+                    voting.Vote(**random_vote(rng)),
                     idempotency_key=uuid.uuid4().hex,
                 )
             tally.latency["vote"].append(time.perf_counter() - began)

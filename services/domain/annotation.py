@@ -115,9 +115,9 @@ _WINDOW_END = {sampling: _window_end(order) for sampling, order in _ORDERS.items
 _FREE = "pause.reason IS NULL AND held.comparison_id IS NULL AND"
 
 # First statement of `next`: k, the sampling mode, why this annotator is paused (if they are), the comparison
-# they already hold a live lease on (reload keeps progress), else a candidate: a gold item this time (with the
-# dataset's gold rate as the chance, %(gold_draw)s), else the first free comparison of the first window in
-# the dataset's order. Each lateral's gate only reads columns of earlier ones, so PostgreSQL evaluates it
+# they already hold a live lease on (reload keeps progress), else a candidate: the first free comparison of
+# the first window in the dataset's order, and, with the dataset's gold rate as the chance (%(gold_draw)s), a
+# gold item. The gold item is served only when there is ordinary work too: served alone, it would stand out. Each lateral's gate only reads columns of earlier ones, so PostgreSQL evaluates it
 # once (a one-time filter) and the searches not needed never run. Leases are soft state: this transaction
 # commits without waiting for the WAL flush (a crash can only return leased work to the pool early); votes do.
 _START = f"""
@@ -150,7 +150,7 @@ _START = f"""
         {
     _pick(
         _ORDERS[Sampling.SEQUENTIAL],
-        gate=f"{_FREE} gold.id IS NULL AND d.sampling <> 'random' AND",
+        gate=f"{_FREE} d.sampling <> 'random' AND",
         k="d.annotations_per_comparison",
         start="true",
     )
@@ -160,7 +160,7 @@ _START = f"""
         {
     _pick(
         _ORDERS[Sampling.RANDOM],
-        gate=f"{_FREE} gold.id IS NULL AND d.sampling = 'random' AND",
+        gate=f"{_FREE} d.sampling = 'random' AND",
         k="d.annotations_per_comparison",
         start="true",
     )
@@ -261,13 +261,12 @@ async def next_comparison(
             return Assignment(**refreshed[0])
         # The held lease lapsed (or was voted on) meanwhile; the first statement did not search: do it now.
         candidate = await _first(connection, _PICK[sampling], params)
-    elif start["gold"] is not None:
+    elif start["gold"] is not None and candidate is not None:
         granted = await fetch_all(connection, _GRANT, params | {"comparison_id": start["gold"]})
         if granted:
             await connection.commit()
             return Assignment(**granted[0])
-        # Its lease to this annotator is cooling down: an ordinary comparison instead.
-        candidate = await _first(connection, _PICK[sampling], params)
+        # Its lease to this annotator is cooling down: the ordinary candidate instead.
     while True:
         if candidate is not None:
             granted = await fetch_all(connection, _GRANT, params | {"comparison_id": candidate["id"]})

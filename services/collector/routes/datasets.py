@@ -3,6 +3,7 @@ from fastapi import APIRouter, status
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
+from services.core.enums import Sampling
 from services.domain import datasets
 from services.domain.datasets import DatasetProgress
 
@@ -17,7 +18,7 @@ def _public(item: DatasetProgress) -> DatasetPublic:
         guidelines=d.guidelines,
         annotations_per_comparison=d.annotations_per_comparison,
         gold_rate=d.gold_rate,
-        sampling=d.sampling,
+        sampling=Sampling(d.sampling),
         sampling_state=item.sampling_state,
         created_at=d.created_at,
         gold=p.gold,

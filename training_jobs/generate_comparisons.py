@@ -11,11 +11,12 @@ Params: GenerateComparisonsParams (services/domain/job_params/kinds.py).
 from __future__ import annotations
 
 from services.core.db import session_scope
-from services.domain import comparisons
+from services.domain import comparisons, scores
 from services.domain.comparisons import NewComparison
 from services.domain.job_params import GenerateComparisonsParams
 from services.modeling.device import device
 from services.modeling.windows import model_window
+from services.queue.broker import enqueue_job
 from training_jobs import checkpoints, data
 from training_jobs.context import JobContext, JobInputError, JobResult
 
@@ -60,6 +61,7 @@ def run(ctx: JobContext[GenerateComparisonsParams]) -> JobResult:
     target = params.target_dataset_id or ctx.dataset_id
     with session_scope() as session:
         ids = comparisons.add_comparisons(session, target, items)
+        scores.request_scoring(session, target, enqueue=enqueue_job)
     ctx.log(f"stored {len(ids)} comparisons in dataset {target}")
     metrics = {
         "comparisons": len(ids),

@@ -20,6 +20,7 @@ class JobKind(StrEnum):
     DPO = "dpo"
     RLOO = "rloo"
     GENERATE_COMPARISONS = "generate_comparisons"
+    SCORE_COMPARISONS = "score_comparisons"
 
 
 class JobStatus(StrEnum):

@@ -208,6 +208,24 @@ class Comparison(Base):
     gold: Mapped[str | None] = mapped_column(String(4))
     # Random sampling's order (uniform in [0, 1), drawn by PostgreSQL when the row is stored).
     sample_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
+    # Uncertainty sampling's order: |r(x, y_a) - r(x, y_b)| under the promoted reward model's latest score
+    # (comparison_score); infinity until scored, so that unscored comparisons follow the scored, in id order.
+    reward_margin: Mapped[float] = mapped_column(Float, server_default=text("'Infinity'::double precision"))
+    created_at: Mapped[datetime] = _now()
+
+
+class ComparisonScore(Base):
+    """A reward model version's margin on a comparison, written by score_comparisons jobs."""
+
+    __tablename__ = "comparison_score"
+
+    comparison_id: Mapped[int] = mapped_column(
+        ForeignKey("comparison.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    margin: Mapped[float] = mapped_column(Float)  # |r(x, y_a) - r(x, y_b)|
     created_at: Mapped[datetime] = _now()
 
 

@@ -13,8 +13,8 @@ Gold items (a comparison with a known answer, `comparison.gold`) stand outside k
 annotator paused on the dataset (services/domain/gold.py) is refused.
 
 The order of the open comparisons is the dataset's `sampling`: `sequential` (id order), `random` (the order
-of a random key each comparison gets when stored), or `uncertainty`, which is served in sequential order
-until reward-model scores exist (services/domain/datasets.py says so in the dataset's state).
+of a random key each comparison gets when stored), or `uncertainty` (smallest reward margin first, as the
+worker scored them: services/domain/scores.py; unscored ones after, in id order).
 
 Hand-written SQL sent straight through the driver (psycopg's async connection, on the collector's event
 loop), in the request's transaction: `next` and a vote run hundreds of times a second, so each is two
@@ -57,22 +57,28 @@ LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
 
 @dataclass(frozen=True)
 class _Order:
-    """How one sampling mode walks the open comparisons: its sort key (a partial index of the same columns
-    serves it) and the condition that starts a window after the cursor (`after_id`, `after_key`)."""
+    """How one sampling mode walks the open comparisons: by `column` then id (a partial index of the same
+    columns serves it), or by id alone; a window starts after the cursor (`after_key`, `after_id`)."""
 
-    key: str
-    after: str
+    column: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.column}, id" if self.column else "id"
+
+    @property
+    def after(self) -> str:
+        if self.column is None:
+            return "id > %(after_id)s"
+        return f"({self.column}, id) > (%(after_key)s, %(after_id)s)"
 
 
 _ORDERS = {
-    Sampling.SEQUENTIAL: _Order("id", "id > %(after_id)s"),
-    Sampling.RANDOM: _Order("sample_key, id", "(sample_key, id) > (%(after_key)s, %(after_id)s)"),
+    Sampling.SEQUENTIAL: _Order(None),
+    Sampling.RANDOM: _Order("sample_key"),
+    # Smallest reward margin first; unscored comparisons (margin infinity) follow in id order.
+    Sampling.UNCERTAINTY: _Order("reward_margin"),
 }
-
-
-def _order_of(sampling: str) -> _Order:
-    # Uncertainty sampling has no scores to order by yet: sequential order.
-    return _ORDERS.get(Sampling(sampling), _ORDERS[Sampling.SEQUENTIAL])
 
 
 def _front(order: _Order, start: str) -> str:
@@ -88,10 +94,11 @@ def _front(order: _Order, start: str) -> str:
 # before the table has statistics, and the cost flat however much work is complete. OFFSET 0 keeps NOT
 # EXISTS a per-row probe rather than an anti-join over all of the annotator's votes.
 def _pick(order: _Order, *, gate: str = "", k: str = "%(k)s", start: str | None = None) -> str:
-    c_key = ", ".join(f"c.{column.strip()}" for column in order.key.split(","))
+    c_key = f"c.{order.column}, c.id" if order.column else "c.id"
+    sort_key = f"c.{order.column}" if order.column else "NULL::float8"
     return f"""
-        SELECT c.id, c.sample_key FROM ({_front(order, start or order.after)}) front
-        JOIN comparison c ON c.id = front.id
+        SELECT c.id, {sort_key} AS sort_key
+        FROM ({_front(order, start or order.after)}) front JOIN comparison c ON c.id = front.id
         WHERE {gate} NOT c.is_complete
           AND c.vote_count + {LIVE_LEASES_OF_OTHERS} < {k}
           AND NOT EXISTS (SELECT 1 FROM preference p
@@ -102,10 +109,12 @@ def _pick(order: _Order, *, gate: str = "", k: str = "%(k)s", start: str | None 
 
 def _window_end(order: _Order) -> str:
     """The last comparison of the current window (the next window starts after it)."""
-    descending = ", ".join(f"{column.strip()} DESC" for column in order.key.split(","))
+    if order.column is None:
+        return f"SELECT max(id) AS id, NULL::float8 AS sort_key FROM ({_front(order, order.after)}) front"
     return f"""
-        SELECT c.id, c.sample_key FROM ({_front(order, order.after)}) front JOIN comparison c ON c.id = front.id
-        ORDER BY {descending} LIMIT 1"""
+        SELECT c.id, c.{order.column} AS sort_key
+        FROM ({_front(order, order.after)}) front JOIN comparison c ON c.id = front.id
+        ORDER BY c.{order.column} DESC, c.id DESC LIMIT 1"""
 
 
 _PICK = {sampling: _pick(order) for sampling, order in _ORDERS.items()}
@@ -117,15 +126,24 @@ _FREE = "pause.reason IS NULL AND held.comparison_id IS NULL AND"
 # First statement of `next`: k, the sampling mode, why this annotator is paused (if they are), the comparison
 # they already hold a live lease on (reload keeps progress), else a candidate: the first free comparison of
 # the first window in the dataset's order, and, with the dataset's gold rate as the chance (%(gold_draw)s), a
-# gold item. The gold item is served only when there is ordinary work too: served alone, it would stand out. Each lateral's gate only reads columns of earlier ones, so PostgreSQL evaluates it
-# once (a one-time filter) and the searches not needed never run. Leases are soft state: this transaction
-# commits without waiting for the WAL flush (a crash can only return leased work to the pool early); votes do.
+# gold item, served only when there is ordinary work too (served alone, it would stand out). Each lateral's
+# gate reads only columns of earlier ones, so PostgreSQL evaluates it once (a one-time filter) and the
+# searches not needed never run. Leases are soft state: this transaction commits without waiting for the WAL
+# flush (a crash can only return leased work to the pool early); votes do.
+_K = "d.annotations_per_comparison"
+_SEQUENTIAL = _pick(
+    _ORDERS[Sampling.SEQUENTIAL], gate=f"{_FREE} d.sampling = 'sequential' AND", k=_K, start="true"
+)
+_RANDOM = _pick(_ORDERS[Sampling.RANDOM], gate=f"{_FREE} d.sampling = 'random' AND", k=_K, start="true")
+_UNCERTAIN = _pick(
+    _ORDERS[Sampling.UNCERTAINTY], gate=f"{_FREE} d.sampling = 'uncertainty' AND", k=_K, start="true"
+)
 _START = f"""
     SELECT set_config('synchronous_commit', 'off', true) AS async_commit,
            d.annotations_per_comparison AS k, d.sampling, pause.reason AS paused,
            held.comparison_id AS held, gold.id AS gold,
-           coalesce(sequential.id, shuffled.id) AS candidate,
-           coalesce(sequential.sample_key, shuffled.sample_key) AS candidate_key
+           coalesce(sequential.id, shuffled.id, uncertain.id) AS candidate,
+           coalesce(shuffled.sort_key, uncertain.sort_key) AS candidate_key
     FROM dataset d
     LEFT JOIN annotator_pause pause
            ON pause.annotator_id = %(annotator_id)s AND pause.dataset_id = d.id AND pause.paused_at IS NOT NULL
@@ -146,26 +164,9 @@ _START = f"""
                           WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
         ORDER BY c.id LIMIT 1
     ) gold ON true
-    LEFT JOIN LATERAL (
-        {
-    _pick(
-        _ORDERS[Sampling.SEQUENTIAL],
-        gate=f"{_FREE} d.sampling <> 'random' AND",
-        k="d.annotations_per_comparison",
-        start="true",
-    )
-}
-    ) sequential ON true
-    LEFT JOIN LATERAL (
-        {
-    _pick(
-        _ORDERS[Sampling.RANDOM],
-        gate=f"{_FREE} d.sampling = 'random' AND",
-        k="d.annotations_per_comparison",
-        start="true",
-    )
-}
-    ) shuffled ON true
+    LEFT JOIN LATERAL ({_SEQUENTIAL}) sequential ON true
+    LEFT JOIN LATERAL ({_RANDOM}) shuffled ON true
+    LEFT JOIN LATERAL ({_UNCERTAIN}) uncertain ON true
     WHERE d.id = %(dataset_id)s
 """
 
@@ -250,9 +251,9 @@ async def next_comparison(
         await connection.rollback()
         raise ForbiddenError(start["paused"])
     params["k"] = start["k"]
-    sampling = Sampling.RANDOM if start["sampling"] == Sampling.RANDOM else Sampling.SEQUENTIAL
+    sampling = Sampling(start["sampling"])
     candidate: dict[str, Any] | None = (
-        {"id": start["candidate"], "sample_key": start["candidate_key"]} if start["candidate"] else None
+        {"id": start["candidate"], "sort_key": start["candidate_key"]} if start["candidate"] else None
     )
     if start["held"] is not None:
         refreshed = await fetch_all(connection, _REFRESH, params | {"comparison_id": start["held"]})
@@ -278,10 +279,10 @@ async def next_comparison(
         else:
             # Nothing free in this window: move to the next one, if any.
             last = await _first(connection, _WINDOW_END[sampling], params)
-            if last is None:
+            if last is None or last["id"] is None:
                 await connection.commit()
                 return None
-        params["after_id"], params["after_key"] = last["id"], last["sample_key"]
+        params["after_id"], params["after_key"] = last["id"], last["sort_key"]
         candidate = await _first(connection, _PICK[sampling], params)
 
 

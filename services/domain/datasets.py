@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
-from services.core.enums import ModelKind, Sampling
+from services.core.enums import Sampling
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.orm import Dataset, ModelVersion
+from services.core.orm import Dataset
+from services.domain import scores
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
@@ -149,23 +150,16 @@ def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
 def with_progress(session: Session, dataset_id: int) -> DatasetProgress:
     dataset = get(session, dataset_id)
     progress = _progress(session, [dataset.id]).get(dataset.id, Progress())
-    return DatasetProgress(dataset, progress, sampling_state(session, dataset))
+    return DatasetProgress(dataset, progress, scores.sampling_state(session, dataset))
 
 
 def list_with_progress(session: Session) -> list[DatasetProgress]:
     datasets = list(session.scalars(select(Dataset).order_by(Dataset.id)))
     progress = _progress(session, [d.id for d in datasets])
-    return [DatasetProgress(d, progress.get(d.id, Progress()), sampling_state(session, d)) for d in datasets]
-
-
-def sampling_state(session: Session, dataset: Dataset) -> str:
-    """What `next` does with the dataset's `sampling` now: uncertainty sampling, which orders comparisons by
-    a reward model's scores, falls back to sequential order and says why."""
-    if dataset.sampling != Sampling.UNCERTAINTY:
-        return str(dataset.sampling)
-    if session.scalar(select(ModelVersion.id).where(ModelVersion.kind == ModelKind.REWARD).limit(1)) is None:
-        return "sequential (uncertainty sampling needs a reward model; there is none yet)"
-    return "sequential (uncertainty sampling: no comparison of this dataset has a reward-model score yet)"
+    return [
+        DatasetProgress(d, progress.get(d.id, Progress()), scores.sampling_state(session, d))
+        for d in datasets
+    ]
 
 
 # Counted from this annotator's own votes (cheap) and the open comparisons (an index-only count), rather

@@ -242,9 +242,11 @@ def test_uncertainty_without_scores_falls_back_to_sequential_and_says_so(
     dataset = make_dataset(3, sampling="uncertainty")
     assert dataset["sampling"] == "uncertainty"
     assert dataset["sampling_state"].startswith("sequential (uncertainty sampling")
-    any_reward = db.execute(text("SELECT count(*) FROM model_version WHERE kind = 'reward'")).scalar_one()
-    if not any_reward:
-        assert "needs a reward model" in dataset["sampling_state"]
+    promoted = db.execute(
+        text("SELECT count(*) FROM model_version WHERE kind = 'reward' AND promoted")
+    ).scalar_one()
+    if not promoted:
+        assert "needs a promoted reward model" in dataset["sampling_state"]
     assert (
         admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"] == dataset["sampling_state"]
     )

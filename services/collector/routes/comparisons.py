@@ -14,8 +14,9 @@ from services.collector.upload import spool_body
 from services.core.enums import ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
-from services.domain import comparisons, gold, imports
+from services.domain import comparisons, gold, imports, scores
 from services.domain.comparisons import NewComparison
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["comparisons"])
 
@@ -24,7 +25,8 @@ router = APIRouter(tags=["comparisons"])
 def add_comparisons(
     dataset_id: IdPath, body: ComparisonsCreate, session: SessionDep, _: AdminDep
 ) -> ComparisonsCreated:
-    """Add up to max_batch_items (1000) comparisons; all or none are stored."""
+    """Add up to max_batch_items (1000) comparisons; all or none are stored. In an uncertainty dataset, the
+    worker is asked to score them with the promoted reward model."""
     limit = get_settings().max_batch_items
     if len(body.items) > limit:
         raise PayloadTooLargeError(f"at most {limit} items per request ({len(body.items)} sent)")
@@ -55,4 +57,5 @@ async def import_comparisons(
         result = await run_in_threadpool(
             imports.import_file, session, dataset_id, body, format=format, with_preferences=with_preferences
         )
+    await run_in_threadpool(scores.request_scoring, session, dataset_id, enqueue=enqueue_job)
     return ImportResultPublic(comparisons=result.comparisons, preferences=result.preferences)

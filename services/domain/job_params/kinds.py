@@ -181,6 +181,18 @@ class GenerateComparisonsParams(JobParams):
     batch_size: int = param(16, ge=1, le=1024, help="prompts per generate() call")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScoreComparisonsParams(JobParams):
+    """score_comparisons: a reward model's margin |r(x, y_a) - r(x, y_b)| on each open comparison of the
+    dataset it has not scored yet, the order of uncertainty sampling (docs/quality.md); no model version. The
+    collector queues it itself for uncertainty datasets."""
+
+    reward_model_version_id: int | None = version_id(
+        REWARD_VERSION_HELP.replace("optimise against", "score with")
+    )
+    batch_size: int = param(256, ge=1, le=4096, help="comparisons scored and stored per transaction")
+
+
 PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
     {
         JobKind.REWARD_MODEL: RewardModelParams,
@@ -189,5 +201,6 @@ PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
         JobKind.DPO: DpoParams,
         JobKind.RLOO: RlooParams,
         JobKind.GENERATE_COMPARISONS: GenerateComparisonsParams,
+        JobKind.SCORE_COMPARISONS: ScoreComparisonsParams,
     }
 )

@@ -111,13 +111,13 @@ def upgrade() -> None:
     op.create_index(
         op.f("comparison_score_model_version_id_idx"), "comparison_score", ["model_version_id"], unique=False
     )
-    op.drop_constraint("job_kind_ck", "job", type_="check")
+    op.drop_constraint(op.f("job_kind_ck"), "job", type_="check")
     op.create_check_constraint(op.f("job_kind_ck"), "job", f"kind IN ({JOB_KINDS}, 'score_comparisons')")
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM job WHERE kind = 'score_comparisons'")
-    op.drop_constraint("job_kind_ck", "job", type_="check")
+    op.drop_constraint(op.f("job_kind_ck"), "job", type_="check")
     op.create_check_constraint(op.f("job_kind_ck"), "job", f"kind IN ({JOB_KINDS})")
     op.drop_index(op.f("comparison_score_model_version_id_idx"), table_name="comparison_score")
     op.drop_table("comparison_score")
@@ -133,11 +133,11 @@ def downgrade() -> None:
         ["dataset_id", "id"],
         postgresql_where=sa.text("NOT is_complete"),
     )
-    op.drop_constraint("comparison_gold_ck", "comparison", type_="check")
+    op.drop_constraint(op.f("comparison_gold_ck"), "comparison", type_="check")
     op.drop_column("comparison", "reward_margin")
     op.drop_column("comparison", "sample_key")
     op.drop_column("comparison", "gold")
-    op.drop_constraint("dataset_sampling_ck", "dataset", type_="check")
-    op.drop_constraint("dataset_gold_rate_ck", "dataset", type_="check")
+    op.drop_constraint(op.f("dataset_sampling_ck"), "dataset", type_="check")
+    op.drop_constraint(op.f("dataset_gold_rate_ck"), "dataset", type_="check")
     op.drop_column("dataset", "sampling")
     op.drop_column("dataset", "gold_rate")

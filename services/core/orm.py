@@ -169,8 +169,9 @@ class Prompt(Base):
 class Comparison(Base):
     __tablename__ = "comparison"
     __table_args__ = (
-        # `next` scans only ordinary comparisons still open, in id order (sequential sampling) or in the order
-        # of their random key (random sampling): its cost does not grow with finished work.
+        # `next` scans only ordinary comparisons still open, in id order (sequential sampling), in the order
+        # of their random key (random) or of their reward margin (uncertainty): its cost does not grow with
+        # finished work.
         Index(
             "comparison_open_dataset_id_id_idx",
             "dataset_id",
@@ -181,6 +182,13 @@ class Comparison(Base):
             "comparison_open_dataset_id_sample_key_id_idx",
             "dataset_id",
             "sample_key",
+            "id",
+            postgresql_where=text("NOT is_complete AND gold IS NULL"),
+        ),
+        Index(
+            "comparison_open_dataset_id_reward_margin_id_idx",
+            "dataset_id",
+            "reward_margin",
             "id",
             postgresql_where=text("NOT is_complete AND gold IS NULL"),
         ),

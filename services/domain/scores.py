@@ -88,7 +88,7 @@ def store(session: Session, version_id: int, margins: Sequence[tuple[int, float]
 
 def request_scoring(session: Session, dataset_id: int, *, enqueue: Callable[[int], None]) -> Job | None:
     """Queue a score_comparisons job for an uncertainty dataset when the promoted reward model has open
-    comparisons of it left to score and no such job is queued yet; None when none is needed."""
+    comparisons of it left to score and no job of that version is queued for it yet; None when none is needed."""
     dataset = session.get(Dataset, dataset_id)
     reward = model_versions.promoted(session, ModelKind.REWARD)
     if dataset is None or dataset.sampling != Sampling.UNCERTAINTY or reward is None:
@@ -98,6 +98,7 @@ def request_scoring(session: Session, dataset_id: int, *, enqueue: Callable[[int
             Job.kind == JobKind.SCORE_COMPARISONS,
             Job.dataset_id == dataset_id,
             Job.status == JobStatus.QUEUED,
+            Job.params["reward_model_version_id"].as_integer() == reward.id,
         )
     )
     if queued is not None or not unscored(session, dataset_id, reward.id, after=0, limit=1):

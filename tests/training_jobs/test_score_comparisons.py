@@ -71,8 +71,10 @@ def test_collector_queues_scoring_for_new_comparisons_and_promotions(
         dataset = uncertainty_dataset(admin, 5)
         for target in (waiting, dataset):
             jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
-            (job,) = [j for j in jobs if j["dataset_id"] == target["id"]]
-            assert job["params"] == {"reward_model_version_id": version.id}
+            mine = {"reward_model_version_id": version.id}
+            matching = [j for j in jobs if j["dataset_id"] == target["id"] and j["params"] == mine]
+            assert len(matching) == 1
+            job = matching[0]
             assert wait_for_job(admin, job["id"])["status"] == "succeeded"
             assert set(stored_margins(db, version.id)) >= set(target["ids"])
             state = admin.get(f"/api/v1/datasets/{target['id']}").json()["sampling_state"]
@@ -80,7 +82,8 @@ def test_collector_queues_scoring_for_new_comparisons_and_promotions(
         # All scored: more promotions or requests queue nothing more for them.
         assert admin.post(f"/api/v1/models/{version.id}/promote").status_code == 200
         jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
-        assert len([j for j in jobs if j["dataset_id"] in (waiting["id"], dataset["id"])]) == 2
+        targets = (waiting["id"], dataset["id"])
+        assert len([j for j in jobs if j["dataset_id"] in targets and j["params"] == mine]) == 2
     finally:
         if before is not None:
             admin.post(f"/api/v1/models/{before}/promote").raise_for_status()

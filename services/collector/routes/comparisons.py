@@ -33,7 +33,9 @@ def add_comparisons(
     if not body.items:
         raise InvalidInputError("items must not be empty")
     items = [NewComparison(i.prompt, i.response_a, i.response_b, i.metadata, gold=i.gold) for i in body.items]
-    return ComparisonsCreated(ids=comparisons.add_comparisons(session, dataset_id, items))
+    ids = comparisons.add_comparisons(session, dataset_id, items)
+    scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
+    return ComparisonsCreated(ids=ids)
 
 
 @router.put("/comparisons/{comparison_id}/gold")

@@ -85,13 +85,6 @@ class TrainingParams(JobParams):
     trainable: list[str] | None = param(
         None, help="train only parameters whose names start with one of these prefixes (heads always train)"
     )
-    min_trust: float | None = param(
-        None,
-        ge=0,
-        le=1,
-        help="leave out the votes of annotators whose trust on the dataset is below this (docs/quality.md); "
-        "null: every vote",
-    )
     num_processes: int = param(
         1,
         ge=1,
@@ -106,3 +99,16 @@ class TrainingParams(JobParams):
         if self.trainable is not None and (not self.trainable or not all(self.trainable)):
             return "params.trainable must be a non-empty list of parameter name prefixes"
         return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoteTrainingParams(TrainingParams):
+    """What every kind that trains on the dataset's votes (reward_model, sft, dpo) understands."""
+
+    min_trust: float | None = param(
+        None,
+        ge=0,
+        le=1,
+        help="leave out the votes of annotators whose trust on the dataset is below this (docs/quality.md); "
+        "null: every vote",
+    )

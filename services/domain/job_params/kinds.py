@@ -11,7 +11,14 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from services.core.enums import JobKind
-from services.domain.job_params.fields import MAX_ID, JobParams, TrainingParams, param, version_id
+from services.domain.job_params.fields import (
+    MAX_ID,
+    JobParams,
+    TrainingParams,
+    VoteTrainingParams,
+    param,
+    version_id,
+)
 
 POLICY_VERSION_HELP = (
     "start from this policy version (default: the job's base_model, else the promoted policy, else "
@@ -54,7 +61,7 @@ RESERVED_FIELDS = frozenset(
 
 
 @dataclass(frozen=True, kw_only=True)
-class RewardModelParams(TrainingParams):
+class RewardModelParams(VoteTrainingParams):
     """reward_model: a Bradley-Terry reward model from the dataset's preferences (TRL's RewardTrainer), trained
     LP-FT: first the head alone on the frozen encoder (the probe), then everything."""
 
@@ -81,7 +88,7 @@ class RewardModelParams(TrainingParams):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SftParams(TrainingParams):
+class SftParams(VoteTrainingParams):
     """sft: supervised fine-tuning of a policy on the chosen responses of the dataset's decided comparisons."""
 
     TRL_CONFIG: ClassVar[str | None] = "SFTConfig"
@@ -94,7 +101,7 @@ class SftParams(TrainingParams):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DpoParams(TrainingParams):
+class DpoParams(VoteTrainingParams):
     """dpo: a policy straight from the preferences, no reward model (TRL's DPOTrainer)."""
 
     TRL_CONFIG: ClassVar[str | None] = "DPOConfig"

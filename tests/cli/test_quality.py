@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.test_annotators import rlhf
+from tests.helpers.cli import rlhf
 from tests.helpers.collector import comparison_items, unique
 
 

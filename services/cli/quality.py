@@ -11,7 +11,7 @@ from services.cli.annotators import ANNOTATOR_ARGUMENT, annotators_app, find_ann
 from services.cli.data import dataset_id
 from services.cli.render import console, fail, fail_request
 from services.client import CollectorClient, CollectorError
-from services.collector.schemas import AnnotatorQualityPublic
+from services.collector.quality_schemas import AnnotatorQualityPublic
 from services.core.enums import JUDGEMENTS
 
 DATASET_ARGUMENT = typer.Argument(..., help="Dataset name")

@@ -15,11 +15,10 @@ import httpx
 from pydantic import BaseModel
 
 from services.client.errors import CollectorError
+from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic
 from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
-    AnnotatorQualitiesPublic,
-    AnnotatorQualityPublic,
     AnnotatorsPublic,
     ApiKeyCreated,
     ApiKeyPublic,

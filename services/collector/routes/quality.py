@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic
+from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic
 from services.domain import gold, quality
 
 router = APIRouter(tags=["quality"])

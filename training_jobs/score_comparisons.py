@@ -21,11 +21,14 @@ def run(ctx: JobContext[ScoreComparisonsParams]) -> JobResult:
     if ctx.dataset_id is None:
         raise JobInputError("a score_comparisons job needs a dataset")
     params = ctx.params
-    source = checkpoints.reward_model_source(params.reward_model_version_id)
-    if source.version_id is None:
-        raise JobInputError("score_comparisons needs a reward model version")
-    scorer = load_reward_scorer(source.path, source.name)
-    scorer.model.to(device())
+    source = checkpoints.reward_source(None, params.reward_model_version_id)
+    if not isinstance(source, checkpoints.ModelSource) or source.version_id is None:
+        raise JobInputError(
+            "score_comparisons scores with one reward model version and the default reward is a combination: "
+            "pass params.reward_model_version_id"
+        )
+    scorer = load_reward_scorer(source)
+    scorer.module.to(device())
     with session_scope() as session:
         total = scores.count_unscored(session, ctx.dataset_id, source.version_id)
     ctx.log(f"scoring {total} open comparisons of dataset {ctx.dataset_id} with {source.name}")

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.core.artifacts import version_path
 from services.core.enums import ModelKind
 from tests.helpers.collector import AnnotatorClient, comparison_items, unique
 from tests.helpers.jobs import Worker, submit, wait_for_job
 from tests.helpers.tiny_models import add_version
+from training_jobs.checkpoints import model_version_source
 from training_jobs.reward_adapter import load_reward_scorer
 
 
@@ -45,7 +45,7 @@ def test_scores_are_the_reward_models_margins_and_order_next(
     assert job["status"] == "succeeded", job
     assert job["metrics"]["scored"] == 12
 
-    scorer = load_reward_scorer(str(version_path(version.path)), version.name)
+    scorer = load_reward_scorer(model_version_source(version.id))
     prompts = [item["prompt"] for item in dataset["items"]]
     rewards_a = scorer(prompts, [item["response_a"] for item in dataset["items"]])
     rewards_b = scorer(prompts, [item["response_b"] for item in dataset["items"]])

@@ -260,9 +260,12 @@ def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[
     """The dataset's prompts (up to the job's snapshot), split deterministically into train and held out."""
     assert ctx.dataset_id is not None
     prompts = data.dataset_prompts(
-        ctx.dataset_id, max_comparison_id=ctx.data_snapshot.get("max_comparison_id")
+        ctx.dataset_id,
+        max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
+        max_example_id=ctx.data_snapshot.get("max_example_id"),
     )
-    train, held_out = data.split_train_eval(prompts, eval_fraction=eval_fraction)
+    texts = [data.prompt_text(prompt) for prompt in prompts]
+    train, held_out = data.split_train_eval(texts, eval_fraction=eval_fraction)
     if not train or not held_out:
         raise JobInputError(
             f"dataset {ctx.dataset_id} has {len(prompts)} distinct prompt(s); at least two are needed "

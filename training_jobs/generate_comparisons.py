@@ -29,20 +29,23 @@ def run(ctx: JobContext[GenerateComparisonsParams]) -> JobResult:
         raise JobInputError("a generate_comparisons job needs a dataset (its prompts)")
     params = ctx.params
     prompts = data.dataset_prompts(
-        ctx.dataset_id, max_comparison_id=ctx.data_snapshot.get("max_comparison_id")
+        ctx.dataset_id,
+        max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
+        max_example_id=ctx.data_snapshot.get("max_example_id"),
     )
     if params.num_prompts is not None:
         prompts = prompts[: params.num_prompts]
+    texts = [data.prompt_text(prompt) for prompt in prompts]
     policy_a = checkpoints.policy_source(ctx, params.policy_version_id)
     two_policies = params.other_policy_version_id is not None
     policy_b = checkpoints.policy_source(ctx, params.other_policy_version_id) if two_policies else policy_a
     ctx.log(f"sampling for {len(prompts)} prompts: A from {policy_a.name}, B from {policy_b.name}")
 
     if two_policies:
-        responses_a = _sample(ctx, policy_a.path, prompts, samples_per_prompt=1, span=(0.0, 0.45))
-        responses_b = _sample(ctx, policy_b.path, prompts, samples_per_prompt=1, span=(0.45, 0.9))
+        responses_a = _sample(ctx, policy_a.path, texts, samples_per_prompt=1, span=(0.0, 0.45))
+        responses_b = _sample(ctx, policy_b.path, texts, samples_per_prompt=1, span=(0.45, 0.9))
     else:
-        both = _sample(ctx, policy_a.path, prompts, samples_per_prompt=2, span=(0.0, 0.9))
+        both = _sample(ctx, policy_a.path, texts, samples_per_prompt=2, span=(0.0, 0.9))
         responses_a, responses_b = both[0::2], both[1::2]
 
     metadata = {"job_id": ctx.job_id, "policy_a": policy_a.name, "policy_b": policy_b.name}

@@ -128,6 +128,7 @@ def kind_help(described: KindDescription) -> str:
         ]
     if described.default_base_model:
         lines += ["", f"Default --base-model: {described.default_base_model}"]
+    lines += ["", f"--dataset: a {' or '.join(described.dataset_kinds)} dataset"]
     return "\n".join(lines)
 
 

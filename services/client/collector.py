@@ -8,14 +8,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-import httpx
-from pydantic import BaseModel
-
-from services.client.errors import CollectorError
-from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic
+from services.client.http import HttpClient
+from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
@@ -26,7 +23,6 @@ from services.collector.schemas import (
     AssignmentPublic,
     DatasetPublic,
     DatasetsPublic,
-    GoldPublic,
     ImportResultPublic,
     JobKindsPublic,
     JobPublic,
@@ -40,6 +36,7 @@ from services.collector.schemas import (
 from services.core.enums import (
     ApiKeyScope,
     Choice,
+    DatasetKind,
     ExportFormat,
     ImportFormat,
     JobKind,
@@ -52,35 +49,14 @@ from services.core.enums import (
 from services.core.settings import Settings, get_settings
 
 API = "/api/v1"
-SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
-class CollectorClient:
+class CollectorClient(HttpClient):
     """One bearer token (the admin's, an API key, or an annotator's) and the collector's URL.
 
     Every error is a CollectorError that names the request, the answer, and where the URL and the token
     came from (`url_source`, `token_source`): what a user needs to tell a wrong token from a wrong server.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        url_source: str = "given",
-        token_source: str = "given",
-        timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.url_source = url_source
-        self.token_source = token_source
-        self.http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, timeout: float = 60.0) -> CollectorClient:
@@ -109,15 +85,6 @@ class CollectorClient:
             timeout=self.http.timeout.read or 60.0,
         )
 
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> CollectorClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- datasets, comparisons, imports, exports, stats -----------------------------------------------
 
     def list_datasets(self) -> list[DatasetPublic]:
@@ -133,6 +100,7 @@ class CollectorClient:
         self,
         name: str,
         *,
+        kind: DatasetKind = DatasetKind.PREFERENCE,
         guidelines: str = "",
         annotations_per_comparison: int = 1,
         gold_rate: float = 0.0,
@@ -140,6 +108,7 @@ class CollectorClient:
     ) -> DatasetPublic:
         body = {
             "name": name,
+            "kind": kind.value,
             "guidelines": guidelines,
             "annotations_per_comparison": annotations_per_comparison,
             "gold_rate": gold_rate,
@@ -158,12 +127,35 @@ class CollectorClient:
         *,
         format: ImportFormat,
         with_preferences: bool = False,
+        dedupe: bool = True,
     ) -> ImportResultPublic:
-        """Import a JSONL body (bytes, or chunks streamed as they are read)."""
+        """Import a JSONL body (bytes, or chunks streamed as they are read) into a dataset."""
         return self._post(
             f"{API}/datasets/{dataset_id}/import",
             ImportResultPublic,
-            params={"format": format.value, "with_preferences": str(with_preferences).lower()},
+            params=_import_params(format, with_preferences, dedupe),
+            content=body,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+
+    def create_and_import(
+        self,
+        name: str,
+        body: bytes | Iterable[bytes],
+        *,
+        format: ImportFormat,
+        kind: DatasetKind | None = None,
+        with_preferences: bool = False,
+        dedupe: bool = True,
+    ) -> ImportResultPublic:
+        """Create a dataset and import into it, in one transaction (kind None: the file's first row's)."""
+        params = _import_params(format, with_preferences, dedupe) | {"name": name}
+        if kind is not None:
+            params["kind"] = kind.value
+        return self._post(
+            f"{API}/datasets/import",
+            ImportResultPublic,
+            params=params,
             content=body,
             headers={"Content-Type": "application/x-ndjson"},
         )
@@ -356,39 +348,10 @@ class CollectorClient:
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
 
-    # --- plumbing -------------------------------------------------------------------------------------
 
-    def _get(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("GET", path, **kwargs).json())
-
-    def _post(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("POST", path, **kwargs).json())
-
-    def _put(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("PUT", path, **kwargs).json())
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
-            raise CollectorError(
-                f"cannot reach the collector ({type(error).__name__}: {error}); its URL came from {self.url_source}",
-                request=f"{method} {self.base_url}{path}",
-                token_source=self.token_source,
-            ) from error
-        if response.is_error:
-            raise self._error(response)
-        return response
-
-    def _error(self, response: httpx.Response) -> CollectorError:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        return CollectorError(
-            f"error {response.status_code}: {detail}",
-            request=f"{response.request.method} {response.request.url}",
-            token_source=self.token_source,
-            status_code=response.status_code,
-            detail=detail,
-        )
+def _import_params(format: ImportFormat, with_preferences: bool, dedupe: bool) -> dict[str, str]:
+    return {
+        "format": format.value,
+        "with_preferences": str(with_preferences).lower(),
+        "dedupe": str(dedupe).lower(),
+    }

@@ -1,11 +1,29 @@
-"""The collector's answers about annotator quality on a dataset (docs/quality.md); the rest of its request
-and response models are in schemas.py."""
+"""The collector's gold items and its answers about annotator quality on a dataset (docs/quality.md); the rest
+of its request and response models are in schemas.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.core.inputs import StrictInput
+
+# A gold item's answer: a real judgement (services/core/enums.JUDGEMENTS), never a skip.
+Gold = Literal["a", "b", "tie"]
+
+
+class GoldUpdate(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    refuse_nul = True  # stored in PostgreSQL (services/core/inputs.py)
+
+    gold: Gold | None = Field(description="the known answer; null: an ordinary comparison again")
+
+
+class GoldPublic(BaseModel):
+    comparison_id: int
+    gold: str | None
 
 
 class AnnotatorQualityPublic(BaseModel):

@@ -31,6 +31,7 @@ from services.core.enums import (
     AnnotatorRole,
     ApiKeyScope,
     Choice,
+    DatasetKind,
     JobKind,
     JobStatus,
     ModelKind,
@@ -124,10 +125,15 @@ class Dataset(Base):
         CheckConstraint("annotations_per_comparison BETWEEN 1 AND 100", name="annotations_per_comparison"),
         CheckConstraint("gold_rate BETWEEN 0 AND 1", name="gold_rate"),
         CheckConstraint(one_of("sampling", Sampling), name="sampling"),
+        CheckConstraint(one_of("kind", DatasetKind), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Preference datasets hold comparisons; the other kinds hold examples.
+    kind: Mapped[str] = mapped_column(
+        String(20), default=DatasetKind.PREFERENCE, server_default=DatasetKind.PREFERENCE.value
+    )
     guidelines: Mapped[str] = mapped_column(Text, default="", server_default="")
     annotations_per_comparison: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The chance that `next` offers a gold item (one this annotator has not answered) rather than the queue's.
@@ -156,14 +162,25 @@ class AnnotatorPause(Base):
 
 
 class Prompt(Base):
-    """A prompt text, stored once however many comparisons or datasets use it."""
+    """A prompt, a text or a conversation, stored once however many comparisons or datasets use it.
+
+    A conversation keeps its messages (`[{"role","content"}]`) and a plain-text rendering in `text`;
+    `text_sha256` is the hash of its content key (services/domain/prompts.py).
+    """
 
     __tablename__ = "prompt"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+    # none_as_null: a text prompt's messages are SQL NULL, not JSON null (queries test IS NULL)
+    messages: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB(none_as_null=True))
     text_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _now()
+
+
+def _open_index(name: str, *columns: str) -> Index:
+    """An index of the ordinary (not gold) comparisons still open."""
+    return Index(name, *columns, postgresql_where=text("NOT is_complete AND gold IS NULL"))
 
 
 class Comparison(Base):
@@ -172,30 +189,22 @@ class Comparison(Base):
         # `next` scans only ordinary comparisons still open, in id order (sequential sampling), in the order
         # of their random key (random) or of their reward margin (uncertainty): its cost does not grow with
         # finished work.
-        Index(
-            "comparison_open_dataset_id_id_idx",
-            "dataset_id",
-            "id",
-            postgresql_where=text("NOT is_complete AND gold IS NULL"),
-        ),
-        Index(
-            "comparison_open_dataset_id_sample_key_id_idx",
-            "dataset_id",
-            "sample_key",
-            "id",
-            postgresql_where=text("NOT is_complete AND gold IS NULL"),
-        ),
-        Index(
-            "comparison_open_dataset_id_reward_margin_id_idx",
-            "dataset_id",
-            "reward_margin",
-            "id",
-            postgresql_where=text("NOT is_complete AND gold IS NULL"),
-        ),
+        _open_index("comparison_open_dataset_id_id_idx", "dataset_id", "id"),
+        _open_index("comparison_open_dataset_id_sample_key_id_idx", "dataset_id", "sample_key", "id"),
+        _open_index("comparison_open_dataset_id_reward_margin_id_idx", "dataset_id", "reward_margin", "id"),
         Index(
             "comparison_gold_dataset_id_id_idx", "dataset_id", "id", postgresql_where=text("gold IS NOT NULL")
         ),
         CheckConstraint(one_of("gold", JUDGEMENTS), name="gold"),
+        # An import's duplicate check looks pairs up by content (services/domain/comparisons.py): a probe per
+        # pair, however many comparisons share the prompt.
+        Index(
+            "comparison_dataset_id_prompt_id_responses_idx",
+            "dataset_id",
+            "prompt_id",
+            func.md5(text("response_a")),
+            func.md5(text("response_b")),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -203,6 +212,8 @@ class Comparison(Base):
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id"), index=True)
     response_a: Mapped[str] = mapped_column(Text)
     response_b: Mapped[str] = mapped_column(Text)
+    # A reference answer (for ROUGE-style rewards), when the data has one.
+    reference: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, default=dict, server_default=EMPTY_JSON
     )
@@ -234,6 +245,26 @@ class ComparisonScore(Base):
         ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     margin: Mapped[float] = mapped_column(Float)  # |r(x, y_a) - r(x, y_b)|
+    created_at: Mapped[datetime] = _now()
+
+
+class Example(Base):
+    """A row of a prompt, demonstration or labelled dataset: a prompt (a labelled row's text) with its
+    reference (prompt), completion (demonstration) or label (labelled)."""
+
+    __tablename__ = "example"
+    __table_args__ = (Index("example_dataset_id_prompt_id_idx", "dataset_id", "prompt_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id"), index=True)
+    completion: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    # A string, an integer or a boolean, as imported.
+    label: Mapped[Any | None] = mapped_column(JSONB(none_as_null=True))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, default=dict, server_default=EMPTY_JSON
+    )
     created_at: Mapped[datetime] = _now()
 
 

@@ -31,10 +31,11 @@ from typing import Any
 import psycopg
 
 from services.core.db import fetch_all
-from services.core.enums import Sampling
-from services.core.errors import ForbiddenError, NotFoundError
+from services.core.enums import DatasetKind, Sampling
+from services.core.errors import ConflictError, ForbiddenError, NotFoundError
 from services.core.settings import get_settings
 from services.domain.annotators import Identity
+from services.domain.prompts import PromptValue
 
 # How many open comparisons at the front of the queue one statement looks at; the next window is read only
 # when all of them are taken, locked or already judged by this annotator.
@@ -44,7 +45,7 @@ WINDOW = 64
 @dataclass(frozen=True)
 class Assignment:
     comparison_id: int
-    prompt: str
+    prompt: PromptValue  # a text, or a conversation: a list of {"role", "content"} messages
     response_a: str
     response_b: str
     lease_expires_at: datetime
@@ -140,7 +141,7 @@ _UNCERTAIN = _pick(
 )
 _START = f"""
     SELECT set_config('synchronous_commit', 'off', true) AS async_commit,
-           d.annotations_per_comparison AS k, d.sampling, pause.reason AS paused,
+           d.annotations_per_comparison AS k, d.kind, d.sampling, pause.reason AS paused,
            held.comparison_id AS held, gold.id AS gold,
            coalesce(sequential.id, shuffled.id, uncertain.id) AS candidate,
            coalesce(shuffled.sort_key, uncertain.sort_key) AS candidate_key
@@ -171,7 +172,7 @@ _START = f"""
 """
 
 _ASSIGNMENT = """
-    SELECT x.comparison_id, p.text AS prompt, c.response_a, c.response_b, x.expires_at AS lease_expires_at
+    SELECT x.comparison_id, coalesce(p.messages, to_jsonb(p.text)) AS prompt, c.response_a, c.response_b, x.expires_at AS lease_expires_at
     FROM {source} x JOIN comparison c ON c.id = x.comparison_id JOIN prompt p ON p.id = c.prompt_id
 """
 
@@ -247,6 +248,11 @@ async def next_comparison(
         await connection.rollback()
         raise NotFoundError(f"dataset {dataset_id} not found")
     start = rows[0]
+    if start["kind"] != DatasetKind.PREFERENCE:
+        await connection.rollback()
+        raise ConflictError(
+            f"dataset {dataset_id} is a {start['kind']} dataset: only preference datasets have comparisons to judge"
+        )
     if start["paused"] is not None:
         await connection.rollback()
         raise ForbiddenError(start["paused"])

@@ -1,5 +1,10 @@
 """Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote), both without gold
-items unless asked, and optionally without the votes of annotators below a trust score.
+items unless asked, and optionally without the votes of annotators below a trust score; the other kinds of
+dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and prompt-completion
+types; `{"text","label"}`), `raw` with ids and metadata.
+
+A conversational prompt comes back as its message list, its responses (or completion) as lists of one
+assistant message, as TRL's conversational types have them; a reference is written only where there is one.
 
 PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
 grow with the table (a million votes stream in constant memory).
@@ -14,11 +19,23 @@ from typing import Any, cast
 import psycopg
 
 from services.core.db import get_sessionmaker
-from services.core.enums import ExportFormat
+from services.core.enums import DatasetKind, ExportFormat
 from services.core.errors import InvalidInputError
 from services.domain import quality
 
 CHUNK_ROWS = 2000
+
+# A prompt as stored: its messages, else its text.
+PROMPT = "coalesce(p.messages, to_jsonb(p.text))"
+
+
+def answer(column: str) -> str:
+    """A response or completion: the text, or for a conversational prompt a list of one assistant message."""
+    return (
+        f"CASE WHEN p.messages IS NULL THEN to_jsonb({column}) "
+        f"ELSE jsonb_build_array(jsonb_build_object('role', 'assistant', 'content', {column})) END"
+    )
+
 
 # One line per comparison whose a/b votes have a strict majority (ties, both-bad and skips do not vote).
 # margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
@@ -26,7 +43,7 @@ CHUNK_ROWS = 2000
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
 # Gold items are left out, unless include_gold: then each with answer a or b is one pair by its known answer
 # (margin 0), whatever the votes on it say. Votes of the annotators in `excluded` (min_trust) do not count.
-_TRL = """
+_TRL = f"""
     WITH tally AS (
         SELECT v.comparison_id,
                count(*) FILTER (WHERE v.choice = 'a') AS a,
@@ -45,22 +62,23 @@ _TRL = """
         SELECT id, gold = 'a', 0.0::float8 FROM comparison
         WHERE %(include_gold)s AND dataset_id = %(dataset_id)s AND gold IN ('a', 'b')
     )
-    SELECT json_build_object(
-        'prompt', p.text,
-        'chosen', CASE WHEN t.a_wins THEN c.response_a ELSE c.response_b END,
-        'rejected', CASE WHEN t.a_wins THEN c.response_b ELSE c.response_a END,
+    SELECT (jsonb_build_object(
+        'prompt', {PROMPT},
+        'chosen', {answer("CASE WHEN t.a_wins THEN c.response_a ELSE c.response_b END")},
+        'rejected', {answer("CASE WHEN t.a_wins THEN c.response_b ELSE c.response_a END")},
         'margin', t.margin
-    )::text
+    ) || jsonb_strip_nulls(jsonb_build_object('reference', c.reference)))::text
     FROM decided t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
     ORDER BY c.id
 """
 
-_RAW = """
+_RAW = f"""
     SELECT json_build_object(
         'comparison_id', c.id,
-        'prompt', p.text,
+        'prompt', {PROMPT},
         'response_a', c.response_a,
         'response_b', c.response_b,
+        'reference', c.reference,
         'metadata', c.metadata,
         'source_a_version_id', c.source_a_version_id,
         'source_b_version_id', c.source_b_version_id,
@@ -86,17 +104,52 @@ _RAW = """
 """
 
 
+_EXAMPLES_FROM = """
+    FROM example e JOIN prompt p ON p.id = e.prompt_id
+    WHERE e.dataset_id = %(dataset_id)s
+    ORDER BY e.id
+"""
+
+_EXAMPLES_TRL = {
+    DatasetKind.PROMPT: f"""
+        SELECT (jsonb_build_object('prompt', {PROMPT})
+                || jsonb_strip_nulls(jsonb_build_object('reference', e.reference)))::text {_EXAMPLES_FROM}""",
+    DatasetKind.DEMONSTRATION: f"""
+        SELECT jsonb_build_object('prompt', {PROMPT}, 'completion', {answer("e.completion")})::text
+        {_EXAMPLES_FROM}""",
+    DatasetKind.LABELLED: f"SELECT jsonb_build_object('text', p.text, 'label', e.label)::text {_EXAMPLES_FROM}",
+}
+
+_EXAMPLES_RAW = f"""
+    SELECT json_build_object(
+        'example_id', e.id, 'prompt', {PROMPT}, 'completion', e.completion, 'reference', e.reference,
+        'label', e.label, 'metadata', e.metadata, 'created_at', e.created_at
+    )::text
+    {_EXAMPLES_FROM}
+"""
+
+
 def stream(
-    dataset_id: int, *, format: str, min_trust: float | None = None, include_gold: bool = False
+    dataset_id: int,
+    kind: str,
+    *,
+    format: str,
+    min_trust: float | None = None,
+    include_gold: bool = False,
 ) -> Iterator[bytes]:
-    """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream.
+    """JSONL chunks of the export of a dataset of this kind; opens its own session, which lives as long as
+    the stream.
 
     min_trust: leave out the votes of annotators whose trust on the dataset is below it (services/domain/
-    quality.py; None: keep all). include_gold: gold items too (trl: as pairs by their known answers)."""
+    quality.py; None: keep all). include_gold: gold items too (trl: as pairs by their known answers). Both
+    concern votes, so only preference datasets."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
     if min_trust is not None and not 0 <= min_trust <= 1:
         raise InvalidInputError("min_trust must be between 0 and 1")
+    if kind != DatasetKind.PREFERENCE:
+        query = _EXAMPLES_TRL[DatasetKind(kind)] if format == ExportFormat.TRL else _EXAMPLES_RAW
+        return _lines(query, {"dataset_id": dataset_id})
     query = _TRL if format == ExportFormat.TRL else _RAW
     with get_sessionmaker()() as session:
         excluded = quality.untrusted(session, dataset_id, min_trust)

@@ -17,6 +17,7 @@ from services.core.enums import (
     AnnotatorRole,
     ApiKeyScope,
     Choice,
+    DatasetKind,
     JobKind,
     JobStatus,
     ModelKind,
@@ -40,6 +41,7 @@ def test_migrated_database_matches_the_orm_metadata():
     ("constraint", "enum"),
     [
         ("annotator_role_ck", AnnotatorRole),
+        ("dataset_kind_ck", DatasetKind),
         ("preference_choice_ck", Choice),
         ("preference_shown_left_ck", Side),
         ("model_version_kind_ck", ModelKind),

@@ -24,11 +24,14 @@ def export_dataset(
     min_trust: Annotated[float | None, Query(ge=0, le=1)] = None,
     include_gold: bool = False,
 ) -> StreamingResponse:
-    """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote. min_trust drops
-    the votes of annotators trusted less; gold items only with include_gold (trl: by their known answers)."""
+    """JSONL stream: trl = one decided pair per comparison with its margin (other kinds: their rows as
+    imported); raw = every vote (other kinds: every row with its id and metadata). min_trust drops the votes
+    of annotators trusted less; gold items only with include_gold (trl: by their known answers)."""
     dataset = datasets.get(session, dataset_id)
     return StreamingResponse(
-        exports.stream(dataset.id, format=format, min_trust=min_trust, include_gold=include_gold),
+        exports.stream(
+            dataset.id, dataset.kind, format=format, min_trust=min_trust, include_gold=include_gold
+        ),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="dataset-{dataset.id}.{format}.jsonl"'},
     )

@@ -1,7 +1,7 @@
 """quality: gold items, annotator pauses, sampling order, reward-model scores of comparisons
 
-Revision ID: 0003_quality
-Revises: 0004_rewards
+Revision ID: 0006_quality
+Revises: 0005_chatdata
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_quality"
-down_revision: str | None = "0004_rewards"
+revision: str = "0006_quality"
+down_revision: str | None = "0005_chatdata"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

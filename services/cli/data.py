@@ -86,7 +86,7 @@ import_.__doc__ = (
 def export(
     dataset: str = typer.Argument(..., help="Dataset name"),
     format: ExportFormat = typer.Option(ExportFormat.TRL, "--format"),
-    output: Path = typer.Option(..., "-o", "--output", help="File to write (JSONL); '-' for standard output"),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write; '-' for standard output"),
     min_trust: float | None = typer.Option(
         None,
         "--min-trust",
@@ -98,7 +98,8 @@ def export(
         False, "--include-gold", help="Gold items too (trl: by their answers)."
     ),
 ) -> None:
-    """Export a dataset as JSONL: trl (decided pairs with margins) or raw (every vote)."""
+    """Export a dataset: trl (decided pairs with margins, JSONL), raw (every vote, JSONL) or parquet (the trl
+    pairs as a Parquet file)."""
     with CollectorClient.from_settings(timeout=3600) as client:
         try:
             source = dataset_id(client, dataset)
@@ -110,13 +111,15 @@ def export(
                         sys.stdout.buffer.write(chunk)
                     sys.stdout.buffer.flush()
                     return
-                lines = 0
+                lines = size = 0
                 partial = output.with_name(output.name + ".partial")
                 with partial.open("wb") as sink:
                     for chunk in chunks:
                         lines += chunk.count(b"\n")
+                        size += len(chunk)
                         sink.write(chunk)
                 partial.replace(output)  # a broken stream leaves no half-written file under the real name
         except CollectorError as error:
             fail_request(error)
-    console.print(f"wrote {lines} lines to {output}")
+    written = f"{size} bytes" if format == ExportFormat.PARQUET else f"{lines} lines"
+    console.print(f"wrote {written} to {output}")

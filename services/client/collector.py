@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from services.client.http import HttpClient
+from services.client.transport import CollectorTransport
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
@@ -51,7 +51,7 @@ from services.core.settings import Settings, get_settings
 API = "/api/v1"
 
 
-class CollectorClient(HttpClient):
+class CollectorClient(CollectorTransport):
     """One bearer token (the admin's, an API key, or an annotator's) and the collector's URL.
 
     Every error is a CollectorError that names the request, the answer, and where the URL and the token
@@ -115,6 +115,10 @@ class CollectorClient(HttpClient):
             "sampling": sampling.value,
         }
         return self._post(f"{API}/datasets", DatasetPublic, json=body)
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        """Delete a dataset with its comparisons and votes (refused, 409, while an unfinished job uses it)."""
+        self._request("DELETE", f"{API}/datasets/{dataset_id}")
 
     def add_comparisons(self, dataset_id: int, items: list[dict[str, Any]]) -> list[int]:
         answer = self._request("POST", f"{API}/datasets/{dataset_id}/comparisons", json={"items": items})
@@ -347,6 +351,24 @@ class CollectorClient(HttpClient):
         """Register a classifier folder on the collector's machine as a reward version."""
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
+
+    def unpromote(self, version_id: int) -> ModelVersionPublic:
+        """Stop serving a version; with no promoted policy the inference service serves its default."""
+        return self._post(f"{API}/models/{version_id}/unpromote", ModelVersionPublic)
+
+    def delete_model(self, version_id: int) -> None:
+        """Delete a version and its artifacts (refused, 409, while promoted or used by an unfinished job)."""
+        self._request("DELETE", f"{API}/models/{version_id}")
+
+    def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
+        """Where the API serves training curves (PNG): a job's, or a model version's."""
+        what = f"jobs/{job_id}" if job_id is not None else f"models/{version_id}"
+        return f"{self.base_url}{API}/{what}/curves.png"
+
+    def curves(self, *, job_id: int | None = None, version_id: int | None = None) -> bytes:
+        """The training curves PNG of a job (its model version's) or of a model version."""
+        url = self.curves_url(job_id=job_id, version_id=version_id).removeprefix(self.base_url)
+        return self._request("GET", url).content
 
 
 def _import_params(format: ImportFormat, with_preferences: bool, dedupe: bool) -> dict[str, str]:

@@ -132,11 +132,13 @@ class ImportFormat(StrEnum):
 
 
 class ExportFormat(StrEnum):
-    """JSONL exports: `trl`, one decided pair per comparison (other kinds: their rows in the format they were
-    imported in); `raw`, every vote (other kinds: every row with its id and metadata)."""
+    """Exports: `trl`, one decided pair per comparison (other kinds: their rows in the format they were
+    imported in); `raw`, every vote (other kinds: every row with its id and metadata); `parquet`, a preference
+    dataset's trl rows as a Parquet file."""
 
     TRL = "trl"
     RAW = "raw"
+    PARQUET = "parquet"
 
 
 class ParamSource(StrEnum):

@@ -1,22 +1,27 @@
 """Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote), both without gold
 items unless asked, and optionally without the votes of annotators below a trust score; the other kinds of
 dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and prompt-completion
-types; `{"text","label"}`), `raw` with ids and metadata.
+types; `{"text","label"}`), `raw` with ids and metadata. `parquet` holds a preference dataset's `trl` rows as a
+Parquet file.
 
 A conversational prompt comes back as its message list, its responses (or completion) as lists of one
 assistant message, as TRL's conversational types have them; a reference is written only where there is one.
 
 PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
-grow with the table (a million votes stream in constant memory).
+grow with the table (a million votes stream in constant memory); a Parquet file is written one row group per
+chunk, each sent as soon as it is written.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
 
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from services.core.db import get_sessionmaker
 from services.core.enums import DatasetKind, ExportFormat
@@ -137,30 +142,108 @@ def stream(
     min_trust: float | None = None,
     include_gold: bool = False,
 ) -> Iterator[bytes]:
-    """JSONL chunks of the export of a dataset of this kind; opens its own session, which lives as long as
-    the stream.
+    """The chunks of the export of a dataset of this kind; opens its own session, which lives as long as the
+    stream. A format the dataset cannot have is refused here, before the stream starts.
 
     min_trust: leave out the votes of annotators whose trust on the dataset is below it (services/domain/
-    quality.py; None: keep all). include_gold: gold items too (trl: as pairs by their known answers). Both
-    concern votes, so only preference datasets."""
+    quality.py; None: keep all). include_gold: gold items too (trl, parquet: as pairs by their known
+    answers). Both concern votes, so only preference datasets."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
     if min_trust is not None and not 0 <= min_trust <= 1:
         raise InvalidInputError("min_trust must be between 0 and 1")
     if kind != DatasetKind.PREFERENCE:
+        if format == ExportFormat.PARQUET:
+            raise InvalidInputError(f"format parquet exports preference datasets; this one holds {kind} rows")
         query = _EXAMPLES_TRL[DatasetKind(kind)] if format == ExportFormat.TRL else _EXAMPLES_RAW
         return _lines(query, {"dataset_id": dataset_id})
-    query = _TRL if format == ExportFormat.TRL else _RAW
     with get_sessionmaker()() as session:
         excluded = quality.untrusted(session, dataset_id, min_trust)
-    return _lines(query, {"dataset_id": dataset_id, "excluded": excluded, "include_gold": include_gold})
+    params = {"dataset_id": dataset_id, "excluded": excluded, "include_gold": include_gold}
+    if format == ExportFormat.PARQUET:
+        return _parquet(params, _parquet_schema(dataset_id))
+    return _lines(_TRL if format == ExportFormat.TRL else _RAW, params)
 
 
 def _lines(query: str, params: dict[str, Any]) -> Iterator[bytes]:
+    return (("\n".join(row[0] for row in rows) + "\n").encode() for rows in _chunks(query, params))
+
+
+def _chunks(query: str, params: dict[str, Any]) -> Iterator[list[tuple[Any, ...]]]:
     with get_sessionmaker()() as session:
         driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
         # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
         with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
             cursor.execute(query, params)
             while rows := cursor.fetchmany(CHUNK_ROWS):
-                yield ("\n".join(row[0] for row in rows) + "\n").encode()
+                yield rows
+
+
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+_PARQUET_SHAPE = """
+    SELECT coalesce(bool_or(p.messages IS NOT NULL), false), coalesce(bool_and(p.messages IS NOT NULL), false),
+           coalesce(bool_or(c.reference IS NOT NULL), false)
+    FROM comparison c JOIN prompt p ON p.id = c.prompt_id
+    WHERE c.dataset_id = %(dataset_id)s
+"""
+
+
+def _parquet_schema(dataset_id: int) -> pa.Schema:
+    """A Parquet file has one schema, fixed before its first row group: text or message-list columns as the
+    dataset's prompts are, and `reference` where any comparison has one."""
+    with get_sessionmaker()() as session:
+        driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
+        row = driver.execute(_PARQUET_SHAPE, {"dataset_id": dataset_id}).fetchone()
+    any_chat, all_chat, any_reference = row if row else (False, False, False)
+    if any_chat and not all_chat:
+        raise InvalidInputError(
+            "format parquet needs every prompt of the dataset text, or every one a conversation"
+        )
+    answer_type = _MESSAGES if all_chat else pa.string()
+    fields = [
+        ("prompt", answer_type),
+        ("chosen", answer_type),
+        ("rejected", answer_type),
+        ("margin", pa.float64()),
+    ]
+    return pa.schema(fields + ([("reference", pa.string())] if any_reference else []))
+
+
+class _Drain:
+    """A write-only file that hands over what was written to it: where ParquetWriter writes, so that each
+    row group leaves as soon as it is written."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.position = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.pending += data
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data = bytes(self.pending)
+        self.pending.clear()
+        return data
+
+
+def _parquet(params: dict[str, Any], schema: pa.Schema) -> Iterator[bytes]:
+    """The trl rows, one row group per chunk: the same lines as the trl export, so the two always agree."""
+    drain = _Drain()
+    with pq.ParquetWriter(drain, schema) as writer:
+        for rows in _chunks(_TRL, params):
+            writer.write_table(pa.Table.from_pylist([json.loads(row[0]) for row in rows], schema=schema))
+            yield drain.take()
+    yield drain.take()  # the footer, written on close

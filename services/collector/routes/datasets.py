@@ -1,10 +1,10 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
 from services.core.enums import DatasetKind, Sampling
-from services.domain import datasets, scores
+from services.domain import datasets, retention, scores
 from services.domain.datasets import DatasetProgress
 
 router = APIRouter(tags=["datasets"])
@@ -60,3 +60,10 @@ def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
 def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetPublic:
     """One dataset with its progress counts."""
     return _public(session, datasets.with_progress(session, dataset_id))
+
+
+@router.delete("/datasets/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_dataset(dataset_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+    """Delete a dataset with its comparisons and votes; 409 while a queued or running job uses it."""
+    retention.delete_dataset(session, dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

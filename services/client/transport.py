@@ -1,5 +1,5 @@
-"""The HTTP plumbing of the collector's client (collector.py): one bearer token and the collector's URL, and
-every error a CollectorError that names the request, the answer, and where the URL and the token came from."""
+"""The HTTP side of CollectorClient (services/client/collector.py): one httpx client with a bearer token,
+and every failure as a CollectorError that says which request, which URL source and which token source."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from services.client.errors import CollectorError
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
-class HttpClient:
-    """Requests with the bearer token, answers parsed into schemas; CollectorClient adds the endpoints."""
+class CollectorTransport:
+    """The connection to one collector with one token; the typed calls are CollectorClient's."""
 
     def __init__(
         self,

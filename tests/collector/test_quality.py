@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -123,6 +125,12 @@ def test_careless_annotator_is_paused_careful_one_never(
     assert len(pairs) == ORDINARY_ITEMS and all(p["chosen"].split()[-2] == "A" for p in pairs)
     with_gold = export_lines(admin, dataset["id"], format="trl", min_trust=0.65, include_gold=True)
     assert len(with_gold) == ORDINARY_ITEMS + sum(1 for answer in gold.values() if answer != "tie")
+    parquet = admin.get(
+        f"/api/v1/datasets/{dataset['id']}/export",
+        params={"format": "parquet", "min_trust": 0.65, "include_gold": True},
+    )
+    assert parquet.status_code == 200, parquet.text
+    assert pq.read_table(io.BytesIO(parquet.content)).to_pylist() == with_gold  # the same rows as trl
     assert all(
         line["gold"] is not None
         for line in export_lines(admin, dataset["id"], format="raw", include_gold=True)

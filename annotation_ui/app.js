@@ -1,6 +1,6 @@
 // The annotation form: sign in, pick a dataset, judge comparisons one after another.
 import { detailOf, newIdempotencyKey, request, retryNow, withRetry } from "./api.js";
-import { renderText, showBidiControls } from "./render.js";
+import { renderPrompt, renderText, showBidiControls } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -349,13 +349,15 @@ function showItem(item) {
   state.choice = null;
   state.strength = null;
   $("rationale").value = "";
-  renderText($("prompt-text"), item.prompt);
+  renderPrompt($("prompt-text"), item.prompt);
   renderText($("left-text"), leftSide === "a" ? item.response_a : item.response_b);
   renderText($("right-text"), leftSide === "a" ? item.response_b : item.response_a);
   $("comparison-ref").textContent = `#${item.comparison_id}`;
   for (const id of ["prompt-text", "left-text", "right-text"]) $(id).scrollTop = 0;
   renderJudgement();
   showView("work");
+  // A conversation opens at its end: the last turn is the one the responses answer.
+  if (Array.isArray(item.prompt)) $("prompt-text").scrollTop = $("prompt-text").scrollHeight;
   state.clock = new ActiveClock();
   window.scrollTo(0, 0);
   // Start each comparison at its prompt, for screen readers and for Tab.

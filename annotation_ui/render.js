@@ -128,3 +128,33 @@ export function renderText(container, text) {
     }
   }
 }
+
+// Message roles of a conversational prompt (services/core/enums.py MessageRole) and how each is labelled.
+const ROLE_LABELS = { system: "System", user: "User", assistant: "Assistant", tool: "Tool" };
+
+// Replace the container's content with a prompt: a text (renderText), or a conversation, one labelled block per
+// message in order, each message's content rendered as text like any other (text nodes only).
+export function renderPrompt(container, prompt) {
+  if (!Array.isArray(prompt)) {
+    renderText(container, prompt);
+    return;
+  }
+  container.replaceChildren();
+  const list = document.createElement("ol");
+  list.className = "conversation";
+  list.setAttribute("aria-label", `Conversation of ${prompt.length} messages`);
+  for (const message of prompt) {
+    const role = Object.hasOwn(ROLE_LABELS, message?.role) ? message.role : "other";
+    const item = document.createElement("li");
+    item.className = `message message-${role}`;
+    const label = document.createElement("span");
+    label.className = "message-role";
+    label.textContent = ROLE_LABELS[role] || "Message";
+    const body = document.createElement("div");
+    body.className = "message-content";
+    renderText(body, typeof message?.content === "string" ? message.content : "");
+    item.append(label, body);
+    list.append(item);
+  }
+  container.append(list);
+}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from services.core import embedded
 from services.core.databases import ensure_database
 from services.core.db import reset_engine
 from services.core.migrate import upgrade_to_head
-from services.core.net import answers, wait_healthy
+from services.core.net import answers, port_in_use, wait_healthy
 from services.core.settings import Settings, get_settings
 from services.supervisor import RestartPolicy, Supervisor
 
@@ -66,6 +67,7 @@ class ChildProcess:
         log_file: Path | None,
         health_url: str | None = None,
         ready_line: bytes | None = None,
+        instance: str | None = None,
     ) -> None:
         self.name = name
         self.colour = PROCESS_COLOURS.get(name, "white")
@@ -74,6 +76,7 @@ class ChildProcess:
         self.console = console
         self.log_file = log_file
         self.health_url = health_url
+        self.instance = instance
         self.ready_line = ready_line
         self.ready = threading.Event()
         self.start()
@@ -129,7 +132,7 @@ class ChildProcess:
 
     def answering(self) -> bool:
         if self.health_url is not None:
-            return answers(self.health_url)
+            return answers(self.health_url, instance=self.instance)
         return self.ready.is_set() if self.ready_line is not None else True
 
 
@@ -187,6 +190,19 @@ class Stack:
     annotator_token: str | None
 
 
+def check_ports_free(settings: Settings, *, with_inference: bool) -> None:
+    """Refuse to start anything when a port the stack's services need is taken (another `rlhf up`, say)."""
+    ports = [("RLHF_COLLECTOR_PORT", settings.collector_port)]
+    if with_inference:
+        ports.append(("RLHF_INFERENCE_PORT", settings.inference_port))
+    for variable, port in ports:
+        if port_in_use(settings.host, port):
+            raise RuntimeError(
+                f"port {port} on {settings.host} is already in use (another `rlhf up`?): stop what holds it, "
+                f"or set {variable} to a free port (in the environment or .env)"
+            )
+
+
 @contextmanager
 def running_stack(
     settings: Settings,
@@ -202,7 +218,10 @@ def running_stack(
 
     The processes' output goes to the console, or to one file each in `log_dir` when it is given.
     """
+    check_ports_free(settings, with_inference=with_inference)
     state_dir = settings.state_dir.resolve()
+    # Our services answer /health with it: another stack on the same ports cannot pass for ours.
+    instance = uuid.uuid4().hex
     started: list[EmbeddedServerUnit] = []
     children: list[ChildProcess] = []
     try:
@@ -226,6 +245,7 @@ def running_stack(
             "RLHF_REDIS_URL": redis_url,
             "RLHF_STATE_DIR": str(state_dir),
             "RLHF_ADMIN_TOKEN": admin_token,
+            "RLHF_INSTANCE_ID": instance,
         }
         os.environ.update(env)
         get_settings.cache_clear()
@@ -246,9 +266,9 @@ def running_stack(
             return child
 
         collector_health = settings.resolved_collector_url + "/health"
-        collector = start("collector", ["serve", "collector"], health_url=collector_health)
+        collector = start("collector", ["serve", "collector"], health_url=collector_health, instance=instance)
         # At first start the stack comes up whole or not at all.
-        wait_healthy(collector_health, process=collector.process, name="collector")
+        wait_healthy(collector_health, process=collector.process, name="collector", instance=instance)
         if with_worker:
             start("worker", ["worker"], ready_line=WORKER_READY_LINE)
         if with_inference:
@@ -257,9 +277,13 @@ def running_stack(
                 "built-in policy: minutes)"
             )
             inference_health = settings.resolved_inference_url + "/health"
-            inference = start("inference", ["serve", "inference"], health_url=inference_health)
+            inference = start(
+                "inference", ["serve", "inference"], health_url=inference_health, instance=instance
+            )
             # SmolLM2's first conversion took 2.5 to 8 minutes on two busy cores (README, built-in models).
-            wait_healthy(inference_health, process=inference.process, name="inference", timeout=1800)
+            wait_healthy(
+                inference_health, process=inference.process, name="inference", timeout=1800, instance=instance
+            )
         supervisor = Supervisor([*started, *children], restart_policy(settings), console)
         # Stopped before the children are, so that nothing is restarted while the stack stops.
         with supervisor.in_background():

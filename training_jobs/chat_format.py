@@ -1,6 +1,7 @@
 """Prompts and responses in the form each policy trainer takes, by services/modeling/chat.py's rule: a model
 with a chat template gets conversations (a string prompt is one user message, a response one assistant
-message; TRL's trainers then apply the template themselves), a model without one gets text.
+message; TRL's trainers then apply the template themselves), a model without one gets text: a
+conversation as its `role: content` blocks with the assistant's turn opened (training_jobs/data.py).
 
 The jobs that tokenize prompts themselves (ppo, generate_comparisons, the held-out evaluation) use
 `encode_prompt`, the same token ids the inference service's chat route would give.
@@ -20,18 +21,14 @@ from services.modeling.chat import (
     prompt_text,
 )
 from training_jobs.context import JobInputError
+from training_jobs.data import prompt_text as plain_prompt
 
 
 def trainer_prompt(tokenizer: Any, prompt: Prompt) -> Prompt:
     """The prompt as a TRL dataset holds it for this tokenizer (conversational for a chat model)."""
     if has_chat_template(tokenizer):
         return as_conversation(prompt)
-    if isinstance(prompt, str):
-        return prompt
-    raise JobInputError(
-        "the policy has no chat template, so it cannot take conversational prompts: "
-        "start from a chat model (e.g. builtin:smollm2-135m-instruct) or use text prompts"
-    )
+    return plain_prompt(prompt)
 
 
 def trainer_response(tokenizer: Any, text: str) -> str | Conversation:
@@ -44,6 +41,8 @@ def trainer_response(tokenizer: Any, text: str) -> str | Conversation:
 def encode_prompt(tokenizer: Any, prompt: Prompt, *, budget: int) -> list[int]:
     """The policy's ids for a prompt (its chat template applied when it has one); a prompt longer than
     `budget` loses its start (the end, with the opened assistant turn, leads on)."""
+    if not has_chat_template(tokenizer):
+        prompt = plain_prompt(prompt)
     try:
         ids = prompt_ids(tokenizer, prompt, name="the policy")
     except ChatTemplateError as error:

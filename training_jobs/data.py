@@ -1,8 +1,10 @@
 """From PostgreSQL to plain Python lists for the trainers; the job modules never write SQL.
 
-A job records its data snapshot (the highest comparison and preference ids of its dataset) when it starts;
-prompts are read up to that comparison id, preference pairs as aggregated by the collector's own `trl`
-export at the moment they are read (so the snapshot is a lower bound for votes arriving meanwhile).
+A job records its data snapshot (the highest comparison, preference and example ids of its dataset) when it
+starts; prompts are read up to that comparison or example id, preference pairs as aggregated by the
+collector's own `trl` export at the moment they are read (so the snapshot is a lower bound for votes arriving
+meanwhile). Rows come as TRL's types have them: a prompt is a string or a list of `{"role","content"}`
+messages, and then responses and completions are lists of one assistant message.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 
 from services.core.db import session_scope
-from services.core.orm import Comparison, Dataset, Preference, Prompt
+from services.core.enums import DatasetKind
+from services.core.orm import Comparison, Dataset, Example, Preference, Prompt
 from services.domain import exports
+from services.domain.prompts import PromptValue, render, stored
 from training_jobs.context import JobInputError
 
 T = TypeVar("T")
@@ -25,17 +29,25 @@ T = TypeVar("T")
 
 @dataclass
 class PreferenceData:
-    pairs: list[
-        dict[str, Any]
-    ]  # {"prompt", "chosen", "rejected", "margin"} (demonstrations: prompt, completion)
-    snapshot: dict[str, Any]  # {"dataset_id", "max_comparison_id", "max_preference_id"}
+    # {"prompt", "chosen", "rejected", "margin"} (demonstrations: prompt, completion; labelled: text, label)
+    pairs: list[dict[str, Any]]
+    snapshot: dict[str, Any]  # {"dataset_id", "max_comparison_id", "max_preference_id", "max_example_id"}
+
+
+def _kind(dataset_id: int) -> DatasetKind:
+    with session_scope() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise JobInputError(f"dataset {dataset_id} does not exist")
+        return DatasetKind(dataset.kind)
 
 
 def data_snapshot(dataset_id: int) -> dict[str, Any]:
-    """The highest comparison and preference ids of a dataset now: what a job starting now may read."""
+    """The highest comparison, preference and example ids of a dataset now: what a job starting now may read."""
     with session_scope() as session:
         if session.get(Dataset, dataset_id) is None:
             raise JobInputError(f"dataset {dataset_id} does not exist")
+        max_example_id = session.scalar(select(func.max(Example.id)).where(Example.dataset_id == dataset_id))
         max_comparison_id = session.scalar(
             select(func.max(Comparison.id)).where(Comparison.dataset_id == dataset_id)
         )
@@ -48,7 +60,17 @@ def data_snapshot(dataset_id: int) -> dict[str, Any]:
         "dataset_id": dataset_id,
         "max_comparison_id": max_comparison_id,
         "max_preference_id": max_preference_id,
+        "max_example_id": max_example_id,
     }
+
+
+def _export_rows(dataset_id: int, kind: DatasetKind) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for chunk in exports.stream(dataset_id, kind, format="trl")
+        for line in chunk.decode().splitlines()
+        if line
+    ]
 
 
 def preference_pairs(dataset_id: int) -> PreferenceData:
@@ -57,13 +79,9 @@ def preference_pairs(dataset_id: int) -> PreferenceData:
     The aggregation is the collector's `trl` export (services.domain.exports), so a model trained here
     and one trained elsewhere on `rlhf export --format trl` see the same pairs.
     """
+    _require(dataset_id, {DatasetKind.PREFERENCE})
     snapshot = data_snapshot(dataset_id)
-    pairs = [
-        json.loads(line)
-        for chunk in exports.stream(dataset_id, format="trl")
-        for line in chunk.decode().splitlines()
-        if line
-    ]
+    pairs = _export_rows(dataset_id, DatasetKind.PREFERENCE)
     if not pairs:
         raise JobInputError(
             f"dataset {dataset_id} has no decided comparisons: every comparison needs a majority of a/b votes "
@@ -72,34 +90,75 @@ def preference_pairs(dataset_id: int) -> PreferenceData:
     return PreferenceData(pairs=pairs, snapshot=snapshot)
 
 
+def _require(dataset_id: int, kinds: set[DatasetKind]) -> DatasetKind:
+    kind = _kind(dataset_id)
+    if kind not in kinds:
+        raise JobInputError(
+            f"dataset {dataset_id} is a {kind} dataset; this job reads {' or '.join(sorted(kinds))} datasets"
+        )
+    return kind
+
+
 def demonstrations(dataset_id: int) -> PreferenceData:
-    """(prompt, completion) pairs for supervised fine-tuning: the chosen response of each decided pair."""
-    data = preference_pairs(dataset_id)
-    rows = [{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in data.pairs]
-    return PreferenceData(pairs=rows, snapshot=data.snapshot)
+    """(prompt, completion) pairs for supervised fine-tuning: a demonstration dataset's rows, or the chosen
+    response of each decided pair of a preference dataset."""
+    kind = _require(dataset_id, {DatasetKind.DEMONSTRATION, DatasetKind.PREFERENCE})
+    if kind == DatasetKind.PREFERENCE:
+        data = preference_pairs(dataset_id)
+        rows = [{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in data.pairs]
+        return PreferenceData(pairs=rows, snapshot=data.snapshot)
+    snapshot = data_snapshot(dataset_id)
+    rows = _export_rows(dataset_id, kind)
+    if not rows:
+        raise JobInputError(
+            f"dataset {dataset_id} has no demonstrations: import prompt-completion rows first"
+        )
+    return PreferenceData(pairs=rows, snapshot=snapshot)
 
 
-def dataset_prompts(dataset_id: int, *, max_comparison_id: int | None = None) -> list[str]:
-    """The distinct prompts of a dataset, in the order they first appeared."""
+def labelled_rows(dataset_id: int) -> PreferenceData:
+    """{"text", "label"} rows of a labelled dataset, for classifiers."""
+    _require(dataset_id, {DatasetKind.LABELLED})
+    snapshot = data_snapshot(dataset_id)
+    rows = _export_rows(dataset_id, DatasetKind.LABELLED)
+    if not rows:
+        raise JobInputError(f"dataset {dataset_id} has no labelled rows: import some first")
+    return PreferenceData(pairs=rows, snapshot=snapshot)
+
+
+def dataset_prompts(
+    dataset_id: int, *, max_comparison_id: int | None = None, max_example_id: int | None = None
+) -> list[PromptValue]:
+    """The distinct prompts of a preference dataset (its comparisons, up to max_comparison_id) or a prompt
+    dataset (its rows, up to max_example_id), in the order they first appeared, each a string or a message
+    list."""
+    kind = _require(dataset_id, {DatasetKind.PROMPT, DatasetKind.PREFERENCE})
+    table: type[Comparison] | type[Example] = Comparison if kind == DatasetKind.PREFERENCE else Example
+    bound = max_comparison_id if kind == DatasetKind.PREFERENCE else max_example_id
     with session_scope() as session:
-        if session.get(Dataset, dataset_id) is None:
-            raise JobInputError(f"dataset {dataset_id} does not exist")
         first_seen = (
-            select(Comparison.prompt_id, func.min(Comparison.id).label("first_id"))
-            .where(Comparison.dataset_id == dataset_id)
-            .group_by(Comparison.prompt_id)
+            select(table.prompt_id, func.min(table.id).label("first_id"))
+            .where(table.dataset_id == dataset_id)
+            .group_by(table.prompt_id)
         )
-        if max_comparison_id is not None:
-            first_seen = first_seen.where(Comparison.id <= max_comparison_id)
+        if bound is not None:
+            first_seen = first_seen.where(table.id <= bound)
         first = first_seen.subquery()
-        prompts = list(
-            session.scalars(
-                select(Prompt.text).join(first, first.c.prompt_id == Prompt.id).order_by(first.c.first_id)
-            )
+        rows = session.execute(
+            select(Prompt.text, Prompt.messages)
+            .join(first, first.c.prompt_id == Prompt.id)
+            .order_by(first.c.first_id)
         )
+        prompts = [stored(text, messages) for text, messages in rows.tuples()]
     if not prompts:
-        raise JobInputError(f"dataset {dataset_id} has no prompts: add comparisons to it first")
+        raise JobInputError(f"dataset {dataset_id} has no prompts: add comparisons or import prompts first")
     return prompts
+
+
+def prompt_text(prompt: PromptValue) -> str:
+    """A prompt as plain text for a model without a chat template: the text, or the conversation's
+    `role: content` blocks followed by the assistant's turn."""
+    return prompt if isinstance(prompt, str) else f"{render(prompt)}\n\nassistant:"
 
 
 def _split_key(item: Any, seed: int) -> str:

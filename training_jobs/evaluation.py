@@ -261,8 +261,10 @@ def finish_online_rl(
 def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[Prompt], list[Prompt]]:
     """The dataset's prompts (up to the job's snapshot), split deterministically into train and held out."""
     assert ctx.dataset_id is not None
-    prompts: list[Prompt] = list(
-        data.dataset_prompts(ctx.dataset_id, max_comparison_id=ctx.data_snapshot.get("max_comparison_id"))
+    prompts: list[Prompt] = data.dataset_prompts(
+        ctx.dataset_id,
+        max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
+        max_example_id=ctx.data_snapshot.get("max_example_id"),
     )
     train, held_out = data.split_train_eval(prompts, eval_fraction=eval_fraction)
     if not train or not held_out:

@@ -33,7 +33,9 @@ def run(ctx: JobContext[GenerateComparisonsParams]) -> JobResult:
         raise JobInputError("a generate_comparisons job needs a dataset (its prompts)")
     params = ctx.params
     prompts = data.dataset_prompts(
-        ctx.dataset_id, max_comparison_id=ctx.data_snapshot.get("max_comparison_id")
+        ctx.dataset_id,
+        max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
+        max_example_id=ctx.data_snapshot.get("max_example_id"),
     )
     if params.num_prompts is not None:
         prompts = prompts[: params.num_prompts]

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from services.core.artifacts import new_version_dir, version_path
+from services.core.artifacts import CURVES_FILE, new_version_dir, version_path
 from services.core.db import session_scope
 from services.core.enums import JobStatus
 from services.core.settings import get_settings
@@ -35,7 +35,6 @@ from training_jobs.execution import JobSpec, Outcome, run_here
 logger = logging.getLogger(__name__)
 
 VERSION_FILE = "rlhf_version.json"
-CURVES_FILE = "training_curves.png"
 
 
 class Heartbeat:

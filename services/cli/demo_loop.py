@@ -228,9 +228,9 @@ def _judge(admin: CollectorClient, dataset_id: int, *, references: dict[str, str
         noise = random.Random(judge)
         with admin.as_token(created.token, token_source=f"annotator {created.name}") as annotator:
             while (item := annotator.next_comparison(dataset_id)) is not None:
-                reference, a, b = embed(
-                    [references.get(item.prompt, item.prompt), item.response_a, item.response_b]
-                )
+                # The demo's prompts are texts; a conversation is judged against its last message.
+                prompt = item.prompt if isinstance(item.prompt, str) else item.prompt[-1].content
+                reference, a, b = embed([references.get(prompt, prompt), item.response_a, item.response_b])
                 margin = float(reference @ a - reference @ b) + noise.gauss(0, JUDGE_NOISE)
                 choice = Choice.TIE if abs(margin) < TIE_BELOW else (Choice.A if margin > 0 else Choice.B)
                 annotator.vote(item.comparison_id, choice)

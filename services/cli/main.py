@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import annotators, api_keys, data, servers, training
+from services.cli import annotators, api_keys, data, datasets, jobs, servers, training
 
 app = typer.Typer(help="Open RLHF platform: collect preferences, train, serve.", no_args_is_help=True)
 
@@ -16,7 +16,9 @@ app.command()(servers.worker)
 app.command("import")(data.import_)
 app.command()(data.export)
 app.add_typer(training.train_app, name="train")
-app.command()(training.jobs)
+app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(datasets.datasets_app, name="datasets")
+app.command()(datasets.stats)
 app.add_typer(training.models_app, name="models")
 app.add_typer(annotators.annotators_app, name="annotators")
 app.add_typer(api_keys.api_keys_app, name="api-keys")

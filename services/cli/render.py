@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
@@ -78,20 +79,40 @@ def print_job_result(job: JobPublic) -> None:
             console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
 
 
-def jobs_table(jobs: list[JobPublic]) -> Table:
-    table = Table("id", "kind", "status", "progress", "dataset", "model", "created", "error")
+def jobs_table(jobs: list[JobPublic], dataset_names: dict[int, str]) -> Table:
+    table = Table("id", "kind", "status", "progress", "ETA", "dataset", "model", "created", "error")
     for job in jobs:
+        dataset = dataset_names.get(job.dataset_id, str(job.dataset_id)) if job.dataset_id else "-"
+        running = job.status == JobStatus.RUNNING and job.eta_seconds is not None
         table.add_row(
             str(job.id),
             job.kind,
             job.status.value,
             f"{job.progress * 100:.0f}%",
-            str(job.dataset_id or "-"),
+            f"{job.eta_seconds:.0f}s" if running and job.eta_seconds is not None else "-",
+            escape(dataset),
             str(job.model_version_id or "-"),
             job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            escape((job.error or "")[:60]),
+            escape(_first_line(job.error or "")),
         )
     return table
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    """What fits in a table cell; `rlhf jobs show ID` prints the whole error."""
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def print_table(table: Table) -> None:
+    """A table at its natural width: in a terminal Rich wraps cells to fit, but piped output (80 columns
+    by default) would squeeze every column, so there the table gets the width it needs."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
+    # Console.print caps `width` at the console's own: a console of the needed width prints it.
+    Console(file=console.file, width=max(needed, console.width)).print(table)
 
 
 def models_table(versions: list[ModelVersionPublic]) -> Table:
@@ -128,6 +149,7 @@ def kind_help(described: KindDescription) -> str:
         ]
     if described.default_base_model:
         lines += ["", f"Default --base-model: {described.default_base_model}"]
+    lines += ["", f"--dataset: a {' or '.join(described.dataset_kinds)} dataset"]
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
 """Client commands for training: `rlhf train KIND` (one command per job kind, whose --help lists what it
-takes), `rlhf jobs`, `rlhf models [promote ID | register FOLDER]`."""
+takes), `rlhf models [promote|unpromote|delete ID | register FOLDER]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 import typer
+from rich.markup import escape
 
 from services.cli.data import dataset_id
 from services.cli.render import (
@@ -14,13 +15,13 @@ from services.cli.render import (
     fail,
     fail_request,
     follow_job,
-    jobs_table,
     kind_help,
     models_table,
     print_job_result,
+    print_table,
 )
 from services.client import CollectorClient, CollectorError
-from services.core.enums import JobKind, JobStatus, ScoreInput, ScoreTransform
+from services.core.enums import JobKind, JobStatus, ModelKind, ScoreInput, ScoreTransform
 from services.domain.job_params import describe_kind
 
 train_app = typer.Typer(
@@ -28,8 +29,8 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 models_app = typer.Typer(
-    help="List model versions, promote one (`rlhf models promote ID`), or register a classifier folder as a "
-    "reward version (`rlhf models register FOLDER --label POSITIVE`).",
+    help="List model versions; promote, unpromote or delete one (`rlhf models promote ID`), or register a "
+    "classifier folder as a reward version (`rlhf models register FOLDER --label POSITIVE`).",
     invoke_without_command=True,
 )
 
@@ -79,20 +80,6 @@ for _kind in JobKind:
     )
 
 
-def jobs(
-    status: JobStatus | None = typer.Option(None, "--status", help="Only jobs in this status."),
-    limit: int = typer.Option(30, "--limit", help="How many of the newest jobs."),
-) -> None:
-    """List jobs, newest first."""
-    with CollectorClient.from_settings() as client:
-        try:
-            page = client.list_jobs(status=status, limit=limit)
-        except CollectorError as error:
-            fail_request(error)
-    console.print(jobs_table(page.data))
-    console.print(f"{page.count} jobs in all")
-
-
 @models_app.callback()
 def models(ctx: typer.Context) -> None:
     """List model versions (newest first) with their metrics and which are promoted."""
@@ -103,7 +90,7 @@ def models(ctx: typer.Context) -> None:
             versions = client.list_models()
         except CollectorError as error:
             fail_request(error)
-    console.print(models_table(versions))
+    print_table(models_table(versions))
 
 
 @models_app.command()
@@ -141,3 +128,37 @@ def register(
         f"registered {version.name} (model version id {version.id}): the {scoring['transform']} of label "
         f"{scoring['label']!r} (index {scoring['label_index']}) of the {scoring['input']}"
     )
+
+
+@models_app.command()
+def unpromote(version_id: int = typer.Argument(..., help="Model version id.")) -> None:
+    """Stop serving a version: the inference service goes back to the default policy (RLHF_POLICY_MODEL),
+    or to no reward model."""
+    with CollectorClient.from_settings() as client:
+        try:
+            version = client.unpromote(version_id)
+        except CollectorError as error:
+            fail_request(error)
+    fallback = "the default policy" if version.kind == ModelKind.POLICY else "no reward model"
+    console.print(f"unpromoted {version.name}: the inference service serves {fallback} now")
+
+
+@models_app.command()
+def delete(
+    version_id: int = typer.Argument(..., help="Model version id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a version and its artifact files (refused while promoted or used by a queued or running job)."""
+    with CollectorClient.from_settings() as client:
+        try:
+            version = client.get_model(version_id)
+            console.print(
+                f"[yellow]warning:[/yellow] this deletes {version.name} and its files ({escape(version.path)} "
+                "under RLHF_ARTIFACT_DIR); it cannot be undone."
+            )
+            if not yes and not typer.confirm("Delete it?"):
+                raise typer.Exit(1)
+            client.delete_model(version_id)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(f"deleted {version.name}")

@@ -8,13 +8,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-import httpx
-from pydantic import BaseModel
-
-from services.client.errors import CollectorError
+from services.client.transport import CollectorTransport
 from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
@@ -38,6 +35,7 @@ from services.collector.schemas import (
 from services.core.enums import (
     ApiKeyScope,
     Choice,
+    DatasetKind,
     ExportFormat,
     ImportFormat,
     JobKind,
@@ -49,35 +47,14 @@ from services.core.enums import (
 from services.core.settings import Settings, get_settings
 
 API = "/api/v1"
-SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
-class CollectorClient:
+class CollectorClient(CollectorTransport):
     """One bearer token (the admin's, an API key, or an annotator's) and the collector's URL.
 
     Every error is a CollectorError that names the request, the answer, and where the URL and the token
     came from (`url_source`, `token_source`): what a user needs to tell a wrong token from a wrong server.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        url_source: str = "given",
-        token_source: str = "given",
-        timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.url_source = url_source
-        self.token_source = token_source
-        self.http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, timeout: float = 60.0) -> CollectorClient:
@@ -106,15 +83,6 @@ class CollectorClient:
             timeout=self.http.timeout.read or 60.0,
         )
 
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> CollectorClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- datasets, comparisons, imports, exports, stats -----------------------------------------------
 
     def list_datasets(self) -> list[DatasetPublic]:
@@ -127,14 +95,24 @@ class CollectorClient:
         return next((dataset for dataset in self.list_datasets() if dataset.name == name), None)
 
     def create_dataset(
-        self, name: str, *, guidelines: str = "", annotations_per_comparison: int = 1
+        self,
+        name: str,
+        *,
+        kind: DatasetKind = DatasetKind.PREFERENCE,
+        guidelines: str = "",
+        annotations_per_comparison: int = 1,
     ) -> DatasetPublic:
         body = {
             "name": name,
+            "kind": kind.value,
             "guidelines": guidelines,
             "annotations_per_comparison": annotations_per_comparison,
         }
         return self._post(f"{API}/datasets", DatasetPublic, json=body)
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        """Delete a dataset with its comparisons and votes (refused, 409, while an unfinished job uses it)."""
+        self._request("DELETE", f"{API}/datasets/{dataset_id}")
 
     def add_comparisons(self, dataset_id: int, items: list[dict[str, Any]]) -> list[int]:
         answer = self._request("POST", f"{API}/datasets/{dataset_id}/comparisons", json={"items": items})
@@ -147,12 +125,35 @@ class CollectorClient:
         *,
         format: ImportFormat,
         with_preferences: bool = False,
+        dedupe: bool = True,
     ) -> ImportResultPublic:
-        """Import a JSONL body (bytes, or chunks streamed as they are read)."""
+        """Import a JSONL body (bytes, or chunks streamed as they are read) into a dataset."""
         return self._post(
             f"{API}/datasets/{dataset_id}/import",
             ImportResultPublic,
-            params={"format": format.value, "with_preferences": str(with_preferences).lower()},
+            params=_import_params(format, with_preferences, dedupe),
+            content=body,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+
+    def create_and_import(
+        self,
+        name: str,
+        body: bytes | Iterable[bytes],
+        *,
+        format: ImportFormat,
+        kind: DatasetKind | None = None,
+        with_preferences: bool = False,
+        dedupe: bool = True,
+    ) -> ImportResultPublic:
+        """Create a dataset and import into it, in one transaction (kind None: the file's first row's)."""
+        params = _import_params(format, with_preferences, dedupe) | {"name": name}
+        if kind is not None:
+            params["kind"] = kind.value
+        return self._post(
+            f"{API}/datasets/import",
+            ImportResultPublic,
+            params=params,
             content=body,
             headers={"Content-Type": "application/x-ndjson"},
         )
@@ -323,39 +324,28 @@ class CollectorClient:
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
 
-    # --- plumbing -------------------------------------------------------------------------------------
+    def unpromote(self, version_id: int) -> ModelVersionPublic:
+        """Stop serving a version; with no promoted policy the inference service serves its default."""
+        return self._post(f"{API}/models/{version_id}/unpromote", ModelVersionPublic)
 
-    def _get(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("GET", path, **kwargs).json())
+    def delete_model(self, version_id: int) -> None:
+        """Delete a version and its artifacts (refused, 409, while promoted or used by an unfinished job)."""
+        self._request("DELETE", f"{API}/models/{version_id}")
 
-    def _post(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("POST", path, **kwargs).json())
+    def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
+        """Where the API serves training curves (PNG): a job's, or a model version's."""
+        what = f"jobs/{job_id}" if job_id is not None else f"models/{version_id}"
+        return f"{self.base_url}{API}/{what}/curves.png"
 
-    def _put(self, path: str, schema: type[SchemaT], **kwargs: Any) -> SchemaT:
-        return schema.model_validate(self._request("PUT", path, **kwargs).json())
+    def curves(self, *, job_id: int | None = None, version_id: int | None = None) -> bytes:
+        """The training curves PNG of a job (its model version's) or of a model version."""
+        url = self.curves_url(job_id=job_id, version_id=version_id).removeprefix(self.base_url)
+        return self._request("GET", url).content
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
-            raise CollectorError(
-                f"cannot reach the collector ({type(error).__name__}: {error}); its URL came from {self.url_source}",
-                request=f"{method} {self.base_url}{path}",
-                token_source=self.token_source,
-            ) from error
-        if response.is_error:
-            raise self._error(response)
-        return response
 
-    def _error(self, response: httpx.Response) -> CollectorError:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        return CollectorError(
-            f"error {response.status_code}: {detail}",
-            request=f"{response.request.method} {response.request.url}",
-            token_source=self.token_source,
-            status_code=response.status_code,
-            detail=detail,
-        )
+def _import_params(format: ImportFormat, with_preferences: bool, dedupe: bool) -> dict[str, str]:
+    return {
+        "format": format.value,
+        "with_preferences": str(with_preferences).lower(),
+        "dedupe": str(dedupe).lower(),
+    }

@@ -24,3 +24,13 @@ class CollectorError(Exception):
         self.token_source = token_source
         self.status_code = status_code
         self.detail = detail
+
+
+class RewardServiceError(Exception):
+    """A `POST /reward` that failed: refused by the inference service (`status_code`) or that never reached it
+    (status_code None). `retryable` says whether asking again may help (overloaded, unavailable, unreachable)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retryable = retryable

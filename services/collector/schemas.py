@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.core.enums import AnnotatorStatus, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
+from services.collector.prompt_schemas import MessagePublic, Prompt
+from services.core.enums import (
+    AnnotatorStatus,
+    ApiKeyScope,
+    Choice,
+    DatasetKind,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    Side,
+)
 from services.core.inputs import StrictInput
 
 
@@ -117,6 +127,10 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class DatasetCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
+    kind: DatasetKind = Field(
+        default=DatasetKind.PREFERENCE,
+        description="preference (comparisons to judge), prompt, demonstration or labelled (imported rows)",
+    )
     guidelines: str = ""
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
 
@@ -124,6 +138,7 @@ class DatasetCreate(_Input):
 class DatasetPublic(BaseModel):
     id: int
     name: str
+    kind: DatasetKind
     guidelines: str
     annotations_per_comparison: int
     created_at: datetime
@@ -133,6 +148,7 @@ class DatasetPublic(BaseModel):
     votes: int  # slot-filling votes (a, b, tie; "both bad" is a tie)
     skips: int
     votes_needed: int  # slot-filling votes still missing before every comparison is complete
+    examples: int  # rows of a prompt, demonstration or labelled dataset
 
 
 class DatasetsPublic(BaseModel):
@@ -144,9 +160,10 @@ class DatasetsPublic(BaseModel):
 
 
 class ComparisonCreate(_Input):
-    prompt: str
+    prompt: Prompt
     response_a: str
     response_b: str
+    reference: str | None = Field(default=None, description="a reference answer (ROUGE-style rewards)")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -159,8 +176,12 @@ class ComparisonsCreated(BaseModel):
 
 
 class ImportResultPublic(BaseModel):
+    dataset_id: int
+    kind: DatasetKind  # the dataset's
     comparisons: int
     preferences: int
+    examples: int = Field(description="rows stored in a prompt, demonstration or labelled dataset")
+    skipped: int = Field(description="rows left out as duplicates of stored ones (dedupe=true)")
 
 
 # --- Annotation (annotator token) -------------------------------------------------------------------------
@@ -183,7 +204,7 @@ class MePublic(BaseModel):
 
 class AssignmentPublic(BaseModel):
     comparison_id: int
-    prompt: str
+    prompt: str | list[MessagePublic] = Field(description="a text, or a conversation")
     response_a: str
     response_b: str
     lease_expires_at: datetime
@@ -355,6 +376,7 @@ class JobKindPublic(BaseModel):
     trl_config: str | None = Field(description="TRL config whose fields params also take, by their TRL names")
     trl_defaults: dict[str, Any] = Field(description="what the platform and the kind set in that config")
     default_base_model: str | None
+    dataset_kinds: list[DatasetKind] = Field(description="the kinds of dataset the job reads")
 
 
 class JobKindsPublic(BaseModel):

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from services.core.settings import get_settings
 
+# The training curves the worker draws into each version's directory (training_jobs/runner.py).
+CURVES_FILE = "training_curves.png"
+
 
 def artifact_root() -> Path:
     root = get_settings().resolved_artifact_dir
@@ -40,3 +43,14 @@ def new_version_dir(relative_path: str) -> Iterator[Path]:
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def remove_version_dir(relative_path: str) -> None:
+    """Delete a version's files: renamed aside first (one atomic step, so no reader sees half a version),
+    then removed. A missing directory is fine: the files may have been removed by hand."""
+    final = version_path(relative_path)
+    if not final.exists():
+        return
+    trash = artifact_root() / f".trash-{uuid.uuid4().hex}"
+    final.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)

@@ -87,19 +87,44 @@ class ApiKeyScope(StrEnum):
     ADMIN = "admin"
 
 
+class DatasetKind(StrEnum):
+    """What a dataset's rows are: comparisons to judge (`preference`, the only kind the annotation queue
+    serves), prompts with an optional reference (`prompt`: PPO/RLOO and generation), prompt-completion pairs
+    (`demonstration`: SFT), or texts with a label (`labelled`: classifiers)."""
+
+    PREFERENCE = "preference"
+    PROMPT = "prompt"
+    DEMONSTRATION = "demonstration"
+    LABELLED = "labelled"
+
+
+class MessageRole(StrEnum):
+    """The role of a message in a conversational prompt (TRL's and OpenAI's chat roles)."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
 class ImportFormat(StrEnum):
-    """JSONL formats a dataset imports: TRL's preference rows, Anthropic HH-RLHF, OpenAssistant trees."""
+    """JSONL formats a dataset imports: every TRL dataset type the platform stores (told apart by its keys),
+    Anthropic HH-RLHF, OpenAssistant trees, and `{"text","label"}` rows."""
 
     TRL = "trl"
     HH = "hh"
     OASST = "oasst"
+    LABELLED = "labelled"
 
 
 class ExportFormat(StrEnum):
-    """JSONL exports: `trl`, one decided pair per comparison; `raw`, every vote."""
+    """Exports: `trl`, one decided pair per comparison (other kinds: their rows in the format they were
+    imported in); `raw`, every vote (other kinds: every row with its id and metadata); `parquet`, a preference
+    dataset's trl rows as a Parquet file."""
 
     TRL = "trl"
     RAW = "raw"
+    PARQUET = "parquet"
 
 
 class ParamSource(StrEnum):

@@ -26,11 +26,27 @@ def tcp_open(host: str, port: int) -> bool:
         return False
 
 
-def answers(url: str, *, timeout: float = 1.0) -> bool:
-    """Whether GET `url` answers 200 now (a health check)."""
+def port_in_use(host: str, port: int) -> bool:
+    """Whether a server could not listen on (host, port) now, because something else holds it."""
+    with socket.socket() as sock:
+        # As uvicorn does: a port left in TIME_WAIT by a stopped server is free to listen on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def answers(url: str, *, timeout: float = 1.0, instance: str | None = None) -> bool:
+    """Whether GET `url` answers 200 now (a health check); with `instance`, only when the answer names it
+    (/health's "instance": a service this stack started, not another one on the same port)."""
     try:
-        return httpx.get(url, timeout=timeout).status_code == 200
-    except httpx.HTTPError:
+        response = httpx.get(url, timeout=timeout)
+        if response.status_code != 200:
+            return False
+        return instance is None or response.json().get("instance") == instance
+    except (httpx.HTTPError, ValueError, AttributeError):
         return False
 
 
@@ -40,13 +56,15 @@ def wait_healthy(
     process: subprocess.Popen[bytes] | None = None,
     name: str = "the server",
     timeout: float = 120.0,
+    instance: str | None = None,
 ) -> None:
-    """Wait until GET `url` answers 200; RuntimeError when `process` exits first or time runs out."""
+    """Wait until GET `url` answers 200 (naming `instance`, when given); RuntimeError when `process` exits
+    first or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{name} exited with code {process.returncode} while starting")
-        if answers(url):
+        if answers(url, instance=instance):
             return
         time.sleep(0.1)
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f}s")

@@ -26,7 +26,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.core.enums import AnnotatorRole, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import (
+    AnnotatorRole,
+    ApiKeyScope,
+    Choice,
+    DatasetKind,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    Side,
+)
 
 NAMING_CONVENTION = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
@@ -112,22 +121,33 @@ class Dataset(Base):
     __tablename__ = "dataset"
     __table_args__ = (
         CheckConstraint("annotations_per_comparison BETWEEN 1 AND 100", name="annotations_per_comparison"),
+        CheckConstraint(one_of("kind", DatasetKind), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Preference datasets hold comparisons; the other kinds hold examples.
+    kind: Mapped[str] = mapped_column(
+        String(20), default=DatasetKind.PREFERENCE, server_default=DatasetKind.PREFERENCE.value
+    )
     guidelines: Mapped[str] = mapped_column(Text, default="", server_default="")
     annotations_per_comparison: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = _now()
 
 
 class Prompt(Base):
-    """A prompt text, stored once however many comparisons or datasets use it."""
+    """A prompt, a text or a conversation, stored once however many comparisons or datasets use it.
+
+    A conversation keeps its messages (`[{"role","content"}]`) and a plain-text rendering in `text`;
+    `text_sha256` is the hash of its content key (services/domain/prompts.py).
+    """
 
     __tablename__ = "prompt"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+    # none_as_null: a text prompt's messages are SQL NULL, not JSON null (queries test IS NULL)
+    messages: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB(none_as_null=True))
     text_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _now()
 
@@ -142,6 +162,15 @@ class Comparison(Base):
             "id",
             postgresql_where=text("NOT is_complete"),
         ),
+        # An import's duplicate check looks pairs up by content (services/domain/comparisons.py): a probe per
+        # pair, however many comparisons share the prompt.
+        Index(
+            "comparison_dataset_id_prompt_id_responses_idx",
+            "dataset_id",
+            "prompt_id",
+            func.md5(text("response_a")),
+            func.md5(text("response_b")),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -149,6 +178,8 @@ class Comparison(Base):
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id"), index=True)
     response_a: Mapped[str] = mapped_column(Text)
     response_b: Mapped[str] = mapped_column(Text)
+    # A reference answer (for ROUGE-style rewards), when the data has one.
+    reference: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, default=dict, server_default=EMPTY_JSON
     )
@@ -158,6 +189,26 @@ class Comparison(Base):
     # Counts of votes that fill a slot (a, b, tie); skips do not. Kept on the row so `next` stays cheap.
     vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = _now()
+
+
+class Example(Base):
+    """A row of a prompt, demonstration or labelled dataset: a prompt (a labelled row's text) with its
+    reference (prompt), completion (demonstration) or label (labelled)."""
+
+    __tablename__ = "example"
+    __table_args__ = (Index("example_dataset_id_prompt_id_idx", "dataset_id", "prompt_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id"), index=True)
+    completion: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    # A string, an integer or a boolean, as imported.
+    label: Mapped[Any | None] = mapped_column(JSONB(none_as_null=True))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, default=dict, server_default=EMPTY_JSON
+    )
     created_at: Mapped[datetime] = _now()
 
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     collector_url: str | None = None
     inference_url: str | None = None
     collector_workers: int = 1
+    # Set by `rlhf up` for the services it starts; their /health answers it, so that `rlhf up` can tell
+    # its own services from another stack already listening on the same ports.
+    instance_id: str | None = None
 
     policy_model: str = "builtin:smollm2-135m-instruct"
     # Where built-in base models are built or converted, once per machine (unset: the user's cache dir,

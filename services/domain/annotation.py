@@ -1,4 +1,4 @@
-"""The annotation queue: leasing comparisons to annotators (`next`) and recording their votes.
+"""The annotation queue: leasing comparisons to annotators (`next`); their votes: services/domain/votes.py.
 
 Invariant: a comparison is handed out only while its slot-filling votes plus the live leases of other
 annotators stay below the dataset's `annotations_per_comparison` (k), and never to an annotator who has
@@ -15,20 +15,19 @@ statements plus the commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from services.core.db import fetch_all
-from services.core.enums import Choice, Side
-from services.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from services.core.enums import DatasetKind
+from services.core.errors import ConflictError, NotFoundError
 from services.core.settings import get_settings
 from services.domain.annotators import Identity
-from services.domain.limits import check_text
+from services.domain.prompts import PromptValue
 
-MAX_IDEMPOTENCY_KEY = 200
 # How many open comparisons at the front of the queue one statement looks at; the next window is read only
 # when all of them are taken, locked or already judged by this annotator.
 WINDOW = 64
@@ -37,39 +36,13 @@ WINDOW = 64
 @dataclass(frozen=True)
 class Assignment:
     comparison_id: int
-    prompt: str
+    prompt: PromptValue  # a text, or a conversation: a list of {"role", "content"} messages
     response_a: str
     response_b: str
     lease_expires_at: datetime
 
 
-@dataclass(frozen=True)
-class Vote:
-    choice: Choice
-    strength: int | None = None  # 1-3, how much better the chosen response is (a or b only)
-    rationale: str | None = None
-    time_spent_ms: int | None = None
-    shown_left: Side | None = None  # which response the annotator saw on the left
-    both_bad: bool = False  # "both bad": a tie flagged apart
-
-
-@dataclass(frozen=True)
-class StoredPreference:
-    id: int
-    comparison_id: int
-    annotator_id: int
-    choice: str
-    strength: int | None
-    rationale: str | None
-    time_spent_ms: int | None
-    shown_left: str | None
-    both_bad: bool
-    idempotency_key: str | None
-    leased_at: datetime | None
-    created_at: datetime
-
-
-_LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
+LIVE_LEASES_OF_OTHERS = """(SELECT count(*) FROM lease l
       WHERE l.comparison_id = c.id AND l.annotator_id <> %(annotator_id)s
         AND l.expires_at > statement_timestamp())"""
 
@@ -85,7 +58,7 @@ _PICK_TEMPLATE = f"""
         ORDER BY id LIMIT {WINDOW}
     ) front JOIN comparison c ON c.id = front.id
     WHERE {{gate}} NOT c.is_complete
-      AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < {{k}}
+      AND c.vote_count + {LIVE_LEASES_OF_OTHERS} < {{k}}
       AND NOT EXISTS (SELECT 1 FROM preference p
                       WHERE p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s OFFSET 0)
     ORDER BY c.id LIMIT 1
@@ -98,7 +71,7 @@ _PICK = _PICK_TEMPLATE.format(gate="", k="%(k)s")
 # without waiting for the WAL flush (a crash can only return leased work to the pool early); votes do wait.
 _START = f"""
     SELECT set_config('synchronous_commit', 'off', true) AS async_commit,
-           d.annotations_per_comparison AS k, held.comparison_id AS held, pick.id AS candidate
+           d.annotations_per_comparison AS k, d.kind, held.comparison_id AS held, pick.id AS candidate
     FROM dataset d
     LEFT JOIN LATERAL (
         SELECT l.comparison_id FROM lease l
@@ -123,7 +96,7 @@ _WINDOW_END = f"""
 """
 
 _ASSIGNMENT = """
-    SELECT x.comparison_id, p.text AS prompt, c.response_a, c.response_b, x.expires_at AS lease_expires_at
+    SELECT x.comparison_id, coalesce(p.messages, to_jsonb(p.text)) AS prompt, c.response_a, c.response_b, x.expires_at AS lease_expires_at
     FROM {source} x JOIN comparison c ON c.id = x.comparison_id JOIN prompt p ON p.id = c.prompt_id
 """
 
@@ -146,7 +119,7 @@ _GRANT = f"""
         INSERT INTO lease (comparison_id, annotator_id, expires_at)
         SELECT c.id, %(annotator_id)s, statement_timestamp() + make_interval(secs => %(grant_seconds)s)
         FROM comparison c
-        WHERE c.id = %(comparison_id)s AND c.vote_count + {_LIVE_LEASES_OF_OTHERS} < %(k)s
+        WHERE c.id = %(comparison_id)s AND c.vote_count + {LIVE_LEASES_OF_OTHERS} < %(k)s
           AND NOT EXISTS (SELECT 1 FROM preference
                           WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s)
           AND NOT EXISTS (SELECT 1 FROM lease
@@ -196,6 +169,11 @@ async def next_comparison(
         await connection.rollback()
         raise NotFoundError(f"dataset {dataset_id} not found")
     start = rows[0]
+    if start["kind"] != DatasetKind.PREFERENCE:
+        await connection.rollback()
+        raise ConflictError(
+            f"dataset {dataset_id} is a {start['kind']} dataset: only preference datasets have comparisons to judge"
+        )
     params["k"] = start["k"]
     candidate = start["candidate"]
     if start["held"] is not None:
@@ -222,174 +200,3 @@ async def next_comparison(
                 return None
         picked = await fetch_all(connection, _PICK, params)
         candidate = picked[0]["id"] if picked else None
-
-
-_PREFERENCE_COLUMNS = (
-    "id, comparison_id, annotator_id, choice, strength, rationale, time_spent_ms, shown_left, both_bad, "
-    "idempotency_key, leased_at, created_at"
-)
-
-# Lock the comparison (and read its dataset, which the annotator must be assigned); also look up a preference
-# stored earlier under the same idempotency key.
-_LOCK = """
-    SELECT d.annotations_per_comparison AS k, c.dataset_id,
-           (SELECT p.id FROM preference p
-            WHERE p.annotator_id = %(annotator_id)s AND p.idempotency_key = %(key)s) AS replay_id
-    FROM comparison c JOIN dataset d ON d.id = c.dataset_id
-    WHERE c.id = %(comparison_id)s
-    FOR UPDATE OF c
-"""
-
-# Under the lock, in a fresh snapshot, one statement: release this annotator's lease, decide, store the vote
-# and count it. The vote is stored only if this annotator has not judged the comparison and either holds a
-# live lease (their slot was reserved) or a slot is free without one.
-_VOTE = f"""
-    WITH mine AS (
-        DELETE FROM lease WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s
-        RETURNING created_at, expires_at > statement_timestamp() AS live
-    ), state AS (
-        SELECT (SELECT created_at FROM mine) AS leased_at,
-               coalesce((SELECT live FROM mine), false) AS live,
-               {_LIVE_LEASES_OF_OTHERS} AS others,
-               EXISTS (SELECT 1 FROM preference
-                       WHERE comparison_id = c.id AND annotator_id = %(annotator_id)s) AS voted,
-               c.vote_count
-        FROM comparison c WHERE c.id = %(comparison_id)s
-    ), stored AS (
-        INSERT INTO preference (comparison_id, annotator_id, choice, strength, rationale, time_spent_ms,
-                                shown_left, both_bad, idempotency_key, leased_at)
-        SELECT %(comparison_id)s, %(annotator_id)s, %(choice)s, %(strength)s, %(rationale)s,
-               %(time_spent_ms)s, %(shown_left)s, %(both_bad)s, %(key)s, state.leased_at
-        FROM state
-        WHERE NOT state.voted AND (state.live OR state.vote_count + state.others < %(k)s)
-        ON CONFLICT DO NOTHING
-        RETURNING {_PREFERENCE_COLUMNS}
-    ), counted AS (
-        UPDATE comparison SET vote_count = vote_count + 1, is_complete = vote_count + 1 >= %(k)s
-        WHERE id = %(comparison_id)s AND %(fills_slot)s AND EXISTS (SELECT 1 FROM stored)
-    )
-    SELECT state.voted, state.live, state.others, state.vote_count, to_jsonb(stored) AS stored
-    FROM state LEFT JOIN stored ON true
-"""
-
-_BY_KEY = f"""
-    SELECT {_PREFERENCE_COLUMNS} FROM preference
-    WHERE annotator_id = %(annotator_id)s AND idempotency_key = %(key)s
-"""
-
-
-def check_vote(vote: Vote) -> None:
-    if vote.choice not in list(Choice):
-        raise InvalidInputError(f"choice must be one of {', '.join(Choice)}")
-    if vote.strength is not None:
-        if vote.choice not in list(Side):
-            raise InvalidInputError("strength applies only to choice a or b")
-        if not 1 <= vote.strength <= 3:
-            raise InvalidInputError("strength must be 1, 2 or 3")
-    if vote.both_bad and vote.choice != Choice.TIE:
-        raise InvalidInputError("both_bad is a kind of tie: it needs choice 'tie'")
-    if vote.shown_left is not None and vote.shown_left not in list(Side):
-        raise InvalidInputError("shown_left must be 'a' or 'b'")
-    if vote.time_spent_ms is not None and not 0 <= vote.time_spent_ms < 2**63:
-        raise InvalidInputError("time_spent_ms must be a non-negative integer")
-    if vote.rationale is not None:
-        check_text("rationale", vote.rationale)
-
-
-async def record_preference(
-    connection: psycopg.AsyncConnection[Any],
-    annotator: Identity,
-    comparison_id: int,
-    vote: Vote,
-    *,
-    idempotency_key: str | None = None,
-) -> StoredPreference:
-    """Store one annotator's vote on a comparison and release their lease, in one transaction.
-
-    A retry with the same `idempotency_key` returns the preference stored the first time and stores nothing.
-    """
-    check_vote(vote)
-    if idempotency_key is not None:
-        if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
-            raise InvalidInputError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-        check_text("Idempotency-Key", idempotency_key)
-    params: dict[str, Any] = {
-        "annotator_id": annotator.id,
-        "comparison_id": comparison_id,
-        "key": idempotency_key,
-    }
-    locked = await fetch_all(connection, _LOCK, params)
-    if not locked:
-        await connection.rollback()
-        raise NotFoundError(f"comparison {comparison_id} not found")
-    if locked[0]["replay_id"] is not None:
-        return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
-    if not annotator.may_work_on(locked[0]["dataset_id"]):
-        await connection.rollback()
-        raise ForbiddenError(f"comparison {comparison_id} belongs to a dataset not assigned to you")
-    k = locked[0]["k"]
-    params |= {
-        "choice": vote.choice,
-        "strength": vote.strength,
-        "rationale": vote.rationale,
-        "time_spent_ms": vote.time_spent_ms,
-        "shown_left": vote.shown_left,
-        "both_bad": vote.both_bad,
-        "k": k,
-        "fills_slot": vote.choice != Choice.SKIP,
-    }
-    outcome = (await fetch_all(connection, _VOTE, params))[0]
-    if outcome["stored"] is not None:
-        await connection.commit()
-        return _stored(outcome["stored"])
-    await connection.rollback()
-    if outcome["voted"]:
-        # A concurrent retry with this key may have committed while this request waited for the lock.
-        if idempotency_key is not None and await fetch_all(connection, _BY_KEY, params):
-            return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
-        await connection.rollback()
-        raise ConflictError(f"annotator {annotator.id} has already judged comparison {comparison_id}")
-    if not outcome["live"] and outcome["vote_count"] + outcome["others"] >= k:
-        raise ConflictError(
-            f"comparison {comparison_id} has no free slot: your lease is missing or expired and "
-            f"{outcome['vote_count']} votes plus {outcome['others']} leases of others fill its {k}"
-        )
-    # Only the idempotency key can have clashed: another request with it committed meanwhile.
-    return await _replay(connection, annotator.id, comparison_id, idempotency_key, vote)
-
-
-def _stored(row: dict[str, Any]) -> StoredPreference:
-    """A preference from its JSON form (to_jsonb), timestamps parsed back."""
-    for key in ("leased_at", "created_at"):
-        if row[key] is not None:
-            row[key] = datetime.fromisoformat(row[key])
-    return StoredPreference(**row)
-
-
-async def _replay(
-    connection: psycopg.AsyncConnection[Any],
-    annotator_id: int,
-    comparison_id: int,
-    key: str | None,
-    vote: Vote,
-) -> StoredPreference:
-    """The preference first stored under this key, if this request is the same one again; as payment APIs do,
-    a key reused for another comparison or another vote is refused (422) rather than answered with the first."""
-    rows = await fetch_all(connection, _BY_KEY, {"annotator_id": annotator_id, "key": key})
-    await connection.rollback()
-    stored = StoredPreference(**rows[0])
-    if stored.comparison_id != comparison_id:
-        raise InvalidInputError(
-            f"Idempotency-Key {key!r} was already used for comparison {stored.comparison_id}"
-        )
-    differing = [name for name in _VOTE_FIELDS if getattr(stored, name) != getattr(vote, name)]
-    if differing:
-        raise InvalidInputError(
-            f"Idempotency-Key {key!r} was already used for a different vote on this comparison "
-            f"({', '.join(differing)} differ); send a new key for a new vote"
-        )
-    return stored
-
-
-# What a vote's body sets, as stored: a replay must repeat all of them.
-_VOTE_FIELDS = tuple(field.name for field in fields(Vote))

@@ -1,7 +1,9 @@
-"""Datasets: a named pool of comparisons, each to be judged by `annotations_per_comparison` annotators."""
+"""Datasets: a named pool of rows of one kind (DatasetKind). A preference dataset's rows are comparisons, each
+to be judged by `annotations_per_comparison` annotators; the other kinds hold examples (examples.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
+from services.core.enums import DatasetKind, JobKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset
+from services.domain import job_params
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
@@ -26,6 +30,8 @@ class Progress:
     skips: int = 0
     # Slot-filling votes still needed before every comparison is complete.
     votes_needed: int = 0
+    # Rows of a prompt, demonstration or labelled dataset.
+    examples: int = 0
 
     @property
     def remaining(self) -> int:
@@ -52,8 +58,15 @@ class AnnotatorDataset:
 
 
 def create(
-    session: Session, *, name: str, guidelines: str = "", annotations_per_comparison: int = 1
+    session: Session,
+    *,
+    name: str,
+    kind: str = DatasetKind.PREFERENCE,
+    guidelines: str = "",
+    annotations_per_comparison: int = 1,
+    commit: bool = True,
 ) -> Dataset:
+    """Create a dataset; commit=False leaves the transaction open (an import creates its dataset in its own)."""
     name = name.strip()
     if not name:
         raise InvalidInputError("name must not be empty")
@@ -61,14 +74,38 @@ def create(
     check_text("guidelines", guidelines)
     if not 1 <= annotations_per_comparison <= 100:
         raise InvalidInputError("annotations_per_comparison must be between 1 and 100")
-    dataset = Dataset(name=name, guidelines=guidelines, annotations_per_comparison=annotations_per_comparison)
+    if kind not in list(DatasetKind):
+        raise InvalidInputError(f"kind must be one of {', '.join(DatasetKind)}, got {kind!r}")
+    dataset = Dataset(
+        name=name, kind=kind, guidelines=guidelines, annotations_per_comparison=annotations_per_comparison
+    )
     session.add(dataset)
     try:
-        session.commit()
+        session.commit() if commit else session.flush()
     except IntegrityError:
         session.rollback()
         raise ConflictError(f"a dataset named {name!r} already exists") from None
     return dataset
+
+
+def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping[str, Any]) -> None:
+    """The job's dataset is of a kind the job reads; generate_comparisons writes to a preference dataset."""
+    wanted = job_params.params_class(kind).DATASET_KINDS
+    if dataset.kind not in wanted:
+        raise InvalidInputError(
+            f"dataset_id: {kind} reads {' or '.join(sorted(wanted))} datasets; "
+            f"dataset {dataset.name!r} is a {dataset.kind} dataset"
+        )
+    if kind != JobKind.GENERATE_COMPARISONS:
+        return
+    target_id = params.get("target_dataset_id")
+    target = dataset if target_id is None else session.get(Dataset, target_id)
+    if target is not None and target.kind != DatasetKind.PREFERENCE:
+        where = "the job's dataset" if target_id is None else "params.target_dataset_id"
+        raise InvalidInputError(
+            f"{where}: comparisons go to a preference dataset; dataset {target.name!r} is a {target.kind} "
+            "dataset (give params.target_dataset_id)"
+        )
 
 
 def get(session: Session, dataset_id: int) -> Dataset:
@@ -98,6 +135,7 @@ _PROGRESS = text(
     GROUP BY c.dataset_id
     """
 )
+_EXAMPLES = text("SELECT dataset_id, count(*) FROM example WHERE dataset_id = ANY(:ids) GROUP BY dataset_id")
 _SKIPS = text(
     """
     SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
@@ -111,16 +149,17 @@ def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
     if not ids:
         return {}
     skips: dict[int, int] = dict(session.execute(_SKIPS, {"ids": ids}).tuples().all())
-    return {
-        row.dataset_id: Progress(
+    counts: dict[int, int] = dict(session.execute(_EXAMPLES, {"ids": ids}).tuples().all())
+    progress = {dataset_id: Progress(examples=count) for dataset_id, count in counts.items()}
+    for row in session.execute(_PROGRESS, {"ids": ids}):
+        progress[row.dataset_id] = Progress(
             comparisons=row.comparisons,
             complete=row.complete,
             votes=row.votes,
             skips=skips.get(row.dataset_id, 0),
             votes_needed=row.votes_needed,
         )
-        for row in session.execute(_PROGRESS, {"ids": ids})
-    }
+    return progress
 
 
 def with_progress(session: Session, dataset_id: int) -> DatasetProgress:
@@ -148,7 +187,7 @@ _FOR_ANNOTATOR = """
         WHERE p.annotator_id = %(annotator_id)s
         GROUP BY c.dataset_id
     ) mine ON mine.dataset_id = d.id
-    WHERE %(assigned)s::bigint[] IS NULL OR d.id = ANY(%(assigned)s::bigint[])
+    WHERE d.kind = 'preference' AND (%(assigned)s::bigint[] IS NULL OR d.id = ANY(%(assigned)s::bigint[]))
     ORDER BY d.id
 """
 

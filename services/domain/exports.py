@@ -1,28 +1,50 @@
-"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote).
+"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote); the other kinds
+of dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and
+prompt-completion types; `{"text","label"}`), `raw` with ids and metadata. `parquet` holds a preference
+dataset's `trl` rows as a Parquet file.
+
+A conversational prompt comes back as its message list, its responses (or completion) as lists of one
+assistant message, as TRL's conversational types have them; a reference is written only where there is one.
 
 PostgreSQL builds each JSON line and a server-side cursor hands them over in chunks, so memory does not
-grow with the table (a million votes stream in constant memory).
+grow with the table (a million votes stream in constant memory); a Parquet file is written one row group per
+chunk, each sent as soon as it is written.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from services.core.db import get_sessionmaker
-from services.core.enums import ExportFormat
+from services.core.enums import DatasetKind, ExportFormat
 from services.core.errors import InvalidInputError
 
 CHUNK_ROWS = 2000
+
+# A prompt as stored: its messages, else its text.
+PROMPT = "coalesce(p.messages, to_jsonb(p.text))"
+
+
+def answer(column: str) -> str:
+    """A response or completion: the text, or for a conversational prompt a list of one assistant message."""
+    return (
+        f"CASE WHEN p.messages IS NULL THEN to_jsonb({column}) "
+        f"ELSE jsonb_build_array(jsonb_build_object('role', 'assistant', 'content', {column})) END"
+    )
+
 
 # One line per comparison whose a/b votes have a strict majority (ties, both-bad and skips do not vote).
 # margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
 # "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
-_TRL = """
+_TRL = f"""
     WITH tally AS (
         SELECT v.comparison_id,
                count(*) FILTER (WHERE v.choice = 'a') AS a,
@@ -33,23 +55,24 @@ _TRL = """
         WHERE c.dataset_id = %(dataset_id)s AND v.choice IN ('a', 'b')
         GROUP BY v.comparison_id
     )
-    SELECT json_build_object(
-        'prompt', p.text,
-        'chosen', CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END,
-        'rejected', CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END,
+    SELECT (jsonb_build_object(
+        'prompt', {PROMPT},
+        'chosen', {answer("CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END")},
+        'rejected', {answer("CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END")},
         'margin', ((CASE WHEN t.a > t.b THEN t.strength_a ELSE t.strength_b END - 1) / 2)::float8
-    )::text
+    ) || jsonb_strip_nulls(jsonb_build_object('reference', c.reference)))::text
     FROM tally t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
     WHERE t.a <> t.b
     ORDER BY c.id
 """
 
-_RAW = """
+_RAW = f"""
     SELECT json_build_object(
         'comparison_id', c.id,
-        'prompt', p.text,
+        'prompt', {PROMPT},
         'response_a', c.response_a,
         'response_b', c.response_b,
+        'reference', c.reference,
         'metadata', c.metadata,
         'source_a_version_id', c.source_a_version_id,
         'source_b_version_id', c.source_b_version_id,
@@ -70,19 +93,122 @@ _RAW = """
 """
 
 
-def stream(dataset_id: int, *, format: str) -> Iterator[bytes]:
-    """JSONL chunks of a dataset's export; opens its own session, which lives as long as the stream."""
+_EXAMPLES_FROM = """
+    FROM example e JOIN prompt p ON p.id = e.prompt_id
+    WHERE e.dataset_id = %(dataset_id)s
+    ORDER BY e.id
+"""
+
+_EXAMPLES_TRL = {
+    DatasetKind.PROMPT: f"""
+        SELECT (jsonb_build_object('prompt', {PROMPT})
+                || jsonb_strip_nulls(jsonb_build_object('reference', e.reference)))::text {_EXAMPLES_FROM}""",
+    DatasetKind.DEMONSTRATION: f"""
+        SELECT jsonb_build_object('prompt', {PROMPT}, 'completion', {answer("e.completion")})::text
+        {_EXAMPLES_FROM}""",
+    DatasetKind.LABELLED: f"SELECT jsonb_build_object('text', p.text, 'label', e.label)::text {_EXAMPLES_FROM}",
+}
+
+_EXAMPLES_RAW = f"""
+    SELECT json_build_object(
+        'example_id', e.id, 'prompt', {PROMPT}, 'completion', e.completion, 'reference', e.reference,
+        'label', e.label, 'metadata', e.metadata, 'created_at', e.created_at
+    )::text
+    {_EXAMPLES_FROM}
+"""
+
+
+def stream(dataset_id: int, kind: str, *, format: str) -> Iterator[bytes]:
+    """The chunks of the export of a dataset of this kind; opens its own session, which lives as long as the
+    stream. A format the dataset cannot have is refused here, before the stream starts."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
-    query = _TRL if format == ExportFormat.TRL else _RAW
-    return _lines(query, dataset_id)
+    if format == ExportFormat.PARQUET:
+        if kind != DatasetKind.PREFERENCE:
+            raise InvalidInputError(f"format parquet exports preference datasets; this one holds {kind} rows")
+        return _parquet(dataset_id, _parquet_schema(dataset_id))
+    if kind == DatasetKind.PREFERENCE:
+        query = _TRL if format == ExportFormat.TRL else _RAW
+    else:
+        query = _EXAMPLES_TRL[DatasetKind(kind)] if format == ExportFormat.TRL else _EXAMPLES_RAW
+    return (("\n".join(row[0] for row in rows) + "\n").encode() for rows in _chunks(query, dataset_id))
 
 
-def _lines(query: str, dataset_id: int) -> Iterator[bytes]:
+def _chunks(query: str, dataset_id: int) -> Iterator[list[tuple[Any, ...]]]:
     with get_sessionmaker()() as session:
         driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
         # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
         with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
             cursor.execute(query, {"dataset_id": dataset_id})
             while rows := cursor.fetchmany(CHUNK_ROWS):
-                yield ("\n".join(row[0] for row in rows) + "\n").encode()
+                yield rows
+
+
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+_PARQUET_SHAPE = """
+    SELECT coalesce(bool_or(p.messages IS NOT NULL), false), coalesce(bool_and(p.messages IS NOT NULL), false),
+           coalesce(bool_or(c.reference IS NOT NULL), false)
+    FROM comparison c JOIN prompt p ON p.id = c.prompt_id
+    WHERE c.dataset_id = %(dataset_id)s
+"""
+
+
+def _parquet_schema(dataset_id: int) -> pa.Schema:
+    """A Parquet file has one schema, fixed before its first row group: text or message-list columns as the
+    dataset's prompts are, and `reference` where any comparison has one."""
+    with get_sessionmaker()() as session:
+        driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
+        row = driver.execute(_PARQUET_SHAPE, {"dataset_id": dataset_id}).fetchone()
+    any_chat, all_chat, any_reference = row if row else (False, False, False)
+    if any_chat and not all_chat:
+        raise InvalidInputError(
+            "format parquet needs every prompt of the dataset text, or every one a conversation"
+        )
+    answer_type = _MESSAGES if all_chat else pa.string()
+    fields = [
+        ("prompt", answer_type),
+        ("chosen", answer_type),
+        ("rejected", answer_type),
+        ("margin", pa.float64()),
+    ]
+    return pa.schema(fields + ([("reference", pa.string())] if any_reference else []))
+
+
+class _Drain:
+    """A write-only file that hands over what was written to it: where ParquetWriter writes, so that each
+    row group leaves as soon as it is written."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.position = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.pending += data
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data = bytes(self.pending)
+        self.pending.clear()
+        return data
+
+
+def _parquet(dataset_id: int, schema: pa.Schema) -> Iterator[bytes]:
+    """The trl rows, one row group per chunk: the same lines as the trl export, so the two always agree."""
+    drain = _Drain()
+    with pq.ParquetWriter(drain, schema) as writer:
+        for rows in _chunks(_TRL, dataset_id):
+            writer.write_table(pa.Table.from_pylist([json.loads(row[0]) for row in rows], schema=schema))
+            yield drain.take()
+    yield drain.take()  # the footer, written on close

@@ -1,84 +1,171 @@
-"""Imports of existing preference data (JSONL): TRL, Anthropic HH-RLHF and OpenAssistant message trees.
+"""Imports of JSONL files into a dataset (the formats: services/domain/import_formats.py).
 
-The whole upload is one transaction, inserted in batches as it is read, so memory stays bounded however
-long the file is: a malformed line rolls everything back and names its line number.
+Atomic: the whole upload is one transaction, inserted in batches as it is read, so memory stays bounded
+however long the file is; a malformed line, or a row that does not fit the dataset's kind, rolls everything
+back (a dataset created for the import included) and names its line number.
+Idempotent: by default a row the dataset already holds (a comparison with the same prompt and pair of
+responses, in either order; an example equal in every field) is skipped and counted as such, so importing a
+file twice stores it once. Deduplicating imports of one dataset take turns (a transaction-level lock).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from services.core.enums import ImportFormat, Side
+from services.core.enums import DatasetKind, ImportFormat, Side
 from services.core.errors import DomainError, InvalidInputError, NotFoundError, PayloadTooLargeError
 from services.core.orm import Dataset, Preference
 from services.core.settings import get_settings
-from services.domain import annotators, comparisons
+from services.domain import annotators, comparisons, datasets, examples
 from services.domain.comparisons import NewComparison
+from services.domain.examples import NewExample
+from services.domain.import_formats import PARSERS, KnownPair, Row, row_kind
 
 BATCH_SIZE = 1000
-HH_ASSISTANT = "\n\nAssistant:"
-HH_HUMAN = "\n\nHuman:"
 
 
 @dataclass(frozen=True)
 class ImportResult:
+    dataset_id: int
+    kind: str  # the dataset's
     comparisons: int
     preferences: int
+    examples: int  # rows of prompt, demonstration and labelled datasets
+    skipped: int  # rows left out as duplicates
 
 
 @dataclass(frozen=True)
-class KnownPair:
-    """A prompt with a better and a worse response, before A/B placement."""
+class NewDataset:
+    """A dataset to create with the import, in its transaction; kind None: the kind of the file's first row."""
 
-    prompt: str
-    chosen: str
-    rejected: str
-    metadata: dict[str, Any]
+    name: str
+    kind: DatasetKind | None = None
+    guidelines: str = ""
+    annotations_per_comparison: int = 1
+
+
+@dataclass
+class _Batch:
+    pairs: list[tuple[NewComparison, Side]]
+    examples: list[NewExample]
+
+    def __len__(self) -> int:
+        return len(self.pairs) + len(self.examples)
 
 
 def import_file(
-    session: Session, dataset_id: int, source: IO[bytes], *, format: str, with_preferences: bool
+    session: Session,
+    target: int | NewDataset,
+    source: IO[bytes],
+    *,
+    format: str,
+    with_preferences: bool,
+    dedupe: bool = True,
 ) -> ImportResult:
-    """Import a JSONL file into a dataset; with_preferences records each known winner as a vote of the
-    built-in `import` annotator (it fills a slot). A/B order is randomised either way."""
+    """Import a JSONL file into a dataset (`target`: its id, or a NewDataset to create with the import).
+
+    with_preferences records each known winner as a vote of the built-in `import` annotator (it fills a
+    slot); A/B order is randomised either way.
+    """
     if format not in list(ImportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ImportFormat)}")
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFoundError(f"dataset {dataset_id} not found")
-    voter_id = annotators.import_annotator(session).id if with_preferences else None
-    parse = {ImportFormat.TRL: _parse_trl, ImportFormat.HH: _parse_hh, ImportFormat.OASST: _parse_oasst}[
-        ImportFormat(format)
-    ]
+    parse = PARSERS[ImportFormat(format)]
     rng = random.Random()
-    stored = 0
+    dataset: Dataset | None = None
+    counts = {"comparisons": 0, "examples": 0, "skipped": 0}
     try:
-        batch: list[tuple[NewComparison, Side]] = []
+        if isinstance(target, int):
+            dataset = _existing(session, target, dedupe=dedupe)
+        voter_id = annotators.import_annotator(session).id if with_preferences else None
+        batch = _Batch([], [])
         for line_number, record in _records(source):
-            try:
-                pairs = list(parse(record))
-                placed = [_place(pair, rng) for pair in pairs]
-                for item, _ in placed:
-                    comparisons.check(item)
-            except DomainError as error:
-                raise type(error)(f"line {line_number}: {error.message}") from None
-            batch.extend(placed)
+            with _at_line(line_number):
+                rows = list(parse(record))
+            if dataset is None and rows:
+                assert isinstance(target, NewDataset)
+                dataset = _create(session, target, row_kind(rows[0]))
+            with _at_line(line_number):
+                for row in rows:
+                    assert dataset is not None
+                    _add(batch, row, dataset, rng, with_preferences=with_preferences)
             if len(batch) >= BATCH_SIZE:
-                stored += _store(session, dataset, batch, voter_id)
-                batch = []
-        stored += _store(session, dataset, batch, voter_id)
+                assert dataset is not None
+                _store(session, dataset, batch, voter_id, dedupe=dedupe, counts=counts)
+                batch = _Batch([], [])
+        if dataset is None:
+            raise InvalidInputError("the upload holds no rows")
+        _store(session, dataset, batch, voter_id, dedupe=dedupe, counts=counts)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return ImportResult(comparisons=stored, preferences=stored if with_preferences else 0)
+    return ImportResult(
+        dataset_id=dataset.id,
+        kind=dataset.kind,
+        comparisons=counts["comparisons"],
+        preferences=counts["comparisons"] if with_preferences else 0,
+        examples=counts["examples"],
+        skipped=counts["skipped"],
+    )
+
+
+@contextmanager
+def _at_line(line_number: int) -> Iterator[None]:
+    """Prefix a domain error raised inside with the line it is about."""
+    try:
+        yield
+    except DomainError as error:
+        raise type(error)(f"line {line_number}: {error.message}") from None
+
+
+def _existing(session: Session, dataset_id: int, *, dedupe: bool) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} not found")
+    if dedupe:
+        # Two imports of one file at once must not both find its rows new.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(f"import:{dataset_id}".encode())}
+        )
+    return dataset
+
+
+def _create(session: Session, new: NewDataset, first_row_kind: DatasetKind) -> Dataset:
+    return datasets.create(
+        session,
+        name=new.name,
+        kind=new.kind or first_row_kind,
+        guidelines=new.guidelines,
+        annotations_per_comparison=new.annotations_per_comparison,
+        commit=False,
+    )
+
+
+def _add(batch: _Batch, row: Row, dataset: Dataset, rng: random.Random, *, with_preferences: bool) -> None:
+    kind = row_kind(row)
+    if kind != dataset.kind:
+        raise InvalidInputError(
+            f"a {kind} row does not fit dataset {dataset.name!r}, a {dataset.kind} dataset "
+            f"(create a {kind} dataset for it)"
+        )
+    if isinstance(row, KnownPair):
+        placed = _place(row, rng)
+        comparisons.check(placed[0])
+        batch.pairs.append(placed)
+    else:
+        if with_preferences:
+            raise InvalidInputError("with_preferences applies to preference rows only")
+        examples.check(row)
+        batch.examples.append(row)
 
 
 def _records(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
@@ -102,114 +189,37 @@ def _records(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
 def _place(pair: KnownPair, rng: random.Random) -> tuple[NewComparison, Side]:
     """Put the chosen response on side A or B at random; return the comparison and the winning side."""
     if rng.random() < 0.5:
-        return NewComparison(pair.prompt, pair.chosen, pair.rejected, pair.metadata), Side.A
-    return NewComparison(pair.prompt, pair.rejected, pair.chosen, pair.metadata), Side.B
+        return NewComparison(
+            pair.prompt, pair.chosen, pair.rejected, pair.metadata, reference=pair.reference
+        ), Side.A
+    return NewComparison(
+        pair.prompt, pair.rejected, pair.chosen, pair.metadata, reference=pair.reference
+    ), Side.B
 
 
 def _store(
-    session: Session, dataset: Dataset, batch: list[tuple[NewComparison, Side]], voter_id: int | None
-) -> int:
-    if not batch:
-        return 0
+    session: Session,
+    dataset: Dataset,
+    batch: _Batch,
+    voter_id: int | None,
+    *,
+    dedupe: bool,
+    counts: dict[str, int],
+) -> None:
+    stored = examples.insert_batch(session, dataset, batch.examples, dedupe=dedupe)
+    counts["examples"] += stored
+    counts["skipped"] += len(batch.examples) - stored
+    if not batch.pairs:
+        return
     votes = 1 if voter_id is not None else 0
-    ids = comparisons.insert_batch(session, dataset, [item for item, _ in batch], votes_each=votes)
-    if voter_id is not None:
+    ids = comparisons.insert_batch(
+        session, dataset, [item for item, _ in batch.pairs], votes_each=votes, dedupe=dedupe
+    )
+    new = [(cid, winner) for cid, (_, winner) in zip(ids, batch.pairs, strict=True) if cid is not None]
+    counts["comparisons"] += len(new)
+    counts["skipped"] += len(ids) - len(new)
+    if voter_id is not None and new:
         session.execute(
             insert(Preference),
-            [
-                {"comparison_id": cid, "annotator_id": voter_id, "choice": winner}
-                for cid, (_, winner) in zip(ids, batch, strict=True)
-            ],
+            [{"comparison_id": cid, "annotator_id": voter_id, "choice": winner} for cid, winner in new],
         )
-    return len(ids)
-
-
-def _strings(record: Any, *keys: str) -> list[str]:
-    if not isinstance(record, dict):
-        raise InvalidInputError("expected a JSON object")
-    values = []
-    for key in keys:
-        value = record.get(key)
-        if not isinstance(value, str):
-            raise InvalidInputError(f"{key!r} must be a string")
-        values.append(value)
-    return values
-
-
-def _parse_trl(record: Any) -> Iterator[KnownPair]:
-    """TRL's explicit-prompt preference format: {"prompt", "chosen", "rejected"} strings."""
-    prompt, chosen, rejected = _strings(record, "prompt", "chosen", "rejected")
-    yield KnownPair(prompt, chosen, rejected, {"source": "trl"})
-
-
-def _split_hh(dialogue: str, key: str) -> tuple[str, str]:
-    cut = dialogue.rfind(HH_ASSISTANT)
-    if cut < 0:
-        raise InvalidInputError(f"{key!r} has no {HH_ASSISTANT!r} turn")
-    cut += len(HH_ASSISTANT)
-    return dialogue[:cut], dialogue[cut:]
-
-
-def _parse_hh(record: Any) -> Iterator[KnownPair]:
-    """Anthropic HH-RLHF: two dialogues that differ in the last assistant turn.
-
-    The prompt is everything up to and including the last "\\n\\nAssistant:" of `chosen`; each response
-    is the rest of its own dialogue. In the few published rows whose two dialogues differ earlier, the
-    prompt of `chosen` is kept and the row is flagged in its metadata.
-    """
-    chosen, rejected = _strings(record, "chosen", "rejected")
-    prompt, chosen_response = _split_hh(chosen, "chosen")
-    rejected_prompt, rejected_response = _split_hh(rejected, "rejected")
-    metadata: dict[str, Any] = {"source": "hh"}
-    if rejected_prompt != prompt:
-        metadata["rejected_prompt_differs"] = True
-    yield KnownPair(prompt, chosen_response, rejected_response, metadata)
-
-
-def _parse_oasst(record: Any) -> Iterator[KnownPair]:
-    """OpenAssistant message trees: every pair of ranked sibling assistant replies (rank 0 is best).
-
-    The prompt is the conversation up to the replies, in the HH convention ("\\n\\nHuman: ..." and
-    "\\n\\nAssistant: ..." turns, ending with "\\n\\nAssistant:"); each response starts with a space.
-    """
-    if not isinstance(record, dict) or not isinstance(record.get("prompt"), dict):
-        raise InvalidInputError("expected a message tree: an object with a 'prompt' message")
-    tree_id = record.get("message_tree_id")
-    # Depth-first with an explicit stack: real trees can be deeper than Python's recursion limit allows.
-    stack: list[tuple[dict[str, Any], str]] = [(record["prompt"], "")]
-    while stack:
-        message, history = stack.pop()
-        (text,) = _strings(message, "text")
-        role = message.get("role")
-        if role not in ("prompter", "assistant"):
-            raise InvalidInputError(
-                f"message {message.get('message_id')!r}: role must be prompter or assistant"
-            )
-        history += f"{HH_HUMAN if role == 'prompter' else HH_ASSISTANT} {text}"
-        replies = message.get("replies", [])
-        if not isinstance(replies, list) or not all(isinstance(r, dict) for r in replies):
-            raise InvalidInputError(
-                f"message {message.get('message_id')!r}: replies must be a list of messages"
-            )
-        ranked = [
-            r
-            for r in replies
-            if r.get("role") == "assistant" and r.get("rank") is not None and not r.get("deleted")
-        ]
-        for reply in ranked:
-            if not isinstance(reply["rank"], int) or isinstance(reply["rank"], bool):
-                raise InvalidInputError(f"message {reply.get('message_id')!r}: rank must be an integer")
-            _strings(reply, "text")
-        ranked.sort(key=lambda r: r["rank"])
-        prompt = history + HH_ASSISTANT
-        for i, better in enumerate(ranked):
-            for worse in ranked[i + 1 :]:
-                if better["rank"] == worse["rank"]:
-                    continue  # equal ranks state no preference
-                yield KnownPair(
-                    prompt,
-                    " " + better["text"],
-                    " " + worse["text"],
-                    {"source": "oasst", "message_tree_id": tree_id, "parent_id": message.get("message_id")},
-                )
-        stack.extend((reply, history) for reply in reversed(replies))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
-from services.domain import job_params, rewards
+from services.domain import datasets, job_params, rewards
 from services.domain.limits import check_json
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def create(
     params = dict(params or {})
     if kind not in list(JobKind):
         raise InvalidInputError(f"kind must be one of {', '.join(JobKind)}, got {kind!r}")
-    if session.get(Dataset, dataset_id) is None:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
         raise InvalidInputError(f"dataset {dataset_id} does not exist")
     if base_model is not None:
         base_model = base_model.strip()
@@ -58,6 +59,7 @@ def create(
             raise InvalidInputError(f"base_model must be 1 to {MAX_BASE_MODEL_CHARS} characters")
     check_json("params", params)
     resolved = job_params.resolve(kind, params)
+    datasets.check_for_job(session, kind, dataset, params)
     _check_references(session, params)
     job = Job(
         kind=kind,

@@ -7,13 +7,15 @@ directory under RLHF_ARTIFACT_DIR. The inference service answers with it as "mod
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from services.core.artifacts import CURVES_FILE, version_path
 from services.core.enums import ModelKind
-from services.core.errors import InvalidInputError, NotFoundError
+from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import ModelVersion
 from services.domain import jobs
 
@@ -65,6 +67,27 @@ def promote(session: Session, version_id: int) -> ModelVersion:
         .where(ModelVersion.id == version.id, ModelVersion.promoted.is_(False))
         .values(promoted=True, promoted_at=func.now())
     )
+    session.commit()
+    session.refresh(version)
+    return version
+
+
+def curves_path(session: Session, version_id: int) -> Path:
+    """The training curves PNG the worker drew into the version's artifact directory."""
+    version = get(session, version_id)
+    path = version_path(version.path) / CURVES_FILE
+    if not path.is_file():
+        raise NotFoundError(f"{version.name} has no training curves ({CURVES_FILE} is not in its artifacts)")
+    return path
+
+
+def unpromote(session: Session, version_id: int) -> ModelVersion:
+    """Stop serving this version: with no promoted policy the inference service serves the default
+    (RLHF_POLICY_MODEL); with no promoted reward model /reward answers 503."""
+    version = get(session, version_id)
+    if not version.promoted:
+        raise ConflictError(f"{version.name} is not promoted")
+    session.execute(update(ModelVersion).where(ModelVersion.id == version.id).values(promoted=False))
     session.commit()
     session.refresh(version)
     return version

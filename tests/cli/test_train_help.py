@@ -24,6 +24,8 @@ def test_train_kind_help_lists_its_own_params_and_its_trl_config():
     assert "probe_learning_rate (float, default 0.001, > 0)" in text
     assert "eval_fraction (float, default 0.1, >= 0, < 1)" in text
     assert "TRL's RewardConfig by its TRL name" in text and "learning_rate=3e-05" in text
+    assert "--dataset: a preference dataset" in text
+    assert "--dataset: a preference or prompt dataset" in rlhf_help("train", "ppo")
 
 
 def test_train_help_lists_every_kind():

@@ -110,6 +110,7 @@ def test_raw_export_has_every_vote_with_its_details(
         "prompt",
         "response_a",
         "response_b",
+        "reference",
         "metadata",
         "source_a_version_id",
         "source_b_version_id",

@@ -63,10 +63,19 @@ def test_ethics_pairs_round_trip_through_cli_with_right_winners(
     name = unique("ethics")
 
     imported = rlhf(
-        "import", str(upload), "--dataset", name, "--format", "trl", "--with-preferences", env=env
+        # The ETHICS file repeats a few pairs: keep them, so the export gives back every line.
+        "import",
+        str(upload),
+        "--dataset",
+        name,
+        "--format",
+        "trl",
+        "--with-preferences",
+        "--keep-duplicates",
+        env=env,
     )
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    assert f"imported {len(pairs)} comparisons and {len(pairs)} preferences" in imported.stdout
+    assert f"imported {len(pairs)} comparisons and {len(pairs)} preferences; skipped 0" in imported.stdout
 
     output = tmp_path / "ethics-export.jsonl"
     exported = rlhf("export", name, "--format", "trl", "-o", str(output), env=env)
@@ -102,7 +111,14 @@ def test_import_without_preferences_leaves_comparisons_open(
     lines = [{"prompt": f"p{i}", "chosen": f"c{i}", "rejected": f"r{i}"} for i in range(5)]
     response = import_jsonl(admin, dataset["id"], lines, "trl", with_preferences=False)
     assert response.status_code == 201
-    assert response.json() == {"comparisons": 5, "preferences": 0}
+    assert response.json() | {"dataset_id": 0} == {
+        "dataset_id": 0,
+        "kind": "preference",
+        "comparisons": 5,
+        "preferences": 0,
+        "examples": 0,
+        "skipped": 0,
+    }
     progress = admin.get(f"/api/v1/datasets/{dataset['id']}").json()
     assert (progress["comparisons"], progress["votes"], progress["remaining"]) == (5, 0, 5)
     assert export(admin, dataset["id"], "trl") == []
@@ -129,7 +145,14 @@ def test_hh_dialogues_split_at_last_assistant_turn(make_dataset: Callable, admin
         {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!", "rejected": "\n\nHuman: Hey\n\nAssistant: Go away."},
     ]
     response = import_jsonl(admin, dataset["id"], lines, "hh", with_preferences=True)
-    assert response.json() == {"comparisons": 2, "preferences": 2}
+    assert response.json() | {"dataset_id": 0} == {
+        "dataset_id": 0,
+        "kind": "preference",
+        "comparisons": 2,
+        "preferences": 2,
+        "examples": 0,
+        "skipped": 0,
+    }
     exported = export(admin, dataset["id"], "trl")
     assert exported[0] == {"prompt": context, "chosen": " It is 6.", "rejected": " It is 7.", "margin": 0}
     assert exported[1]["prompt"] == "\n\nHuman: Hi\n\nAssistant:"
@@ -167,7 +190,14 @@ def test_oasst_trees_give_every_ranked_sibling_pair(
         content=path.read_bytes(),
     )
     assert response.status_code == 201, response.text
-    assert response.json() == {"comparisons": 754, "preferences": 754}  # as counted in SOURCES.md
+    assert response.json() | {"dataset_id": 0} == {
+        "dataset_id": 0,
+        "kind": "preference",
+        "comparisons": 754,
+        "preferences": 754,
+        "examples": 0,
+        "skipped": 0,
+    }  # as counted in SOURCES.md
     exported = export(admin, dataset["id"], "trl")
     assert Counter((x["chosen"][1:], x["rejected"][1:]) for x in exported) == oasst_pairs(path)
     first_tree = json.loads(path.read_text().splitlines()[0])["prompt"]

@@ -24,6 +24,10 @@ def test_job_kinds_list_every_kind_with_its_params_defaults_and_help(admin: http
     assert kinds["ppo"]["trl_config"] == "PPOConfig" and kinds["ppo"]["trl_defaults"]["kl_coef"] == 0.05
     assert kinds["generate_comparisons"]["trl_config"] is None
     assert kinds["reward_model"]["default_base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert kinds["sft"]["dataset_kinds"] == ["preference", "demonstration"]
+    assert kinds["ppo"]["dataset_kinds"] == ["preference", "prompt"] and kinds["dpo"]["dataset_kinds"] == [
+        "preference"
+    ]
 
 
 def test_job_kinds_need_the_admin_token(collector_url: str, make_annotator: Callable[..., httpx.Client]):

@@ -33,7 +33,7 @@ TGI_INFO_KEYS = {
 
 
 def test_health_answers_ok(inference: httpx.Client) -> None:
-    assert inference.get("/health").json() == {"status": "ok"}
+    assert inference.get("/health").json() == {"status": "ok", "instance": None}
 
 
 def test_info_has_tgi_fields_and_loaded_versions(inference: httpx.Client) -> None:

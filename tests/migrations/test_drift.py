@@ -12,7 +12,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from services.core.db import get_engine
-from services.core.enums import AnnotatorRole, ApiKeyScope, Choice, JobKind, JobStatus, ModelKind, Side
+from services.core.enums import (
+    AnnotatorRole,
+    ApiKeyScope,
+    Choice,
+    DatasetKind,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    Side,
+)
 from services.core.orm import Base
 
 
@@ -30,6 +39,7 @@ def test_migrated_database_matches_the_orm_metadata():
     ("constraint", "enum"),
     [
         ("annotator_role_ck", AnnotatorRole),
+        ("dataset_kind_ck", DatasetKind),
         ("preference_choice_ck", Choice),
         ("preference_shown_left_ck", Side),
         ("model_version_kind_ck", ModelKind),

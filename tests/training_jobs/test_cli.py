@@ -1,4 +1,4 @@
-"""`rlhf train ... --wait`, `rlhf jobs`, `rlhf models [promote ID]` against the real collector and worker."""
+"""`rlhf train ... --wait`, `rlhf jobs [show ID]`, `rlhf models [promote ID]` against the real collector and worker."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -23,7 +24,7 @@ def rlhf(env: dict[str, str], collector_url: str, *args: str) -> subprocess.Comp
 
 
 def test_train_wait_follows_the_job_and_the_version_can_be_promoted(
-    admin: httpx.Client, worker: Worker, jobs_env, collector_url, tiny_gpt2
+    admin: httpx.Client, worker: Worker, jobs_env, collector_url, tiny_gpt2, tmp_path: Path
 ):
     dataset = create_dataset(admin, 12)
     params = json.dumps({"max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-3})
@@ -41,6 +42,11 @@ def test_train_wait_follows_the_job_and_the_version_can_be_promoted(
     job_id, version_id = int(queued.group(1)), int(version.group(1))
     listed = rlhf(jobs_env, collector_url, "jobs")
     assert listed.returncode == 0 and re.search(rf"\b{job_id}\b.*sft.*succeeded", listed.stdout)
+    curves = tmp_path / "curves.png"
+    shown = rlhf(jobs_env, collector_url, "jobs", "show", str(job_id), "--curves", str(curves))
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert f"{collector_url}/api/v1/jobs/{job_id}/curves.png" in shown.stdout and "artifacts:" in shown.stdout
+    assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     promoted = rlhf(jobs_env, collector_url, "models", "promote", str(version_id))
     assert promoted.returncode == 0 and f"promoted policy-{version_id}" in promoted.stdout
     models = rlhf(jobs_env, collector_url, "models")

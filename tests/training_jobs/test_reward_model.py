@@ -67,6 +67,10 @@ def test_reward_model_job_produces_loadable_reward_version(
         assert (path / name).is_file(), name
     assert json.loads((path / "rlhf_version.json").read_text())["name"] == version["name"]
     assert (path / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for url in (f"/api/v1/jobs/{job_id}/curves.png", f"/api/v1/models/{version['id']}/curves.png"):
+        served = admin.get(url)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/png", url
+        assert served.content == (path / "training_curves.png").read_bytes()
     logged = json.loads((path / "training_log.json").read_text())
     assert any("probe_loss" in entry for entry in logged) and any("loss" in entry for entry in logged)
     assert not list(path.glob("checkpoint-*"))

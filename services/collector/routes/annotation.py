@@ -18,8 +18,8 @@ from services.collector.schemas import (
     PreferenceCreate,
     PreferencePublic,
 )
-from services.domain import annotation, datasets
-from services.domain.annotation import Vote
+from services.domain import annotation, datasets, votes
+from services.domain.votes import Vote
 
 router = APIRouter(tags=["annotation"])
 
@@ -56,10 +56,10 @@ async def vote(
     body: PreferenceCreate,
     connection: ConnectionDep,
     annotator: CurrentAnnotator,
-    idempotency_key: Annotated[str | None, Header(max_length=annotation.MAX_IDEMPOTENCY_KEY)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=votes.MAX_IDEMPOTENCY_KEY)] = None,
 ) -> PreferencePublic:
     """Record a vote; a retry with the same Idempotency-Key returns the first answer."""
-    stored = await annotation.record_preference(
+    stored = await votes.record_preference(
         connection, annotator, comparison_id, Vote(**body.model_dump()), idempotency_key=idempotency_key
     )
     return PreferencePublic.model_validate(stored, from_attributes=True)

@@ -1,11 +1,14 @@
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
+from services.collector.prompt_schemas import prompt_value
 from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
 from services.collector.upload import spool_body
-from services.core.enums import ImportFormat
+from services.core.enums import DatasetKind, ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
 from services.domain import comparisons, imports
@@ -24,7 +27,10 @@ def add_comparisons(
         raise PayloadTooLargeError(f"at most {limit} items per request ({len(body.items)} sent)")
     if not body.items:
         raise InvalidInputError("items must not be empty")
-    items = [NewComparison(i.prompt, i.response_a, i.response_b, i.metadata) for i in body.items]
+    items = [
+        NewComparison(prompt_value(i.prompt), i.response_a, i.response_b, i.metadata, reference=i.reference)
+        for i in body.items
+    ]
     return ComparisonsCreated(ids=comparisons.add_comparisons(session, dataset_id, items))
 
 
@@ -36,10 +42,46 @@ async def import_comparisons(
     session: SessionDep,
     _: AdminDep,
     with_preferences: bool = False,
+    dedupe: bool = True,
 ) -> ImportResultPublic:
-    """Import a JSONL body (trl, hh or oasst); a malformed line rejects the whole upload."""
+    """Import a JSONL body (trl, hh, oasst or labelled) whose rows fit the dataset's kind; a malformed line
+    rejects the whole upload. dedupe (default): rows the dataset already holds are skipped and counted."""
+    return await _import(session, request, dataset_id, format, with_preferences, dedupe)
+
+
+@router.post("/datasets/import", status_code=status.HTTP_201_CREATED)
+async def create_and_import(
+    name: Annotated[str, Query(min_length=1, max_length=200)],
+    format: ImportFormat,
+    request: Request,
+    session: SessionDep,
+    _: AdminDep,
+    kind: DatasetKind | None = None,
+    with_preferences: bool = False,
+    dedupe: bool = True,
+) -> ImportResultPublic:
+    """Create a dataset and import a JSONL body into it, in one transaction: a failed import leaves no
+    dataset behind. kind omitted: the kind of the file's first row."""
+    target = imports.NewDataset(name=name, kind=kind)
+    return await _import(session, request, target, format, with_preferences, dedupe)
+
+
+async def _import(
+    session: SessionDep,
+    request: Request,
+    target: int | imports.NewDataset,
+    format: ImportFormat,
+    with_preferences: bool,
+    dedupe: bool,
+) -> ImportResultPublic:
     with await spool_body(request) as body:
         result = await run_in_threadpool(
-            imports.import_file, session, dataset_id, body, format=format, with_preferences=with_preferences
+            imports.import_file,
+            session,
+            target,
+            body,
+            format=format,
+            with_preferences=with_preferences,
+            dedupe=dedupe,
         )
-    return ImportResultPublic(comparisons=result.comparisons, preferences=result.preferences)
+    return ImportResultPublic.model_validate(result, from_attributes=True)

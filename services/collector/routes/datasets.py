@@ -1,9 +1,10 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
-from services.domain import datasets
+from services.core.enums import DatasetKind
+from services.domain import datasets, retention
 from services.domain.datasets import DatasetProgress
 
 router = APIRouter(tags=["datasets"])
@@ -14,6 +15,7 @@ def _public(item: DatasetProgress) -> DatasetPublic:
     return DatasetPublic(
         id=d.id,
         name=d.name,
+        kind=DatasetKind(d.kind),
         guidelines=d.guidelines,
         annotations_per_comparison=d.annotations_per_comparison,
         created_at=d.created_at,
@@ -23,15 +25,18 @@ def _public(item: DatasetProgress) -> DatasetPublic:
         votes=p.votes,
         skips=p.skips,
         votes_needed=p.votes_needed,
+        examples=p.examples,
     )
 
 
 @router.post("/datasets", status_code=status.HTTP_201_CREATED)
 def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> DatasetPublic:
-    """Create a dataset; each comparison in it is judged by annotations_per_comparison annotators."""
+    """Create a dataset of a kind (default preference); each comparison of a preference dataset is judged by
+    annotations_per_comparison annotators."""
     dataset = datasets.create(
         session,
         name=body.name,
+        kind=body.kind,
         guidelines=body.guidelines,
         annotations_per_comparison=body.annotations_per_comparison,
     )
@@ -49,3 +54,10 @@ def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
 def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetPublic:
     """One dataset with its progress counts."""
     return _public(datasets.with_progress(session, dataset_id))
+
+
+@router.delete("/datasets/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_dataset(dataset_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+    """Delete a dataset with its comparisons and votes; 409 while a queued or running job uses it."""
+    retention.delete_dataset(session, dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

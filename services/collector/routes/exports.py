@@ -8,19 +8,33 @@ from services.domain import datasets, exports
 
 router = APIRouter(tags=["exports"])
 
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+
 
 @router.get(
     "/datasets/{dataset_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSONL stream"}},
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {}, PARQUET_MEDIA_TYPE: {}},
+            "description": "JSONL stream (trl, raw) or Parquet file (parquet)",
+        }
+    },
 )
 def export_dataset(
     dataset_id: IdPath, format: ExportFormat, session: SessionDep, _: ReadDep
 ) -> StreamingResponse:
-    """JSONL stream: trl = one decided pair per comparison with its margin; raw = every vote."""
+    """JSONL stream: trl = one decided pair per comparison with its margin (other kinds: their rows as
+    imported); raw = every vote (other kinds: every row with its id and metadata); parquet = a preference
+    dataset's trl rows as a Parquet file, streamed one row group at a time."""
     dataset = datasets.get(session, dataset_id)
+    chunks = exports.stream(dataset.id, dataset.kind, format=format)
+    if format == ExportFormat.PARQUET:
+        media_type, filename = PARQUET_MEDIA_TYPE, f"dataset-{dataset.id}.parquet"
+    else:
+        media_type, filename = "application/x-ndjson", f"dataset-{dataset.id}.{format}.jsonl"
     return StreamingResponse(
-        exports.stream(dataset.id, format=format),
-        media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="dataset-{dataset.id}.{format}.jsonl"'},
+        chunks,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

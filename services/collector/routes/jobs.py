@@ -1,12 +1,14 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import FileResponse
 
 from services.collector.deps import ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
 from services.collector.schemas import JobCreate, JobPublic, JobQueued, JobsPublic
 from services.core.enums import JobKind, JobStatus
-from services.domain import jobs
+from services.core.errors import NotFoundError
+from services.domain import jobs, model_versions
 from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["jobs"])
@@ -44,6 +46,15 @@ def list_jobs(
 def get_job(job_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> JobPublic:
     """A job's status, progress (0..1, with an ETA), live metrics, log tail and result."""
     return JobPublic.model_validate(jobs.get(session, job_id))
+
+
+@router.get("/jobs/{job_id}/curves.png", response_class=FileResponse)
+def job_curves(job_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> FileResponse:
+    """The training curves (PNG) of the model version the job made; 404 until it has made one."""
+    job = jobs.get(session, job_id)
+    if job.model_version_id is None:
+        raise NotFoundError(f"job {job_id} has made no model version (status {job.status}), so no curves")
+    return FileResponse(model_versions.curves_path(session, job.model_version_id), media_type="image/png")
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -1,4 +1,5 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
+from fastapi.responses import FileResponse
 
 from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
@@ -6,7 +7,7 @@ from services.collector.reward_schemas import ModelRegister
 from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
 from services.core.enums import ModelKind
 from services.core.errors import InvalidInputError
-from services.domain import model_registration, model_versions
+from services.domain import model_registration, model_versions, retention
 
 router = APIRouter(tags=["models"])
 
@@ -22,6 +23,12 @@ def list_models(session: SessionDep, _: ReadOrTrainDep, kind: ModelKind | None =
 def get_model(version_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> ModelVersionPublic:
     """One model version."""
     return ModelVersionPublic.model_validate(model_versions.get(session, version_id))
+
+
+@router.get("/models/{version_id}/curves.png", response_class=FileResponse)
+def model_curves(version_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> FileResponse:
+    """The version's training curves (PNG); 404 when its job drew none."""
+    return FileResponse(model_versions.curves_path(session, version_id), media_type="image/png")
 
 
 @router.post("/models/{version_id}/promote")
@@ -40,3 +47,18 @@ def register_model(body: ModelRegister, session: SessionDep, _: AdminDep) -> Mod
         session, source=body.source, label=body.label, transform=body.transform, reads=body.input
     )
     return ModelVersionPublic.model_validate(version)
+
+
+@router.post("/models/{version_id}/unpromote")
+def unpromote_model(version_id: IdPath, session: SessionDep, _: TrainDep) -> ModelVersionPublic:
+    """Stop serving this version: the inference service goes back to the default policy (RLHF_POLICY_MODEL),
+    or to no reward model; 409 when it is not promoted."""
+    return ModelVersionPublic.model_validate(model_versions.unpromote(session, version_id))
+
+
+@router.delete("/models/{version_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_model(version_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+    """Delete a version and its artifact files; 409 while it is promoted, used by a queued or running job,
+    or named by generated comparisons."""
+    retention.delete_version(session, version_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from services.core.enums import DatasetKind
+
 # Ids are PostgreSQL bigints.
 MAX_ID = 2**63 - 1
 BOUNDS = ("ge", "gt", "le", "lt")
@@ -63,10 +65,12 @@ class LoraParams(Params):
 @dataclass(frozen=True, kw_only=True)
 class JobParams(Params):
     """A job kind's own parameters. TRL_CONFIG names the TRL config whose fields `params` may set as well (by
-    their TRL names); TRL_DEFAULTS are the kind's defaults for some of them."""
+    their TRL names); TRL_DEFAULTS are the kind's defaults for some of them. DATASET_KINDS: the kinds of
+    dataset the job reads (services/domain/jobs.py refuses others)."""
 
     TRL_CONFIG: ClassVar[str | None] = None
     TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = {}
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PREFERENCE})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from services.core.enums import JobKind
+from services.core.enums import DatasetKind, JobKind
 from services.domain.job_params.fields import MAX_ID, JobParams, TrainingParams, param, version_id
 
 POLICY_VERSION_HELP = (
@@ -82,9 +82,13 @@ class RewardModelParams(TrainingParams):
 
 @dataclass(frozen=True, kw_only=True)
 class SftParams(TrainingParams):
-    """sft: supervised fine-tuning of a policy on the chosen responses of the dataset's decided comparisons."""
+    """sft: supervised fine-tuning of a policy on a demonstration dataset, or on the chosen responses of a
+    preference dataset's decided comparisons."""
 
     TRL_CONFIG: ClassVar[str | None] = "SFTConfig"
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset(
+        {DatasetKind.DEMONSTRATION, DatasetKind.PREFERENCE}
+    )
     # Llama 2's SFT recipe (Touvron et al. 2023, §3.1) scaled down: lr 2e-5, weight decay 0.1.
     TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
         {"learning_rate": 2e-5, "weight_decay": 0.1, "per_device_train_batch_size": 8, "max_length": 1024}
@@ -107,7 +111,10 @@ class DpoParams(TrainingParams):
 
 @dataclass(frozen=True, kw_only=True)
 class OnlineRLParams(TrainingParams):
-    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after."""
+    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after; prompts
+    from a prompt dataset or a preference dataset's comparisons."""
+
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PROMPT, DatasetKind.PREFERENCE})
 
     eval_fraction: float = param(
         0.1, gt=0, lt=1, help="share of the prompts held out, sampled before and after training"
@@ -165,12 +172,18 @@ class RlooParams(OnlineRLParams):
 @dataclass(frozen=True, kw_only=True)
 class GenerateComparisonsParams(JobParams):
     """generate_comparisons: new comparisons to judge, sampled from one policy (two samples per prompt) or two
-    (one each); no model version. Sampling runs on one process."""
+    (one each), for the prompts of a prompt or preference dataset; no model version. Sampling runs on one
+    process. The comparisons go to a preference dataset."""
+
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PROMPT, DatasetKind.PREFERENCE})
 
     policy_version_id: int | None = version_id(POLICY_VERSION_HELP + "; writes response A")
     other_policy_version_id: int | None = version_id("writes response B (default: the same policy as A)")
     target_dataset_id: int | None = param(
-        None, ge=1, le=MAX_ID, help="dataset the comparisons go to (default: the job's dataset)"
+        None,
+        ge=1,
+        le=MAX_ID,
+        help="preference dataset the comparisons go to (default: the job's dataset, if a preference one)",
     )
     num_prompts: int | None = param(None, ge=1, help="use the dataset's first N prompts (default: all)")
     max_new_tokens: int = param(64, ge=1, le=2048, help="longest response, in tokens")

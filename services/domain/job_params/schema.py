@@ -8,7 +8,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from services.core.enums import JobKind
+from services.core.enums import DatasetKind, JobKind
 from services.domain.job_params.fields import BOUNDS, Params
 from services.domain.job_params.json_kinds import kinds_of
 from services.domain.job_params.kinds import SCHEDULE_DEFAULTS
@@ -34,6 +34,7 @@ class KindDescription:
     trl_config: str | None  # its fields are accepted too, by their TRL names
     trl_defaults: dict[str, Any]  # what the platform and the kind set in it, before explicit params
     default_base_model: str | None
+    dataset_kinds: tuple[DatasetKind, ...]  # the kinds of dataset the job reads
 
 
 def describe_params(cls: type[Params]) -> tuple[ParamDescription, ...]:
@@ -65,6 +66,7 @@ def describe_kind(kind: JobKind | str) -> KindDescription:
         trl_config=cls.TRL_CONFIG,
         trl_defaults=trl_defaults,
         default_base_model=getattr(cls, "DEFAULT_BASE_MODEL", None),
+        dataset_kinds=tuple(kind for kind in DatasetKind if kind in cls.DATASET_KINDS),
     )
 
 

@@ -1,0 +1,188 @@
+"""Client commands for datasets: `rlhf datasets [list|create|show|delete]` and `rlhf stats DATASET`.
+
+A dataset is named on the command line by its name, or by its id when no dataset is called that.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from services.cli.render import console, fail, fail_request, print_table
+from services.client import CollectorClient, CollectorError
+from services.collector.schemas import DatasetPublic, StatsPublic
+from services.core.enums import DatasetKind
+
+datasets_app = typer.Typer(help="List, create, show and delete datasets.", invoke_without_command=True)
+
+DATASET_ARGUMENT = typer.Argument(..., help="Dataset name, or id.")
+
+
+def find_dataset(client: CollectorClient, which: str) -> DatasetPublic:
+    """The dataset called `which`, else the one whose id it is."""
+    found = client.find_dataset(which)
+    if found is None and which.isdigit():
+        found = next((dataset for dataset in client.list_datasets() if dataset.id == int(which)), None)
+    if found is None:
+        fail(f"no dataset {which!r} (rlhf datasets lists them)")
+    return found
+
+
+def datasets_table(datasets: list[DatasetPublic]) -> Table:
+    table = Table(
+        "id", "name", "kind", "examples", "comparisons", "complete", "votes", "skips", "votes needed",
+        "per comparison",
+    )  # fmt: skip
+    for dataset in datasets:
+        table.add_row(
+            str(dataset.id),
+            escape(dataset.name),
+            dataset.kind.value,
+            str(dataset.examples),
+            str(dataset.comparisons),
+            str(dataset.complete),
+            str(dataset.votes),
+            str(dataset.skips),
+            str(dataset.votes_needed),
+            str(dataset.annotations_per_comparison),
+        )
+    return table
+
+
+@datasets_app.callback()
+def datasets(ctx: typer.Context) -> None:
+    """List datasets (the default) with their progress."""
+    if ctx.invoked_subcommand is None:
+        list_()
+
+
+@datasets_app.command("list")
+def list_() -> None:
+    """List datasets with their progress: comparisons, complete, votes, skips, votes still needed."""
+    with CollectorClient.from_settings() as client:
+        try:
+            found = client.list_datasets()
+        except CollectorError as error:
+            fail_request(error)
+    print_table(datasets_table(found))
+
+
+@datasets_app.command()
+def create(
+    name: str = typer.Argument(..., help="A name no other dataset has."),
+    kind: DatasetKind = typer.Option(
+        DatasetKind.PREFERENCE, "--kind", help="What it holds: comparisons for annotators, or examples."
+    ),
+    guidelines: str = typer.Option("", "--guidelines", help="What annotators read before judging."),
+    annotations: int = typer.Option(
+        1, "--annotations", min=1, max=100, help="Annotators who judge each comparison."
+    ),
+) -> None:
+    """Create an empty dataset (`rlhf import` fills it)."""
+    with CollectorClient.from_settings() as client:
+        try:
+            created = client.create_dataset(
+                name, guidelines=guidelines, annotations_per_comparison=annotations
+            )
+        except CollectorError as error:
+            fail_request(error)
+    console.print(f"created {created.kind.value} dataset {escape(created.name)!r} (id {created.id})")
+
+
+@datasets_app.command()
+def show(dataset: str = DATASET_ARGUMENT) -> None:
+    """A dataset's settings, guidelines and progress."""
+    with CollectorClient.from_settings() as client:
+        try:
+            found = find_dataset(client, dataset)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(
+        f"[bold]{escape(found.name)}[/bold] (id {found.id}, created {found.created_at:%Y-%m-%d %H:%M})"
+    )
+    console.print(f"kind: {found.kind.value}; annotations per comparison: {found.annotations_per_comparison}")
+    if found.examples:
+        console.print(f"examples: {found.examples}")
+    console.print(
+        f"comparisons: {found.comparisons} ({found.complete} complete, {found.remaining} open); "
+        f"votes: {found.votes}, skips: {found.skips}, votes still needed: {found.votes_needed}"
+    )
+    console.print("guidelines:", escape(found.guidelines) if found.guidelines else "(none)")
+
+
+@datasets_app.command()
+def delete(
+    dataset: str = DATASET_ARGUMENT,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a dataset with its comparisons and votes (refused while a queued or running job uses it)."""
+    with CollectorClient.from_settings() as client:
+        try:
+            found = find_dataset(client, dataset)
+            console.print(
+                f"[yellow]warning:[/yellow] this deletes {escape(found.name)!r} with its {found.comparisons} "
+                f"comparisons, {found.examples} examples and {found.votes + found.skips} votes; it cannot be "
+                "undone."
+            )
+            if not yes and not typer.confirm("Delete it?"):
+                raise typer.Exit(1)
+            client.delete_dataset(found.id)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(f"deleted dataset {escape(found.name)!r} (id {found.id})")
+
+
+def stats(dataset: str = DATASET_ARGUMENT) -> None:
+    """A dataset's counts, choices, per-annotator work, agreement and policy win rates."""
+    with CollectorClient.from_settings() as client:
+        try:
+            found = find_dataset(client, dataset)
+            answer = client.stats(found.id)
+        except CollectorError as error:
+            fail_request(error)
+    print_stats(found, answer)
+
+
+def print_stats(dataset: DatasetPublic, answer: StatsPublic) -> None:
+    choices = answer.choices
+    console.print(f"[bold]{escape(dataset.name)}[/bold] (id {dataset.id})")
+    console.print(
+        f"comparisons: {answer.comparisons} ({answer.complete} complete); votes: {answer.votes}, "
+        f"skips: {answer.skips}"
+    )
+    console.print(
+        f"choices: a {choices.a}, b {choices.b}, tie {choices.tie}, both bad {choices.both_bad}, "
+        f"skip {choices.skip}"
+    )
+    agreement = answer.agreement
+    alpha = "-" if agreement.krippendorff_alpha is None else f"{agreement.krippendorff_alpha:.3f}"
+    percent = "-" if agreement.percent_agreement is None else f"{agreement.percent_agreement:.1%}"
+    console.print(
+        f"agreement: Krippendorff's alpha {alpha}, {percent} of {agreement.pairs} vote pairs "
+        f"on {agreement.comparisons} comparisons"
+    )
+    if answer.annotators:
+        table = Table("annotator", "votes", "skips", "median time per judgement")
+        for annotator in answer.annotators:
+            median = annotator.median_time_spent_ms
+            table.add_row(
+                escape(annotator.name),
+                str(annotator.votes),
+                str(annotator.skips),
+                "-" if median is None else f"{median / 1000:.1f}s",
+            )
+        print_table(table)
+    if answer.win_rates:
+        table = Table("version a", "version b", "wins a", "wins b", "ties", "win rate a", "95% interval")
+        for rate in answer.win_rates:
+            table.add_row(
+                str(rate.version_a),
+                str(rate.version_b),
+                str(rate.wins_a),
+                str(rate.wins_b),
+                str(rate.ties),
+                f"{rate.win_rate_a:.3f}",
+                f"{rate.ci95_low:.3f}-{rate.ci95_high:.3f} ({rate.interval})",
+            )
+        print_table(table)

@@ -12,7 +12,6 @@ from transformers import AutoTokenizer
 from services.modeling.chat import ChatTemplateError, prompt_ids, prompt_text
 from tests.helpers.tiny_models import SMOLLM2_TOKENIZER_DIR
 from training_jobs.chat_format import encode_prompt, trainer_prompt, trainer_response
-from training_jobs.context import JobInputError
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +63,18 @@ def test_control_tokens_typed_in_a_message_stay_text(smollm2):
     assert ids.count(im_end) == 2
 
 
-def test_a_model_without_a_template_takes_text_as_is_and_refuses_conversations(plain):
+def test_a_model_without_a_template_takes_text_as_is_and_reads_conversations_as_text_in_jobs(plain):
     assert prompt_ids(plain, "The morning") == plain("The morning")["input_ids"]
+    # The inference service's chat route refuses a conversation for such a model (a 4xx there)...
     with pytest.raises(ChatTemplateError, match="no chat template"):
         prompt_ids(plain, [{"role": "user", "content": "Hi"}])
-    with pytest.raises(JobInputError, match="no chat template"):
-        trainer_prompt(plain, [{"role": "user", "content": "Hi"}])
+    # ...while a job on a conversational dataset reads it as role: content text with the answer's turn opened.
+    conversation = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}]
+    assert trainer_prompt(plain, conversation) == "system: Be kind.\n\nuser: Hi\n\nassistant:"
+    assert (
+        encode_prompt(plain, conversation, budget=10**6)
+        == plain(trainer_prompt(plain, conversation))["input_ids"]
+    )
 
 
 def test_trainer_rows_are_conversational_for_a_chat_model_only(smollm2, plain):

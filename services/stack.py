@@ -272,13 +272,17 @@ def running_stack(
         if with_worker:
             start("worker", ["worker"], ready_line=WORKER_READY_LINE)
         if with_inference:
-            console.print("starting the inference service (the first start builds the built-in policy)")
+            console.print(
+                "starting the inference service (the first start on a machine downloads and converts the "
+                "built-in policy: minutes)"
+            )
             inference_health = settings.resolved_inference_url + "/health"
             inference = start(
                 "inference", ["serve", "inference"], health_url=inference_health, instance=instance
             )
+            # SmolLM2's first conversion took 2.5 to 8 minutes on two busy cores (README, built-in models).
             wait_healthy(
-                inference_health, process=inference.process, name="inference", timeout=600, instance=instance
+                inference_health, process=inference.process, name="inference", timeout=1800, instance=instance
             )
         supervisor = Supervisor([*started, *children], restart_policy(settings), console)
         # Stopped before the children are, so that nothing is restarted while the stack stops.

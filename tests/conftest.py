@@ -118,6 +118,10 @@ def stack_env(
         "RLHF_STATE_DIR": str(state_dir),
         "RLHF_ARTIFACT_DIR": str(state_dir / "artifacts"),
         "RLHF_ADMIN_TOKEN": admin_token,
+        # The product's default policy is SmolLM2 (538 MB, converted on first use): the tests name the tiny
+        # built-in explicitly, and build built-ins into the session's own state dir.
+        "RLHF_POLICY_MODEL": "builtin:tiny-gpt2",
+        "RLHF_MODEL_CACHE_DIR": str(state_dir / "models"),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TRL_EXPERIMENTAL_SILENCE": "1",

@@ -17,8 +17,9 @@ from services.core.errors import NotFoundError
 from services.core.orm import ModelVersion
 from services.core.settings import get_settings
 from services.domain import model_versions, rewards
-from services.modeling.base_models import resolve_base_model
+from services.modeling.base_models import ModelUnavailableError, resolve_base_model
 from services.modeling.combined_reward import RewardSpec
+from services.modeling.device import load_kwargs
 from services.modeling.scoring import ScoreHead
 from training_jobs.context import JobContext, JobInputError, is_main_process
 
@@ -67,7 +68,10 @@ def _promoted(kind: ModelKind) -> ModelSource | None:
 
 def base_model_source(name: str) -> ModelSource:
     """A base model by name (services/modeling/base_models.py: the built-in ones, a local path, a hub id)."""
-    return ModelSource(resolve_base_model(name), name, None)
+    try:
+        return ModelSource(resolve_base_model(name), name, None)
+    except ModelUnavailableError as error:
+        raise JobInputError(str(error)) from None
 
 
 def policy_source(ctx: JobContext[Any], version_id: int | None) -> ModelSource:
@@ -126,21 +130,28 @@ def load_tokenizer(name_or_path: str) -> Any:
     return tokenizer
 
 
-def load_causal_lm(name_or_path: str, **kwargs: Any) -> Any:
+def load_causal_lm(name_or_path: str, *, full_training: bool = False) -> Any:
+    """A causal LM in this machine's dtype (services/modeling/device.py); `full_training` for a policy whose
+    every weight trains (fp32 master weights on a GPU), not for a frozen one or a base under LoRA."""
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+        return AutoModelForCausalLM.from_pretrained(name_or_path, **load_kwargs(full_training=full_training))
     except OSError as error:
         raise _not_found(name_or_path, error) from error
 
 
-def load_reward_model(name_or_path: str, *, pad_token_id: int | None = None, **kwargs: Any) -> Any:
-    """A sequence classifier with one output: the reward. A fresh head when the base has none."""
+def load_reward_model(
+    name_or_path: str, *, pad_token_id: int | None = None, full_training: bool = False
+) -> Any:
+    """A sequence classifier with one output: the reward. A fresh head when the base has none. Its dtype as
+    `load_causal_lm`'s."""
     from transformers import AutoModelForSequenceClassification
 
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(name_or_path, num_labels=1, **kwargs)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name_or_path, num_labels=1, **load_kwargs(full_training=full_training)
+        )
     except OSError as error:
         raise _not_found(name_or_path, error) from error
     if pad_token_id is not None:
@@ -155,7 +166,7 @@ def load_scoring_model(path: str, *, pad_token_id: int | None) -> Any:
     from transformers import AutoModelForSequenceClassification
 
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(path, **load_kwargs())
     except OSError as error:
         raise _not_found(path, error) from error
     if pad_token_id is not None:

@@ -64,24 +64,27 @@ def data_snapshot(dataset_id: int) -> dict[str, Any]:
     }
 
 
-def _export_rows(dataset_id: int, kind: DatasetKind) -> list[dict[str, Any]]:
+def _export_rows(
+    dataset_id: int, kind: DatasetKind, *, min_trust: float | None = None
+) -> list[dict[str, Any]]:
     return [
         json.loads(line)
-        for chunk in exports.stream(dataset_id, kind, format="trl")
+        for chunk in exports.stream(dataset_id, kind, format="trl", min_trust=min_trust)
         for line in chunk.decode().splitlines()
         if line
     ]
 
 
-def preference_pairs(dataset_id: int) -> PreferenceData:
-    """One decided pair per comparison: majority vote, ties and skips left out, margin from strength.
+def preference_pairs(dataset_id: int, *, min_trust: float | None = None) -> PreferenceData:
+    """One decided pair per comparison: majority vote, ties and skips left out, margin from strength; gold
+    items left out, and the votes of annotators trusted less than min_trust (None: every vote).
 
     The aggregation is the collector's `trl` export (services.domain.exports), so a model trained here
     and one trained elsewhere on `rlhf export --format trl` see the same pairs.
     """
     _require(dataset_id, {DatasetKind.PREFERENCE})
     snapshot = data_snapshot(dataset_id)
-    pairs = _export_rows(dataset_id, DatasetKind.PREFERENCE)
+    pairs = _export_rows(dataset_id, DatasetKind.PREFERENCE, min_trust=min_trust)
     if not pairs:
         raise JobInputError(
             f"dataset {dataset_id} has no decided comparisons: every comparison needs a majority of a/b votes "
@@ -99,12 +102,12 @@ def _require(dataset_id: int, kinds: set[DatasetKind]) -> DatasetKind:
     return kind
 
 
-def demonstrations(dataset_id: int) -> PreferenceData:
+def demonstrations(dataset_id: int, *, min_trust: float | None = None) -> PreferenceData:
     """(prompt, completion) pairs for supervised fine-tuning: a demonstration dataset's rows, or the chosen
-    response of each decided pair of a preference dataset."""
+    response of each decided pair of a preference dataset (min_trust: as in preference_pairs)."""
     kind = _require(dataset_id, {DatasetKind.DEMONSTRATION, DatasetKind.PREFERENCE})
     if kind == DatasetKind.PREFERENCE:
-        data = preference_pairs(dataset_id)
+        data = preference_pairs(dataset_id, min_trust=min_trust)
         rows = [{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in data.pairs]
         return PreferenceData(pairs=rows, snapshot=data.snapshot)
     snapshot = data_snapshot(dataset_id)

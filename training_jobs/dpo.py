@@ -3,7 +3,8 @@
 The reference model is an explicit frozen copy of the starting policy: with ref_model=None and no LoRA, TRL
 would reload it from `config._name_or_path` on disk rather than use the weights in memory
 (docs/training-notes.md).
-With LoRA the adapter-disabled model is the reference and no copy is made.
+With LoRA the adapter-disabled model is the reference and no copy is made. A policy with a chat template
+gets the pairs as conversations (training_jobs/chat_format.py).
 
 Params: DpoParams (services/domain/job_params/kinds.py) and DPOConfig's fields.
 """
@@ -16,8 +17,15 @@ from services.core.enums import ModelKind
 from services.domain.intervals import wilson
 from services.domain.job_params import DpoParams
 from training_jobs import checkpoints, data, metric_warnings
+from training_jobs.chat_format import describe, trainer_prompt, trainer_response
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import apply_trainable, batch_size, build_config, peft_config
+from training_jobs.trl_config import (
+    apply_trainable,
+    batch_size,
+    build_config,
+    keep_trainable_fp32,
+    peft_config,
+)
 
 
 def run(ctx: JobContext[DpoParams]) -> JobResult:
@@ -28,7 +36,7 @@ def run(ctx: JobContext[DpoParams]) -> JobResult:
         raise JobInputError("a dpo job needs a dataset")
     params = ctx.params
     start = checkpoints.policy_source(ctx, params.policy_version_id)
-    preferences = data.preference_pairs(ctx.dataset_id)
+    preferences = data.preference_pairs(ctx.dataset_id, min_trust=params.min_trust)
     ctx.data_snapshot = preferences.snapshot
     rows = [
         {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"]} for p in preferences.pairs
@@ -42,21 +50,36 @@ def run(ctx: JobContext[DpoParams]) -> JobResult:
     ctx.progress(0.02, train_pairs=len(train_rows), eval_pairs=len(eval_rows))
 
     tokenizer = checkpoints.load_tokenizer(start.path)
-    model = checkpoints.load_causal_lm(start.path)
     lora = peft_config(params.lora, kind=ctx.kind)
+    model = checkpoints.load_causal_lm(start.path, full_training=lora is None)
     reference = None if lora is not None else checkpoints.load_causal_lm(start.path)
     config = build_config(DPOConfig, ctx)
+    ctx.log(describe(tokenizer, train_rows[0]["prompt"]))
     apply_trainable(model, params.trainable, kind=ctx.kind)
+
+    def examples(rows: list[dict[str, Any]]) -> Any:
+        return Dataset.from_list(
+            [
+                {
+                    "prompt": trainer_prompt(tokenizer, row["prompt"]),
+                    "chosen": trainer_response(tokenizer, row["chosen"]),
+                    "rejected": trainer_response(tokenizer, row["rejected"]),
+                }
+                for row in rows
+            ]
+        )
+
     trainer = DPOTrainer(
         model=model,
         ref_model=reference,
         args=config,
-        train_dataset=Dataset.from_list(train_rows),
-        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+        train_dataset=examples(train_rows),
+        eval_dataset=examples(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         callbacks=ctx.callbacks,
         peft_config=lora,
     )
+    keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)
     output = trainer.train()
     ctx.raise_if_cancelled()

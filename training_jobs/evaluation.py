@@ -16,6 +16,7 @@ The same seed is used before and after training, so the two evaluations draw the
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ import torch
 from services.core.enums import ModelKind
 from services.domain.intervals import bootstrap_mean
 from services.domain.job_params.kinds import OnlineRLParams
+from services.modeling.chat import Prompt, prompt_text
 from services.modeling.combined_reward import RewardSpec
 from services.modeling.device import device
 from services.modeling.windows import model_window, window_size
@@ -39,7 +41,7 @@ RLParams = TypeVar("RLParams", bound=OnlineRLParams)
 
 @dataclass
 class Evaluation:
-    prompts: list[str]
+    prompts: list[str]  # as the reward model read them (services/modeling/chat.prompt_text)
     responses: list[str]
     rewards: list[float]
     kls: list[float] | None  # None when no reference was given (before training the policy is the reference)
@@ -71,7 +73,7 @@ class Sampling:
 def evaluate(
     policy: Any,
     tokenizer: Any,
-    prompts: list[str],
+    prompts: Sequence[Prompt],
     query_ids: list[list[int]],
     scorer: Scorer,
     sampling: Sampling,
@@ -82,7 +84,7 @@ def evaluate(
     """Sample, score and (with_kl) measure KL to `reference`; reference=None with a peft policy means the
     policy with its adapter disabled."""
     rows = [
-        (prompt, ids) for prompt, ids in zip(prompts, query_ids, strict=True)
+        (prompt_text(prompt), ids) for prompt, ids in zip(prompts, query_ids, strict=True)
     ] * sampling.samples_per_prompt
     rows.sort(key=lambda row: len(row[1]))  # similar lengths together: less padding
     device = next(policy.parameters()).device
@@ -197,8 +199,8 @@ class OnlineRLSources:
 
     policy: ModelSource
     reward: ModelSource | RewardSpec  # a reward version, or a named reward's version
-    train_prompts: list[str]
-    eval_prompts: list[str]
+    train_prompts: list[Prompt]
+    eval_prompts: list[Prompt]
 
 
 def online_rl_sources(ctx: JobContext[RLParams]) -> OnlineRLSources:
@@ -223,7 +225,7 @@ def evaluate_start(
     ctx: JobContext[Any],
     policy: Any,
     tokenizer: Any,
-    prompts: list[str],
+    prompts: Sequence[Prompt],
     query_ids: list[list[int]],
     scorer: Scorer,
     sampling: Sampling,
@@ -262,16 +264,15 @@ def finish_online_rl(
     return JobResult(model_kind=ModelKind.POLICY, metrics=metrics, base_model=sources.policy.name)
 
 
-def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[str], list[str]]:
+def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[Prompt], list[Prompt]]:
     """The dataset's prompts (up to the job's snapshot), split deterministically into train and held out."""
     assert ctx.dataset_id is not None
-    prompts = data.dataset_prompts(
+    prompts: list[Prompt] = data.dataset_prompts(
         ctx.dataset_id,
         max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
         max_example_id=ctx.data_snapshot.get("max_example_id"),
     )
-    texts = [data.prompt_text(prompt) for prompt in prompts]
-    train, held_out = data.split_train_eval(texts, eval_fraction=eval_fraction)
+    train, held_out = data.split_train_eval(prompts, eval_fraction=eval_fraction)
     if not train or not held_out:
         raise JobInputError(
             f"dataset {ctx.dataset_id} has {len(prompts)} distinct prompt(s); at least two are needed "
@@ -337,9 +338,3 @@ def log_samples(ctx: JobContext[Any], before: Evaluation, after: Evaluation, cou
             zip(result.prompts, result.responses, result.rewards, strict=True)
         )[:count]:
             ctx.log(f"{label}: reward {reward:+.3f} | {prompt[-60:]!r} → {response[:120]!r}")
-
-
-def encode_prompt(tokenizer: Any, prompt: str, *, budget: int) -> list[int]:
-    """The policy's ids for a prompt; a prompt longer than `budget` loses its start (the end leads on)."""
-    ids = tokenizer(prompt)["input_ids"]
-    return ids[-budget:] if len(ids) > budget else ids

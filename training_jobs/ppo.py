@@ -7,7 +7,9 @@ version works whatever its tokenizer, and a value model (see reward_adapter.valu
 The per-token reward is the KL penalty −kl_coef·(log π − log π_ref), plus the reward model's score at the
 last token.
 
-Prompts are the dataset's distinct prompts; a deterministic share (eval_fraction) is held out. Before and
+Prompts are the dataset's distinct prompts, through the policy's chat template when it has one
+(training_jobs/chat_format.py), left-padded into batches (TRL pads with the tokenizer's padding side and
+generates from the right edge); a deterministic share (eval_fraction) is held out. Before and
 after training, responses to the held-out prompts are sampled and scored (training_jobs.evaluation): the
 pinned metrics reward_before, reward_before_std, reward_after and kl come from there. TRL logs per step
 (objective/scores, objective/kl, objective/entropy, policy/clipfrac_avg, ...) reach the job through
@@ -24,15 +26,14 @@ measured with benchmarks/ppo_gain.py) are learning_rate 1e-4, kl_coef 0.1 and to
 from __future__ import annotations
 
 from services.domain.job_params import PpoParams
+from services.modeling.chat import prompt_text
 from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
+from training_jobs.chat_format import describe, encode_prompt
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.evaluation import (
-    encode_prompt,
-    prompt_budget,
-)
+from training_jobs.evaluation import prompt_budget
 from training_jobs.reward_adapter import PolicyTokenRewardModel, load_scorer, value_model
-from training_jobs.trl_config import apply_trainable, build_config, peft_config
+from training_jobs.trl_config import apply_trainable, build_config, keep_trainable_fp32, peft_config
 
 
 def run(ctx: JobContext[PpoParams]) -> JobResult:
@@ -50,8 +51,10 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
 
     set_seed(config.seed)  # the value model's fresh head, the held-out samples, PPO's rollouts
     tokenizer = checkpoints.load_tokenizer(start.path)
-    policy = checkpoints.load_causal_lm(start.path)
+    # TRL's collator pads queries on the tokenizer's side; generation continues at the right edge.
+    tokenizer.padding_side = "left"
     lora = peft_config(params.lora, kind=ctx.kind)
+    policy = checkpoints.load_causal_lm(start.path, full_training=lora is None)
     reference = None if lora is not None else checkpoints.load_causal_lm(start.path).requires_grad_(False)
     scorer = load_scorer(reward)
     scorer.module.to(device())
@@ -59,19 +62,22 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     apply_trainable(policy, params.trainable, kind=ctx.kind)
 
     budget = prompt_budget(tokenizer, policy, config.response_length)
+    ctx.log(describe(tokenizer, train_prompts[0]))
     train_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in train_prompts]
     eval_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in eval_prompts]
+    # The reward model reads each prompt as plain text, whatever template the policy saw it through.
     known = {
-        tuple(ids): prompt
+        tuple(ids): prompt_text(prompt)
         for ids, prompt in zip(train_ids + eval_ids, train_prompts + eval_prompts, strict=True)
     }
-    if (
-        config.total_episodes is None
-        and config.num_train_epochs * len(train_ids) < config.per_device_train_batch_size
-    ):
+    # TRL's PPO loader drops the last partial batch and repeats forever: with fewer prompts than one batch it
+    # yields nothing and the trainer spins without end, whatever total_episodes says.
+    batch = config.per_device_train_batch_size * config.gradient_accumulation_steps
+    if len(train_ids) < batch:
         raise JobInputError(
-            f"{len(train_ids)} training prompts fill no batch of {config.per_device_train_batch_size}: "
-            "add prompts, lower per_device_train_batch_size, or set total_episodes"
+            f"{len(train_ids)} training prompts fill no batch of {batch} "
+            "(per_device_train_batch_size × gradient_accumulation_steps): add prompts or lower "
+            "per_device_train_batch_size"
         )
 
     sampling = evaluation.Sampling(
@@ -96,6 +102,7 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
         callbacks=ctx.callbacks,
         peft_config=lora,
     )
+    keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)
     trainer.train()
     ctx.raise_if_cancelled()

@@ -36,12 +36,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from services.modeling.chat import Conversation, Prompt, prompt_text
 from services.modeling.combined_reward import RewardSpec
 from services.modeling.reward_functions import score_function
 from services.modeling.reward_inputs import encode_input
 from services.modeling.scoring import ScoreHead, score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints
+from training_jobs.chat_format import response_text
 from training_jobs.checkpoints import ModelSource
 from training_jobs.context import JobInputError
 
@@ -192,13 +194,18 @@ class PolicyTokenRewardModel(nn.Module):
 
 
 def reward_function(scorer: Scorer) -> Callable[..., list[float | None]]:
-    """RLOO's reward: scores completions against `reward_prompt` (the untruncated prompt) when the dataset
-    has that column, else against the prompt the policy saw."""
+    """RLOO's reward: scores completions against `reward_prompt` (the untruncated prompt as text) when the
+    dataset has that column, else against the prompt the policy saw. Conversational prompts and completions
+    (a chat policy's) are read as plain text."""
 
     def reward_model(
-        prompts: list[str], completions: list[str], completion_ids: list[list[int]], **columns: Any
+        prompts: list[Prompt],
+        completions: list[str | Conversation],
+        completion_ids: list[list[int]],
+        **columns: Any,
     ) -> list[float | None]:
-        return list(scorer(columns.get("reward_prompt") or prompts, completions))
+        texts = [response_text(completion) for completion in completions]
+        return list(scorer(columns.get("reward_prompt") or [prompt_text(p) for p in prompts], texts))
 
     return reward_model
 
@@ -208,7 +215,10 @@ def value_model(policy_path: str, policy_tokenizer: Any, scorer: Scorer) -> Any:
     source = policy_path
     if isinstance(scorer, RewardScorer) and _reads_policy_ids(scorer, policy_tokenizer):
         source = scorer.path
-    model = checkpoints.load_reward_model(source, pad_token_id=policy_tokenizer.pad_token_id)
+    # The critic trains in full (fp32 master weights on a GPU), with or without LoRA on the policy.
+    model = checkpoints.load_reward_model(
+        source, pad_token_id=policy_tokenizer.pad_token_id, full_training=True
+    )
     if not isinstance(getattr(model, "score", None), nn.Module) or not hasattr(
         model, model.base_model_prefix
     ):

@@ -42,7 +42,7 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
 
     params = ctx.params
     base = checkpoints.base_model_source(ctx.base_model or RewardModelParams.DEFAULT_BASE_MODEL)
-    preferences = data.preference_pairs(_dataset_id(ctx))
+    preferences = data.preference_pairs(_dataset_id(ctx), min_trust=params.min_trust)
     ctx.data_snapshot = preferences.snapshot
     train_pairs, eval_pairs = data.split_train_eval(preferences.pairs, eval_fraction=params.eval_fraction)
     if not train_pairs:
@@ -53,7 +53,9 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     config = build_config(RewardConfig, ctx)
     set_seed(config.seed)  # the new head's initial weights
     tokenizer = checkpoints.load_tokenizer(base.path)
-    model = checkpoints.load_reward_model(base.path, pad_token_id=tokenizer.pad_token_id)
+    model = checkpoints.load_reward_model(
+        base.path, pad_token_id=tokenizer.pad_token_id, full_training=params.lora is None
+    )
     max_length = window_size(tokenizer, model_window(model.config))
     max_length = min(max_length, config.max_length or max_length)
     train_dataset = Dataset.from_list([_encode(tokenizer, pair, max_length) for pair in train_pairs])

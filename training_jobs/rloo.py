@@ -4,8 +4,10 @@ others, with a KL penalty (beta) to the starting policy.
 
 The reward is the reward model version (params.reward_model_version_id, else the promoted one) as a plain
 callable over text (reward_adapter.reward_function), so a reward model with its own tokenizer works and its
-inputs follow encode_reward_input. It scores each completion against the full prompt (the `reward_prompt`
-column): a prompt too long for the policy's window is cut from the left for the policy only.
+inputs follow encode_reward_input. It scores each completion against the full prompt as text (the
+`reward_prompt` column): a prompt too long for the policy's window is cut from the left for the policy only.
+A policy with a chat template gets conversational prompts (training_jobs/chat_format.py): RLOOTrainer
+applies the template itself.
 
 Held-out prompts, evaluation and the pinned metrics (reward_before, reward_before_std, reward_after, kl)
 are those of the ppo job (training_jobs.evaluation).
@@ -18,15 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 from services.domain.job_params import RlooParams
+from services.modeling.chat import Prompt, prompt_text
 from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
+from training_jobs.chat_format import describe, encode_prompt, trainer_prompt
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.evaluation import (
-    encode_prompt,
-    prompt_budget,
-)
+from training_jobs.evaluation import prompt_budget
 from training_jobs.reward_adapter import load_scorer, reward_function
-from training_jobs.trl_config import apply_trainable, build_config, peft_config
+from training_jobs.trl_config import apply_trainable, build_config, keep_trainable_fp32, peft_config
 
 
 def run(ctx: JobContext[RlooParams]) -> JobResult:
@@ -47,13 +48,15 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
 
     set_seed(config.seed)
     tokenizer = checkpoints.load_tokenizer(start.path)
-    policy = checkpoints.load_causal_lm(start.path)
+    lora = peft_config(params.lora, kind=ctx.kind)
+    policy = checkpoints.load_causal_lm(start.path, full_training=lora is None)
     scorer = load_scorer(reward)
     scorer.module.to(device())
     apply_trainable(policy, params.trainable, kind=ctx.kind)
     budget = prompt_budget(tokenizer, policy, completion_length)
+    ctx.log(describe(tokenizer, train_prompts[0]))
     train_rows = [
-        {"prompt": fit_prompt_text(tokenizer, prompt, budget=budget), "reward_prompt": prompt}
+        {"prompt": fit_prompt(tokenizer, prompt, budget=budget), "reward_prompt": prompt_text(prompt)}
         for prompt in train_prompts
     ]
     eval_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in eval_prompts]
@@ -67,7 +70,6 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
     )
     before = evaluation.evaluate_start(ctx, policy, tokenizer, eval_prompts, eval_ids, scorer, sampling)
 
-    lora = peft_config(params.lora, kind=ctx.kind)
     trainer = RLOOTrainer(
         model=policy,
         reward_funcs=reward_function(scorer),
@@ -77,6 +79,7 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
         callbacks=ctx.callbacks,
         peft_config=lora,
     )
+    keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)
     trainer.train()
     ctx.raise_if_cancelled()
@@ -100,6 +103,22 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
         prompts_per_batch=max(1, completions_per_batch // (config.num_generations or 1)),
         rloo_steps=trainer.state.global_step,
     )
+
+
+def fit_prompt(tokenizer: Any, prompt: Prompt, *, budget: int) -> Prompt:
+    """The prompt as RLOOTrainer takes it (training_jobs/chat_format.py), fitting `budget` tokens: a text
+    keeps its end; a conversation too long for the window loses the start of its last message."""
+    prompt = trainer_prompt(tokenizer, prompt)
+    if isinstance(prompt, str):
+        return fit_prompt_text(tokenizer, prompt, budget=budget)
+    overflow = len(encode_prompt(tokenizer, prompt, budget=10**9)) - budget
+    if overflow <= 0:
+        return prompt
+    last = prompt[-1]["content"]
+    kept = len(tokenizer(last, add_special_tokens=False)["input_ids"]) - overflow
+    if kept < 1:
+        raise JobInputError(f"a conversation's earlier turns alone exceed the {budget}-token prompt budget")
+    return [*prompt[:-1], {**prompt[-1], "content": fit_prompt_text(tokenizer, last, budget=kept)}]
 
 
 def fit_prompt_text(tokenizer: Any, prompt: str, *, budget: int) -> str:

@@ -1,7 +1,8 @@
 """sft: supervised fine-tuning of a policy on demonstrations, with TRL's SFTTrainer.
 
 Demonstrations are the chosen responses of the dataset's decided comparisons (prompt → completion); the loss
-covers the completion only (TRL's default for prompt-completion data).
+covers the completion only (TRL's default for prompt-completion data). A policy with a chat template gets
+them as conversations (training_jobs/chat_format.py), so TRL trains on the template's turns.
 
 Params: SftParams (services/domain/job_params/kinds.py) and SFTConfig's fields.
 """
@@ -13,8 +14,15 @@ from typing import Any
 from services.core.enums import ModelKind
 from services.domain.job_params import SftParams
 from training_jobs import checkpoints, data, metric_warnings
+from training_jobs.chat_format import describe, trainer_prompt, trainer_response
 from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import apply_trainable, batch_size, build_config, peft_config
+from training_jobs.trl_config import (
+    apply_trainable,
+    batch_size,
+    build_config,
+    keep_trainable_fp32,
+    peft_config,
+)
 
 
 def run(ctx: JobContext[SftParams]) -> JobResult:
@@ -25,7 +33,7 @@ def run(ctx: JobContext[SftParams]) -> JobResult:
         raise JobInputError("an sft job needs a dataset")
     params = ctx.params
     start = checkpoints.policy_source(ctx, params.policy_version_id)
-    demos = data.demonstrations(ctx.dataset_id)
+    demos = data.demonstrations(ctx.dataset_id, min_trust=params.min_trust)
     ctx.data_snapshot = demos.snapshot
     train_rows, eval_rows = data.split_train_eval(demos.pairs, eval_fraction=params.eval_fraction)
     if not train_rows:
@@ -36,18 +44,32 @@ def run(ctx: JobContext[SftParams]) -> JobResult:
     ctx.progress(0.02, train_examples=len(train_rows), eval_examples=len(eval_rows))
 
     tokenizer = checkpoints.load_tokenizer(start.path)
-    model = checkpoints.load_causal_lm(start.path)
+    model = checkpoints.load_causal_lm(start.path, full_training=params.lora is None)
     config = build_config(SFTConfig, ctx)
+    ctx.log(describe(tokenizer, train_rows[0]["prompt"]))
     apply_trainable(model, params.trainable, kind=ctx.kind)
+
+    def examples(rows: list[dict[str, Any]]) -> Any:
+        return Dataset.from_list(
+            [
+                {
+                    "prompt": trainer_prompt(tokenizer, row["prompt"]),
+                    "completion": trainer_response(tokenizer, row["completion"]),
+                }
+                for row in rows
+            ]
+        )
+
     trainer = SFTTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(train_rows),
-        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+        train_dataset=examples(train_rows),
+        eval_dataset=examples(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         callbacks=ctx.callbacks,
         peft_config=peft_config(params.lora, kind=ctx.kind),
     )
+    keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)
     output = trainer.train()
     ctx.raise_if_cancelled()

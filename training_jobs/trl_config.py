@@ -90,3 +90,14 @@ def apply_trainable(model: Any, prefixes: list[str] | None, *, kind: JobKind) ->
         raise JobInputError(
             f"params.trainable {prefixes} matches no parameter of this model; names start like: {', '.join(roots)}"
         )
+
+
+def keep_trainable_fp32(model: Any) -> None:
+    """Trainable weights in fp32 over a bf16/fp16 base (a LoRA job on a GPU, services/modeling/device.py):
+    peft upcasts its adapters already, this also covers `modules_to_save` copies and heads. Call it after the
+    trainer wrapped the model and before `train()` builds the optimizer."""
+    import torch
+
+    for parameter in model.parameters():
+        if parameter.requires_grad and parameter.dtype in (torch.bfloat16, torch.float16):
+            parameter.data = parameter.data.float()

@@ -87,12 +87,25 @@ def export(
     dataset: str = typer.Argument(..., help="Dataset name"),
     format: ExportFormat = typer.Option(ExportFormat.TRL, "--format"),
     output: Path = typer.Option(..., "-o", "--output", help="File to write; '-' for standard output"),
+    min_trust: float | None = typer.Option(
+        None,
+        "--min-trust",
+        min=0,
+        max=1,
+        help="Leave out votes of annotators trusted less (docs/quality.md).",
+    ),
+    include_gold: bool = typer.Option(
+        False, "--include-gold", help="Gold items too (trl: by their answers)."
+    ),
 ) -> None:
     """Export a dataset: trl (decided pairs with margins, JSONL), raw (every vote, JSONL) or parquet (the trl
     pairs as a Parquet file)."""
     with CollectorClient.from_settings(timeout=3600) as client:
         try:
-            with client.export(dataset_id(client, dataset), format=format) as chunks:
+            source = dataset_id(client, dataset)
+            with client.export(
+                source, format=format, min_trust=min_trust, include_gold=include_gold
+            ) as chunks:
                 if str(output) == "-":
                     for chunk in chunks:
                         sys.stdout.buffer.write(chunk)

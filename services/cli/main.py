@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import annotators, api_keys, data, datasets, jobs, servers, training
+from services.cli import annotators, api_keys, data, datasets, jobs, quality, servers, training
 
 app = typer.Typer(help="Open RLHF platform: collect preferences, train, serve.", no_args_is_help=True)
 
@@ -15,6 +15,7 @@ app.command()(servers.serve)
 app.command()(servers.worker)
 app.command("import")(data.import_)
 app.command()(data.export)
+app.command()(quality.gold)
 app.add_typer(training.train_app, name="train")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(datasets.datasets_app, name="datasets")

@@ -41,7 +41,8 @@ def _train_command(kind: JobKind) -> Callable[..., None]:
         base_model: str | None = typer.Option(
             None,
             "--base-model",
-            help="HF id, local path, builtin:tiny-gpt2 or sentence-transformers/all-MiniLM-L6-v2.",
+            help="HF id, local path, builtin:smollm2-135m-instruct, builtin:tiny-gpt2 or "
+            "sentence-transformers/all-MiniLM-L6-v2.",
         ),
         params: str | None = typer.Option(
             None, "--params", help="JSON object of params, e.g. '{\"learning_rate\": 1e-5}' (see below)."

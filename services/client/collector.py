@@ -12,6 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from services.client.transport import CollectorTransport
+from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
@@ -41,6 +42,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    Sampling,
     ScoreInput,
     ScoreTransform,
 )
@@ -101,12 +103,16 @@ class CollectorClient(CollectorTransport):
         kind: DatasetKind = DatasetKind.PREFERENCE,
         guidelines: str = "",
         annotations_per_comparison: int = 1,
+        gold_rate: float = 0.0,
+        sampling: Sampling = Sampling.SEQUENTIAL,
     ) -> DatasetPublic:
         body = {
             "name": name,
             "kind": kind.value,
             "guidelines": guidelines,
             "annotations_per_comparison": annotations_per_comparison,
+            "gold_rate": gold_rate,
+            "sampling": sampling.value,
         }
         return self._post(f"{API}/datasets", DatasetPublic, json=body)
 
@@ -158,11 +164,25 @@ class CollectorClient(CollectorTransport):
             headers={"Content-Type": "application/x-ndjson"},
         )
 
+    def set_gold(self, comparison_id: int, gold: str | None) -> GoldPublic:
+        """Mark a comparison as gold with its known answer (a, b, tie), or (None) make it ordinary again."""
+        return self._put(f"{API}/comparisons/{comparison_id}/gold", GoldPublic, json={"gold": gold})
+
     @contextmanager
-    def export(self, dataset_id: int, *, format: ExportFormat) -> Iterator[Iterator[bytes]]:
+    def export(
+        self,
+        dataset_id: int,
+        *,
+        format: ExportFormat,
+        min_trust: float | None = None,
+        include_gold: bool = False,
+    ) -> Iterator[Iterator[bytes]]:
         """`with client.export(id, format=...) as chunks:` the JSONL export, streamed."""
         url = f"{API}/datasets/{dataset_id}/export"
-        with self.http.stream("GET", url, params={"format": format.value}) as response:
+        params: dict[str, Any] = {"format": format.value, "include_gold": str(include_gold).lower()}
+        if min_trust is not None:
+            params["min_trust"] = min_trust
+        with self.http.stream("GET", url, params=params) as response:
             if response.is_error:
                 response.read()
                 raise self._error(response)
@@ -170,6 +190,14 @@ class CollectorClient(CollectorTransport):
 
     def stats(self, dataset_id: int) -> StatsPublic:
         return self._get(f"{API}/datasets/{dataset_id}/stats", StatsPublic)
+
+    def annotator_quality(self, dataset_id: int) -> list[AnnotatorQualityPublic]:
+        """Per annotator on the dataset: gold accuracy, agreement, timing, position bias, trust, pause."""
+        return self._get(f"{API}/datasets/{dataset_id}/annotators", AnnotatorQualitiesPublic).data
+
+    def lift_pause(self, dataset_id: int, annotator_id: int) -> list[AnnotatorQualityPublic]:
+        url = f"{API}/datasets/{dataset_id}/annotators/{annotator_id}/unpause"
+        return self._post(url, AnnotatorQualitiesPublic).data
 
     # --- API keys -------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from services.collector.routes import (
     job_kinds,
     jobs,
     model_versions,
+    quality,
     rewards,
     stats,
 )
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
         annotation,
         exports,
         stats,
+        quality,
         jobs,
         job_kinds,
         model_versions,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic, Prompt
+from services.collector.quality_schemas import Gold
 from services.core.enums import (
     AnnotatorStatus,
     ApiKeyScope,
@@ -19,6 +20,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    Sampling,
     Side,
 )
 from services.core.inputs import StrictInput
@@ -133,6 +135,8 @@ class DatasetCreate(_Input):
     )
     guidelines: str = ""
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
+    gold_rate: float = Field(default=0.0, ge=0, le=1, description="chance that `next` offers a gold item")
+    sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
 
 
 class DatasetPublic(BaseModel):
@@ -141,7 +145,11 @@ class DatasetPublic(BaseModel):
     kind: DatasetKind
     guidelines: str
     annotations_per_comparison: int
+    gold_rate: float
+    sampling: Sampling  # as configured
+    sampling_state: str  # what `next` does now, e.g. uncertainty falling back to sequential, and why
     created_at: datetime
+    gold: int  # gold items: outside the counts below
     comparisons: int  # in the dataset
     complete: int  # with annotations_per_comparison slot-filling votes
     remaining: int  # comparisons - complete
@@ -165,6 +173,7 @@ class ComparisonCreate(_Input):
     response_b: str
     reference: str | None = Field(default=None, description="a reference answer (ROUGE-style rewards)")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    gold: Gold | None = Field(default=None, description="a gold item's known answer")
 
 
 class ComparisonsCreate(_Input):

@@ -20,6 +20,7 @@ class JobKind(StrEnum):
     DPO = "dpo"
     RLOO = "rloo"
     GENERATE_COMPARISONS = "generate_comparisons"
+    SCORE_COMPARISONS = "score_comparisons"
 
 
 class JobStatus(StrEnum):
@@ -60,6 +61,19 @@ class Side(StrEnum):
 
     A = "a"
     B = "b"
+
+
+# The answers a gold item may have: a real judgement (a skip is none).
+JUDGEMENTS = (Choice.A, Choice.B, Choice.TIE)
+
+
+class Sampling(StrEnum):
+    """The order `next` hands out a dataset's comparisons: by id, at random, or the reward model's least
+    certain first (served in sequential order while no scores exist)."""
+
+    SEQUENTIAL = "sequential"
+    RANDOM = "random"
+    UNCERTAINTY = "uncertainty"
 
 
 class AnnotatorRole(StrEnum):

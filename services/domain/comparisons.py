@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.core.enums import DatasetKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Comparison, Dataset, ModelVersion
+from services.domain import gold
 from services.domain.limits import check_json, check_text
 from services.domain.prompts import PromptValue, check_prompt, prompt_ids
 
@@ -28,6 +29,8 @@ class NewComparison:
     source_a_version_id: int | None = None
     source_b_version_id: int | None = None
     reference: str | None = None  # a reference answer, for ROUGE-style rewards
+    # A gold item's known answer (a, b or tie): services/domain/gold.py.
+    gold: str | None = None
 
 
 def check(item: NewComparison, *, where: str = "") -> None:
@@ -40,6 +43,7 @@ def check(item: NewComparison, *, where: str = "") -> None:
     if not isinstance(item.metadata, dict):
         raise InvalidInputError(f"{where}metadata must be a JSON object")
     check_json(f"{where}metadata", item.metadata)
+    gold.check_gold(item.gold, where=where)
 
 
 def add_comparisons(session: Session, dataset_id: int, items: Sequence[NewComparison]) -> list[int]:
@@ -108,7 +112,8 @@ def insert_batch(
             "source_a_version_id": item.source_a_version_id,
             "source_b_version_id": item.source_b_version_id,
             "vote_count": votes_each,
-            "is_complete": votes_each >= dataset.annotations_per_comparison,
+            "is_complete": item.gold is None and votes_each >= dataset.annotations_per_comparison,
+            "gold": item.gold,
         }
         for item, prompt_id, kept in zip(items, prompts, keep, strict=True)
         if kept

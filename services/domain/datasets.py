@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core.db import fetch_all
-from services.core.enums import DatasetKind, JobKind
+from services.core.enums import DatasetKind, JobKind, Sampling
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset
 from services.domain import job_params
@@ -23,6 +23,9 @@ from services.domain.limits import check_text
 
 @dataclass(frozen=True)
 class Progress:
+    """Counts of the ordinary comparisons; gold items (outside k, never complete) are counted apart."""
+
+    gold: int = 0
     comparisons: int = 0
     complete: int = 0
     # Votes that fill a slot (a, b, tie); skips are counted apart.
@@ -64,6 +67,8 @@ def create(
     kind: str = DatasetKind.PREFERENCE,
     guidelines: str = "",
     annotations_per_comparison: int = 1,
+    gold_rate: float = 0.0,
+    sampling: str = Sampling.SEQUENTIAL,
     commit: bool = True,
 ) -> Dataset:
     """Create a dataset; commit=False leaves the transaction open (an import creates its dataset in its own)."""
@@ -76,8 +81,17 @@ def create(
         raise InvalidInputError("annotations_per_comparison must be between 1 and 100")
     if kind not in list(DatasetKind):
         raise InvalidInputError(f"kind must be one of {', '.join(DatasetKind)}, got {kind!r}")
+    if not 0 <= gold_rate <= 1:
+        raise InvalidInputError("gold_rate must be between 0 and 1")
+    if sampling not in list(Sampling):
+        raise InvalidInputError(f"sampling must be one of {', '.join(Sampling)}")
     dataset = Dataset(
-        name=name, kind=kind, guidelines=guidelines, annotations_per_comparison=annotations_per_comparison
+        name=name,
+        kind=kind,
+        guidelines=guidelines,
+        annotations_per_comparison=annotations_per_comparison,
+        gold_rate=gold_rate,
+        sampling=sampling,
     )
     session.add(dataset)
     try:
@@ -125,11 +139,12 @@ def get_by_name(session: Session, name: str) -> Dataset:
 _PROGRESS = text(
     """
     SELECT c.dataset_id,
-           count(*) AS comparisons,
-           count(*) FILTER (WHERE c.is_complete) AS complete,
-           coalesce(sum(c.vote_count), 0) AS votes,
+           count(*) FILTER (WHERE c.gold IS NOT NULL) AS gold,
+           count(*) FILTER (WHERE c.gold IS NULL) AS comparisons,
+           count(*) FILTER (WHERE c.is_complete AND c.gold IS NULL) AS complete,
+           coalesce(sum(c.vote_count) FILTER (WHERE c.gold IS NULL), 0) AS votes,
            coalesce(sum(greatest(d.annotations_per_comparison - c.vote_count, 0))
-                    FILTER (WHERE NOT c.is_complete), 0) AS votes_needed
+                    FILTER (WHERE NOT c.is_complete AND c.gold IS NULL), 0) AS votes_needed
     FROM comparison c JOIN dataset d ON d.id = c.dataset_id
     WHERE c.dataset_id = ANY(:ids)
     GROUP BY c.dataset_id
@@ -139,7 +154,7 @@ _EXAMPLES = text("SELECT dataset_id, count(*) FROM example WHERE dataset_id = AN
 _SKIPS = text(
     """
     SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
-    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip'
+    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL
     GROUP BY c.dataset_id
     """
 )
@@ -153,6 +168,7 @@ def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
     progress = {dataset_id: Progress(examples=count) for dataset_id, count in counts.items()}
     for row in session.execute(_PROGRESS, {"ids": ids}):
         progress[row.dataset_id] = Progress(
+            gold=row.gold,
             comparisons=row.comparisons,
             complete=row.complete,
             votes=row.votes,
@@ -164,7 +180,8 @@ def _progress(session: Session, ids: list[int]) -> dict[int, Progress]:
 
 def with_progress(session: Session, dataset_id: int) -> DatasetProgress:
     dataset = get(session, dataset_id)
-    return DatasetProgress(dataset, _progress(session, [dataset.id]).get(dataset.id, Progress()))
+    progress = _progress(session, [dataset.id]).get(dataset.id, Progress())
+    return DatasetProgress(dataset, progress)
 
 
 def list_with_progress(session: Session) -> list[DatasetProgress]:
@@ -178,11 +195,12 @@ def list_with_progress(session: Session) -> list[DatasetProgress]:
 _FOR_ANNOTATOR = """
     SELECT d.id, d.name, d.guidelines, d.annotations_per_comparison,
            coalesce(mine.done, 0) AS done_by_me,
-           (SELECT count(*) FROM comparison c WHERE c.dataset_id = d.id AND NOT c.is_complete)
+           (SELECT count(*) FROM comparison c
+            WHERE c.dataset_id = d.id AND NOT c.is_complete AND c.gold IS NULL)
              - coalesce(mine.open_done, 0) AS remaining
     FROM dataset d
     LEFT JOIN (
-        SELECT c.dataset_id, count(*) AS done, count(*) FILTER (WHERE NOT c.is_complete) AS open_done
+        SELECT c.dataset_id, count(*) AS done, count(*) FILTER (WHERE NOT c.is_complete AND c.gold IS NULL) AS open_done
         FROM preference p JOIN comparison c ON c.id = p.comparison_id
         WHERE p.annotator_id = %(annotator_id)s
         GROUP BY c.dataset_id

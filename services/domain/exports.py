@@ -1,7 +1,8 @@
-"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote); the other kinds
-of dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and
-prompt-completion types; `{"text","label"}`), `raw` with ids and metadata. `parquet` holds a preference
-dataset's `trl` rows as a Parquet file.
+"""Exports as JSONL streams: `trl` (one decided pair per comparison) and `raw` (every vote), both without gold
+items unless asked, and optionally without the votes of annotators below a trust score; the other kinds of
+dataset export their rows, `trl` in the format they were imported in (TRL's prompt-only and prompt-completion
+types; `{"text","label"}`), `raw` with ids and metadata. `parquet` holds a preference dataset's `trl` rows as a
+Parquet file.
 
 A conversational prompt comes back as its message list, its responses (or completion) as lists of one
 assistant message, as TRL's conversational types have them; a reference is written only where there is one.
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 from services.core.db import get_sessionmaker
 from services.core.enums import DatasetKind, ExportFormat
 from services.core.errors import InvalidInputError
+from services.domain import quality
 
 CHUNK_ROWS = 2000
 
@@ -44,6 +46,8 @@ def answer(column: str) -> str:
 # margin = (mean strength of the winning votes - 1) / 2, a missing strength counting as 1: so 0 for
 # "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
+# Gold items are left out, unless include_gold: then each with answer a or b is one pair by its known answer
+# (margin 0), whatever the votes on it say. Votes of the annotators in `excluded` (min_trust) do not count.
 _TRL = f"""
     WITH tally AS (
         SELECT v.comparison_id,
@@ -52,17 +56,24 @@ _TRL = f"""
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'a') AS strength_a,
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'b') AS strength_b
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = %(dataset_id)s AND v.choice IN ('a', 'b')
+        WHERE c.dataset_id = %(dataset_id)s AND c.gold IS NULL AND v.choice IN ('a', 'b')
+          AND v.annotator_id <> ALL(%(excluded)s::bigint[])
         GROUP BY v.comparison_id
+    ), decided AS (
+        SELECT comparison_id, a > b AS a_wins,
+               ((CASE WHEN a > b THEN strength_a ELSE strength_b END - 1) / 2)::float8 AS margin
+        FROM tally WHERE a <> b
+        UNION ALL
+        SELECT id, gold = 'a', 0.0::float8 FROM comparison
+        WHERE %(include_gold)s AND dataset_id = %(dataset_id)s AND gold IN ('a', 'b')
     )
     SELECT (jsonb_build_object(
         'prompt', {PROMPT},
-        'chosen', {answer("CASE WHEN t.a > t.b THEN c.response_a ELSE c.response_b END")},
-        'rejected', {answer("CASE WHEN t.a > t.b THEN c.response_b ELSE c.response_a END")},
-        'margin', ((CASE WHEN t.a > t.b THEN t.strength_a ELSE t.strength_b END - 1) / 2)::float8
+        'chosen', {answer("CASE WHEN t.a_wins THEN c.response_a ELSE c.response_b END")},
+        'rejected', {answer("CASE WHEN t.a_wins THEN c.response_b ELSE c.response_a END")},
+        'margin', t.margin
     ) || jsonb_strip_nulls(jsonb_build_object('reference', c.reference)))::text
-    FROM tally t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
-    WHERE t.a <> t.b
+    FROM decided t JOIN comparison c ON c.id = t.comparison_id JOIN prompt p ON p.id = c.prompt_id
     ORDER BY c.id
 """
 
@@ -85,10 +96,15 @@ _RAW = f"""
         'shown_left', v.shown_left,
         'time_spent_ms', v.time_spent_ms,
         'leased_at', v.leased_at,
-        'created_at', v.created_at
+        'created_at', v.created_at,
+        'server_time_ms', (extract(epoch FROM v.created_at - v.leased_at) * 1000)::float8,
+        'gold', c.gold,
+        'flagged', ap.paused_at IS NOT NULL
     )::text
     FROM preference v JOIN comparison c ON c.id = v.comparison_id JOIN prompt p ON p.id = c.prompt_id
-    WHERE c.dataset_id = %(dataset_id)s
+    LEFT JOIN annotator_pause ap ON ap.annotator_id = v.annotator_id AND ap.dataset_id = c.dataset_id
+    WHERE c.dataset_id = %(dataset_id)s AND (%(include_gold)s OR c.gold IS NULL)
+      AND v.annotator_id <> ALL(%(excluded)s::bigint[])
     ORDER BY c.id, v.id
 """
 
@@ -118,28 +134,47 @@ _EXAMPLES_RAW = f"""
 """
 
 
-def stream(dataset_id: int, kind: str, *, format: str) -> Iterator[bytes]:
+def stream(
+    dataset_id: int,
+    kind: str,
+    *,
+    format: str,
+    min_trust: float | None = None,
+    include_gold: bool = False,
+) -> Iterator[bytes]:
     """The chunks of the export of a dataset of this kind; opens its own session, which lives as long as the
-    stream. A format the dataset cannot have is refused here, before the stream starts."""
+    stream. A format the dataset cannot have is refused here, before the stream starts.
+
+    min_trust: leave out the votes of annotators whose trust on the dataset is below it (services/domain/
+    quality.py; None: keep all). include_gold: gold items too (trl, parquet: as pairs by their known
+    answers). Both concern votes, so only preference datasets."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
-    if format == ExportFormat.PARQUET:
-        if kind != DatasetKind.PREFERENCE:
+    if min_trust is not None and not 0 <= min_trust <= 1:
+        raise InvalidInputError("min_trust must be between 0 and 1")
+    if kind != DatasetKind.PREFERENCE:
+        if format == ExportFormat.PARQUET:
             raise InvalidInputError(f"format parquet exports preference datasets; this one holds {kind} rows")
-        return _parquet(dataset_id, _parquet_schema(dataset_id))
-    if kind == DatasetKind.PREFERENCE:
-        query = _TRL if format == ExportFormat.TRL else _RAW
-    else:
         query = _EXAMPLES_TRL[DatasetKind(kind)] if format == ExportFormat.TRL else _EXAMPLES_RAW
-    return (("\n".join(row[0] for row in rows) + "\n").encode() for rows in _chunks(query, dataset_id))
+        return _lines(query, {"dataset_id": dataset_id})
+    with get_sessionmaker()() as session:
+        excluded = quality.untrusted(session, dataset_id, min_trust)
+    params = {"dataset_id": dataset_id, "excluded": excluded, "include_gold": include_gold}
+    if format == ExportFormat.PARQUET:
+        return _parquet(params, _parquet_schema(dataset_id))
+    return _lines(_TRL if format == ExportFormat.TRL else _RAW, params)
 
 
-def _chunks(query: str, dataset_id: int) -> Iterator[list[tuple[Any, ...]]]:
+def _lines(query: str, params: dict[str, Any]) -> Iterator[bytes]:
+    return (("\n".join(row[0] for row in rows) + "\n").encode() for rows in _chunks(query, params))
+
+
+def _chunks(query: str, params: dict[str, Any]) -> Iterator[list[tuple[Any, ...]]]:
     with get_sessionmaker()() as session:
         driver = cast(psycopg.Connection, session.connection().connection.driver_connection)
         # A named cursor is a server-side one: rows arrive CHUNK_ROWS at a time, never all at once.
         with driver.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
-            cursor.execute(query, {"dataset_id": dataset_id})
+            cursor.execute(query, params)
             while rows := cursor.fetchmany(CHUNK_ROWS):
                 yield rows
 
@@ -204,11 +239,11 @@ class _Drain:
         return data
 
 
-def _parquet(dataset_id: int, schema: pa.Schema) -> Iterator[bytes]:
+def _parquet(params: dict[str, Any], schema: pa.Schema) -> Iterator[bytes]:
     """The trl rows, one row group per chunk: the same lines as the trl export, so the two always agree."""
     drain = _Drain()
     with pq.ParquetWriter(drain, schema) as writer:
-        for rows in _chunks(_TRL, dataset_id):
+        for rows in _chunks(_TRL, params):
             writer.write_table(pa.Table.from_pylist([json.loads(row[0]) for row in rows], schema=schema))
             yield drain.take()
     yield drain.take()  # the footer, written on close

@@ -15,6 +15,7 @@ from typing import Any
 
 from services.core.enums import DatasetKind, ImportFormat, MessageRole
 from services.core.errors import InvalidInputError
+from services.domain import gold
 from services.domain.examples import NewExample
 from services.domain.prompts import Message, PromptValue, check_messages, check_prompt
 
@@ -35,6 +36,8 @@ class KnownPair:
     rejected: str
     metadata: dict[str, Any] = field(default_factory=dict)
     reference: str | None = None
+    # A line's `gold` makes the pair a gold item; in the line's own order: a = chosen, b = rejected, or tie.
+    gold: str | None = None
 
 
 Row = KnownPair | NewExample
@@ -103,7 +106,7 @@ def parse_trl(record: Any) -> Iterator[Row]:
 
 def _trl_preference(record: dict[str, Any]) -> KnownPair:
     chosen, rejected = record.get("chosen"), record.get("rejected")
-    reference = _reference(record)
+    reference, gold_answer = _reference(record), gold.check_gold(record.get("gold"))
     if "prompt" in record:
         prompt = check_prompt(record["prompt"])
         conversational = isinstance(prompt, list)
@@ -113,15 +116,16 @@ def _trl_preference(record: dict[str, Any]) -> KnownPair:
             _answer(rejected, "rejected", conversational),
             {"source": "trl"},
             reference,
+            gold_answer,
         )
     if isinstance(chosen, str) and isinstance(rejected, str):
         prompt, chosen, rejected = _split_text(chosen, rejected)
-        return KnownPair(prompt, chosen, rejected, {"source": "trl"}, reference)
+        return KnownPair(prompt, chosen, rejected, {"source": "trl"}, reference, gold_answer)
     if isinstance(chosen, list) and isinstance(rejected, list):
         messages, chosen, rejected = _split_conversations(
             check_messages(chosen, "chosen"), check_messages(rejected, "rejected")
         )
-        return KnownPair(messages, chosen, rejected, {"source": "trl"}, reference)
+        return KnownPair(messages, chosen, rejected, {"source": "trl"}, reference, gold_answer)
     raise InvalidInputError("'chosen' and 'rejected' must both be strings or both be lists of messages")
 
 
@@ -181,7 +185,9 @@ def parse_hh(record: Any) -> Iterator[Row]:
     metadata: dict[str, Any] = {"source": "hh"}
     if rejected_prompt != prompt:
         metadata["rejected_prompt_differs"] = True
-    yield KnownPair(prompt, chosen_response, rejected_response, metadata)
+    yield KnownPair(
+        prompt, chosen_response, rejected_response, metadata, gold=gold.check_gold(record.get("gold"))
+    )
 
 
 def parse_oasst(record: Any) -> Iterator[Row]:

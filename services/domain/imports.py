@@ -190,10 +190,11 @@ def _place(pair: KnownPair, rng: random.Random) -> tuple[NewComparison, Side]:
     """Put the chosen response on side A or B at random; return the comparison and the winning side."""
     if rng.random() < 0.5:
         return NewComparison(
-            pair.prompt, pair.chosen, pair.rejected, pair.metadata, reference=pair.reference
+            pair.prompt, pair.chosen, pair.rejected, pair.metadata, reference=pair.reference, gold=pair.gold
         ), Side.A
+    swapped = {"a": "b", "b": "a"}.get(pair.gold or "", pair.gold)  # the gold answer follows its response
     return NewComparison(
-        pair.prompt, pair.rejected, pair.chosen, pair.metadata, reference=pair.reference
+        pair.prompt, pair.rejected, pair.chosen, pair.metadata, reference=pair.reference, gold=swapped
     ), Side.B
 
 

@@ -2,7 +2,8 @@
 head-to-head win rates of policy versions.
 
 Agreement is computed over comparisons with at least two non-skip votes, on the nominal categories a, b
-and tie ("both bad" counts as a tie). Every query aggregates in PostgreSQL; Python only folds small tallies.
+and tie ("both bad" counts as a tie). Gold items (services/domain/gold.py) stay out of the counts, the
+histogram and agreement; docs/quality.md covers them per annotator. Every query aggregates in PostgreSQL; Python only folds small tallies.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ _COUNTS = text(
            count(*) FILTER (WHERE v.both_bad) AS both_bad,
            count(*) FILTER (WHERE v.choice = 'skip') AS skip
     FROM preference v JOIN comparison c ON c.id = v.comparison_id
-    WHERE c.dataset_id = :dataset_id
+    WHERE c.dataset_id = :dataset_id AND c.gold IS NULL
     """
 )
 _PER_ANNOTATOR = text(
@@ -116,7 +117,8 @@ _PER_ANNOTATOR = text(
     """
 )
 _HISTOGRAM = text(
-    "SELECT vote_count, count(*) FROM comparison WHERE dataset_id = :dataset_id GROUP BY 1 ORDER BY 1"
+    "SELECT vote_count, count(*) FROM comparison WHERE dataset_id = :dataset_id AND gold IS NULL "
+    "GROUP BY 1 ORDER BY 1"
 )
 _TALLIES = text(
     """
@@ -125,7 +127,7 @@ _TALLIES = text(
                count(*) FILTER (WHERE v.choice = 'b') AS b,
                count(*) FILTER (WHERE v.choice = 'tie') AS t
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND v.choice <> 'skip'
+        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip'
         GROUP BY v.comparison_id
         HAVING count(*) >= 2
     ) per_comparison

@@ -1,7 +1,10 @@
-"""Votes: an annotator's preference on a comparison, recorded under the comparison's lock (the invariant is
-described in services/domain/annotation.py, which leases the comparisons).
+"""Votes: recording an annotator's judgement of a comparison and releasing their lease (`next` is
+services/domain/annotation.py, whose invariant this keeps: a vote fills a slot only while one is free).
 
-Hand-written SQL sent straight through the driver, in the request's transaction: lock, then one statement.
+A vote on a gold item stands outside k (it never completes the item) and updates the annotator's gold
+accuracy, which may pause them on the dataset (services/domain/gold.py). A paused annotator's votes are refused;
+those they cast before stay. The time from lease to vote is kept (`leased_at`, `created_at`): the server's
+measure of a judgement's time, which a script cannot fake as it can `time_spent_ms`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import psycopg
 from services.core.db import fetch_all
 from services.core.enums import Choice, Side
 from services.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from services.domain import gold
 from services.domain.annotation import LIVE_LEASES_OF_OTHERS
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
@@ -53,12 +57,16 @@ _PREFERENCE_COLUMNS = (
     "idempotency_key, leased_at, created_at"
 )
 
-# Lock the comparison (and read its dataset, which the annotator must be assigned); also look up a preference
-# stored earlier under the same idempotency key.
+# Lock the comparison (and read its dataset, which the annotator must be assigned, and whether it is gold);
+# also look up a preference stored earlier under the same idempotency key, and why the annotator is paused on
+# the dataset, if they are.
 _LOCK = """
-    SELECT d.annotations_per_comparison AS k, c.dataset_id,
+    SELECT d.annotations_per_comparison AS k, c.dataset_id, c.gold IS NOT NULL AS is_gold,
            (SELECT p.id FROM preference p
-            WHERE p.annotator_id = %(annotator_id)s AND p.idempotency_key = %(key)s) AS replay_id
+            WHERE p.annotator_id = %(annotator_id)s AND p.idempotency_key = %(key)s) AS replay_id,
+           (SELECT ap.reason FROM annotator_pause ap
+            WHERE ap.annotator_id = %(annotator_id)s AND ap.dataset_id = c.dataset_id
+              AND ap.paused_at IS NOT NULL) AS paused
     FROM comparison c JOIN dataset d ON d.id = c.dataset_id
     WHERE c.id = %(comparison_id)s
     FOR UPDATE OF c
@@ -66,7 +74,7 @@ _LOCK = """
 
 # Under the lock, in a fresh snapshot, one statement: release this annotator's lease, decide, store the vote
 # and count it. The vote is stored only if this annotator has not judged the comparison and either holds a
-# live lease (their slot was reserved) or a slot is free without one.
+# live lease (their slot was reserved) or a slot is free without one; a gold item has no slots to fill.
 _VOTE = f"""
     WITH mine AS (
         DELETE FROM lease WHERE comparison_id = %(comparison_id)s AND annotator_id = %(annotator_id)s
@@ -85,11 +93,12 @@ _VOTE = f"""
         SELECT %(comparison_id)s, %(annotator_id)s, %(choice)s, %(strength)s, %(rationale)s,
                %(time_spent_ms)s, %(shown_left)s, %(both_bad)s, %(key)s, state.leased_at
         FROM state
-        WHERE NOT state.voted AND (state.live OR state.vote_count + state.others < %(k)s)
+        WHERE NOT state.voted AND (state.live OR %(is_gold)s OR state.vote_count + state.others < %(k)s)
         ON CONFLICT DO NOTHING
         RETURNING {_PREFERENCE_COLUMNS}
     ), counted AS (
-        UPDATE comparison SET vote_count = vote_count + 1, is_complete = vote_count + 1 >= %(k)s
+        UPDATE comparison
+        SET vote_count = vote_count + 1, is_complete = NOT %(is_gold)s AND vote_count + 1 >= %(k)s
         WHERE id = %(comparison_id)s AND %(fills_slot)s AND EXISTS (SELECT 1 FROM stored)
     )
     SELECT state.voted, state.live, state.others, state.vote_count, to_jsonb(stored) AS stored
@@ -151,7 +160,10 @@ async def record_preference(
     if not annotator.may_work_on(locked[0]["dataset_id"]):
         await connection.rollback()
         raise ForbiddenError(f"comparison {comparison_id} belongs to a dataset not assigned to you")
-    k = locked[0]["k"]
+    if locked[0]["paused"] is not None:
+        await connection.rollback()
+        raise ForbiddenError(locked[0]["paused"])
+    k, is_gold = locked[0]["k"], locked[0]["is_gold"]
     params |= {
         "choice": vote.choice,
         "strength": vote.strength,
@@ -161,9 +173,12 @@ async def record_preference(
         "both_bad": vote.both_bad,
         "k": k,
         "fills_slot": vote.choice != Choice.SKIP,
+        "is_gold": is_gold,
     }
     outcome = (await fetch_all(connection, _VOTE, params))[0]
     if outcome["stored"] is not None:
+        if is_gold and vote.choice != Choice.SKIP:
+            await gold.check_accuracy(connection, annotator.id, locked[0]["dataset_id"])
         await connection.commit()
         return _stored(outcome["stored"])
     await connection.rollback()

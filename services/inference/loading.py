@@ -27,7 +27,7 @@ from services.core.enums import ModelKind
 from services.core.orm import ModelVersion
 from services.core.settings import get_settings
 from services.domain import model_versions
-from services.modeling.device import device
+from services.modeling.device import device, load_kwargs
 from services.modeling.scoring import ScoreHead
 from services.modeling.windows import model_window, window_size
 
@@ -158,13 +158,12 @@ def _load_tokenizer(path: str) -> Any:
 
 
 def load_policy(target: Target) -> LoadedModel:
-    import torch
     from transformers import AutoModelForCausalLM
 
     started = time.monotonic()
     target_device = device()
     tokenizer = _load_tokenizer(target.path)
-    model = AutoModelForCausalLM.from_pretrained(target.path, dtype=torch.float32).to(target_device).eval()
+    model = AutoModelForCausalLM.from_pretrained(target.path, **load_kwargs()).to(target_device).eval()
     eos_ids = _eos_ids(model, tokenizer)
     pad_token_id = tokenizer.pad_token_id
     if pad_token_id is None:
@@ -186,14 +185,13 @@ def load_policy(target: Target) -> LoadedModel:
 
 
 def load_reward(target: Target) -> LoadedModel:
-    import torch
     from transformers import AutoModelForSequenceClassification
 
     started = time.monotonic()
     target_device = device()
     tokenizer = _load_tokenizer(target.path)
     # Its saved config says how many labels it has: one for a trained reward model, any for a classifier.
-    model = AutoModelForSequenceClassification.from_pretrained(target.path, dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(target.path, **load_kwargs())
     model = model.to(target_device).eval()
     pad_token_id = tokenizer.pad_token_id
     if pad_token_id is None:

@@ -1,49 +1,33 @@
 """A request's input as token ids: a text through the tokenizer, or a conversation (OpenAI's messages)
-through the model's chat template; then the window rules (TGI's router/src/validation.rs), which need the
-token count. Run with the tokenizer of the model that will generate: by the routes with the one serving
-now (so that a bad request is refused before it is queued), and again on the batcher's thread with the one
-its batch uses (a promotion may land in between).
+through the model's chat template (services/modeling/chat.py, the rule the training jobs use too); then the
+window rules (TGI's router/src/validation.rs), which need the token count. Run with the tokenizer of the
+model that will generate: by the routes with the one serving now (so that a bad request is refused before
+it is queued), and again on the batcher's thread with the one its batch uses (a promotion may land in
+between).
 """
 
 from __future__ import annotations
 
-from jinja2 import TemplateError
-
 from services.inference.errors import ContextLengthError, InvalidRequestError, ValidationError
 from services.inference.loading import LoadedModel
 from services.inference.validation import SamplingParams
+from services.modeling.chat import ChatTemplateError, Conversation, conversation_ids, has_chat_template
 
-# OpenAI's messages, checked by the route: [{"role": ..., "content": ...}, ...].
-Conversation = list[dict[str, str]]
+__all__ = ["Conversation", "chat_input_ids", "prepare_input"]
 
 
 def chat_input_ids(policy: LoadedModel, messages: Conversation) -> list[int]:
-    """The conversation through the model's own chat template, with the assistant's turn opened.
-
-    Control tokens written in the messages (an `<|im_end|>` typed by a user) are encoded as plain text:
-    only the template itself opens and closes turns.
-    """
-    tokenizer = policy.tokenizer
-    if not tokenizer.chat_template:
+    """The conversation through the model's own chat template, with the assistant's turn opened."""
+    if not has_chat_template(policy.tokenizer):
         raise InvalidRequestError(
             f"the model {policy.name} has no chat template, so it cannot take `messages`: "
             "send a text prompt to /v1/completions (or /generate) instead",
             param="messages",
         )
     try:
-        ids: list[int] = tokenizer.apply_chat_template(
-            messages,
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=False,
-            sanitize_control_tokens=True,
-        )
-    except TemplateError as exc:
-        # Templates refuse conversations they cannot render (e.g. roles that do not alternate).
-        raise InvalidRequestError(
-            f"the chat template of {policy.name} refused the messages: {exc}", param="messages"
-        ) from None
-    return ids
+        return conversation_ids(policy.tokenizer, messages, name=policy.name)
+    except ChatTemplateError as error:
+        raise InvalidRequestError(str(error), param="messages") from None
 
 
 def prepare_input(

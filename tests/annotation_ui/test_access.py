@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.annotation_ui.test_annotate import items
+from tests.helpers.collector import unique
 from tests.helpers.web_form import Annotator, CreatedDataset, current_comparison_id, open_form
 
 TOKEN_KEY = "rlhf.annotate.token"
@@ -126,3 +127,28 @@ def test_dataset_taken_away_mid_work_goes_back_to_the_list_with_a_message(
     expect(page.locator("#dataset-list li")).to_have_count(1)
     expect(page.locator("#dataset-list")).to_contain_text(second.name)
     assert on_screen in first.comparison_ids
+
+
+def test_paused_annotator_sees_why(
+    page: Page, collector_url: str, admin: httpx.Client, make_annotator: Callable[[], Annotator]
+) -> None:
+    annotator = make_annotator()
+    dataset = admin.post("/api/v1/datasets", json={"name": unique("ui-gold"), "gold_rate": 1.0}).json()
+    gold = [item | {"gold": "a"} for item in items(10, "gold")]
+    url = f"/api/v1/datasets/{dataset['id']}/comparisons"
+    admin.post(url, json={"items": items(2, "work") + gold}).raise_for_status()
+    # Every gold answer wrong, through the API with the annotator's token: paused after the tenth.
+    with httpx.Client(
+        base_url=collector_url, headers={"Authorization": f"Bearer {annotator.token}"}
+    ) as client:
+        while (answer := client.get(f"/api/v1/datasets/{dataset['id']}/next")).status_code == 200:
+            comparison_id = answer.json()["comparison_id"]
+            client.post(
+                f"/api/v1/comparisons/{comparison_id}/preferences", json={"choice": "b"}
+            ).raise_for_status()
+        assert answer.status_code == 403
+
+    page.goto(f"{collector_url}/annotate?token={annotator.token}&dataset={dataset['id']}")
+    expect(page.locator("#view-datasets")).to_be_visible()
+    expect(page.locator("#notice-text")).to_contain_text("paused on dataset")
+    expect(page.locator("#notice-text")).to_contain_text("ask the admin to lift the pause")

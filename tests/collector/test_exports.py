@@ -124,7 +124,12 @@ def test_raw_export_has_every_vote_with_its_details(
         "time_spent_ms",
         "leased_at",
         "created_at",
+        "server_time_ms",
+        "gold",
+        "flagged",
     }
+    assert first["server_time_ms"] >= 0 and lines[1]["server_time_ms"] is None
+    assert first["gold"] is None and first["flagged"] is False
 
 
 def test_export_of_empty_dataset_is_empty(make_dataset: Callable, admin: httpx.Client) -> None:

@@ -95,14 +95,16 @@ def test_the_import_route_keeps_its_larger_limit(small_collector: str, admin_tok
     dataset = httpx.post(
         small_collector + "/api/v1/datasets", json={"name": unique("big")}, headers=admin
     ).json()
-    line = b'{"prompt": "p", "chosen": "' + b"c" * 100 + b'", "rejected": "r"}\n'
+    # Distinct prompts: the import leaves out duplicate rows (services/domain/comparisons.py).
+    lines = [
+        b'{"prompt": "p%03d", "chosen": "' % i + b"c" * 100 + b'", "rejected": "r"}\n' for i in range(200)
+    ]
     url = f"{small_collector}/api/v1/datasets/{dataset['id']}/import?format=trl"
-    accepted = httpx.post(
-        url, content=line * 50, headers=admin
-    )  # ~6 KB: past the JSON limit, within the import's
+    # ~6 KB: past the JSON limit, within the import's
+    accepted = httpx.post(url, content=b"".join(lines[:50]), headers=admin)
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["comparisons"] == 50
-    refused = httpx.post(url, content=line * 200, headers=admin)
+    refused = httpx.post(url, content=b"".join(lines), headers=admin)
     assert refused.status_code == 413
     assert "20000 bytes" in refused.json()["detail"]
 

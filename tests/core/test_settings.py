@@ -97,3 +97,19 @@ def test_inference_auth_is_on_in_production_off_by_default_and_never_off_in_prod
     assert production().inference_auth_on
     with pytest.raises(ValidationError, match="RLHF_INFERENCE_AUTH"):
         production(inference_auth="off")
+
+
+def test_default_policy_is_smollm2_and_built_ins_are_cached_per_user(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("RLHF_POLICY_MODEL", raising=False)
+    monkeypatch.delenv("RLHF_MODEL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    settings = Settings()
+
+    assert settings.policy_model == "builtin:smollm2-135m-instruct"
+    assert settings.resolved_model_cache_dir == (tmp_path / "xdg" / "rlhf" / "models").resolve()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert Settings().resolved_model_cache_dir == Path.home().resolve() / ".cache" / "rlhf" / "models"
+    monkeypatch.setenv("RLHF_MODEL_CACHE_DIR", str(tmp_path / "models"))
+    assert Settings().resolved_model_cache_dir == (tmp_path / "models").resolve()

@@ -9,7 +9,17 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-TABLES = ("annotator", "annotator_dataset", "dataset", "prompt", "comparison", "lease", "preference", "job")
+TABLES = (
+    "annotator",
+    "annotator_dataset",
+    "annotator_pause",
+    "dataset",
+    "prompt",
+    "comparison",
+    "lease",
+    "preference",
+    "job",
+)
 
 
 def unique(prefix: str) -> str:

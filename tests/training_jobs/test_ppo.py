@@ -11,11 +11,14 @@ from typing import Any
 import httpx
 import pytest
 import torch
+from sqlalchemy.orm import Session
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from services.core.artifacts import version_path
+from services.core.enums import ModelKind
 from services.modeling.base_models import BUILTIN_TINY_GPT2, resolve_base_model
 from tests.helpers.jobs import Worker, submit, wait_for_job
+from tests.helpers.tiny_models import add_version
 
 # 20 PPO steps of 16 rollouts, 24-token responses; 8 samples for each held-out prompt (6 prompts). A small KL
 # coefficient: the reward model's scores of the policy's samples spread by only about 0.1, and the reward model
@@ -166,3 +169,22 @@ def test_ppo_job_reports_its_gain_with_an_interval_and_warns_exactly_when_it_rea
     assert low < metrics["reward_gain_in_std"] < high
     assert metrics["reward_gain_ci95"] == pytest.approx([low * scale, high * scale])
     assert (metrics["warnings"] == []) == (low > 0), metrics["warnings"]
+
+
+def test_ppo_job_with_fewer_training_prompts_than_a_batch_fails_instead_of_spinning(
+    admin: httpx.Client, worker, make_dataset, db: Session
+):
+    # 4 prompts, one held out: 3 to train on, a batch of 4. TRL's loader would yield nothing, forever.
+    dataset = make_dataset(4)
+    params = {
+        "reward_model_version_id": add_version(db, kind=ModelKind.REWARD, seed=7).id,
+        "per_device_train_batch_size": 4,
+        "total_episodes": 8,
+        "eval_fraction": 0.25,
+    }
+    job = wait_for_job(
+        admin, submit(admin, "ppo", dataset["id"], base_model=BUILTIN_TINY_GPT2, params=params)
+    )
+
+    assert job["status"] == "failed"
+    assert "training prompts fill no batch of 4" in job["error"]

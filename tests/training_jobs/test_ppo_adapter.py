@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 
 from services.modeling.base_models import MINILM, resolve_base_model
 from training_jobs import evaluation
+from training_jobs.chat_format import encode_prompt
 from training_jobs.checkpoints import ModelSource
 from training_jobs.reward_adapter import (
     PolicyTokenRewardModel,
@@ -152,7 +153,7 @@ def test_rloo_reward_scores_the_full_prompt_when_given(minilm_scorer):
 
 def test_long_prompts_keep_their_end(policy_tokenizer):
     prompt = "word " * 300 + "The question is:"
-    ids = evaluation.encode_prompt(policy_tokenizer, prompt, budget=20)
+    ids = encode_prompt(policy_tokenizer, prompt, budget=20)
     text = fit_prompt_text(policy_tokenizer, prompt, budget=20)
     assert len(ids) == 20 and policy_tokenizer.decode(ids).endswith("The question is:")
     assert len(policy_tokenizer(text)["input_ids"]) <= 20 and text.endswith("The question is:")
@@ -181,3 +182,45 @@ def test_evaluation_kl_is_zero_to_itself_and_positive_to_another_model(minilm_sc
     assert again.responses == itself.responses  # same seed, same policy: the same samples
     assert again.kl_mean is not None and again.kl_mean > 0.1
     assert itself.rewards == pytest.approx(minilm_scorer(itself.prompts, itself.responses), abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.helpers.tiny_models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def test_adapter_scores_templated_llama_prompts_as_their_text(minilm_scorer, tiny_llama: Path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    tokenizer.padding_side = "left"
+    prompts = ["Describe your day:", "How was the film?"]
+    queries = [encode_prompt(tokenizer, prompt, budget=200) for prompt in prompts]
+    texts = [" It was a warm sunny morning.", " Dull."]
+    responses = [
+        tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for text in texts
+    ]
+    pad = tokenizer.pad_token_id
+    context = max(len(q) for q in queries)
+    width = max(len(r) for r in responses)
+    rows = [
+        [pad] * (context - len(q)) + q + r + [pad] * (width - len(r))
+        for q, r in zip(queries, responses, strict=True)
+    ]
+    known = {tuple(ids): prompt for ids, prompt in zip(queries, prompts, strict=True)}
+
+    scores = trl_scores(
+        PolicyTokenRewardModel(minilm_scorer, tokenizer, known), torch.tensor(rows), pad, context
+    )
+
+    assert str(tokenizer.decode(queries[0])).endswith("<|im_start|>assistant\n")
+    assert torch.allclose(scores, torch.tensor(minilm_scorer(prompts, texts)), atol=1e-4)
+
+
+def test_value_model_of_a_llama_policy_is_a_llama_classifier(minilm_scorer, tiny_llama: Path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    critic = value_model(str(tiny_llama), tokenizer, minilm_scorer)
+
+    assert type(critic).__name__ == "LlamaForSequenceClassification" and critic.score.out_features == 1
+    assert critic.config.pad_token_id == tokenizer.pad_token_id != tokenizer.eos_token_id
+    assert next(critic.parameters()).dtype == torch.float32  # the critic trains in full

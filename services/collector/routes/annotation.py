@@ -43,7 +43,8 @@ async def me(connection: ConnectionDep, annotator: CurrentAnnotator) -> MePublic
 async def next_comparison(
     dataset_id: IdPath, connection: ConnectionDep, annotator: CurrentAnnotator
 ) -> Response | AssignmentPublic:
-    """Lease the next comparison to judge (the same one again while its lease lives); 204 when none."""
+    """Lease the next comparison to judge (the same one again while its lease lives); 204 when none; 403 with
+    the reason when the annotator is paused on the dataset."""
     assignment = await annotation.next_comparison(connection, annotator, dataset_id)
     if assignment is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,13 +6,15 @@ from fastapi.concurrency import run_in_threadpool
 from services.collector.deps import AdminDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.prompt_schemas import prompt_value
+from services.collector.quality_schemas import GoldPublic, GoldUpdate
 from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
 from services.collector.upload import spool_body
 from services.core.enums import DatasetKind, ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
-from services.domain import comparisons, imports
+from services.domain import comparisons, gold, imports, scores
 from services.domain.comparisons import NewComparison
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["comparisons"])
 
@@ -21,17 +23,29 @@ router = APIRouter(tags=["comparisons"])
 def add_comparisons(
     dataset_id: IdPath, body: ComparisonsCreate, session: SessionDep, _: AdminDep
 ) -> ComparisonsCreated:
-    """Add up to max_batch_items (1000) comparisons; all or none are stored."""
+    """Add up to max_batch_items (1000) comparisons; all or none are stored. In an uncertainty dataset, the
+    worker is asked to score them with the promoted reward model."""
     limit = get_settings().max_batch_items
     if len(body.items) > limit:
         raise PayloadTooLargeError(f"at most {limit} items per request ({len(body.items)} sent)")
     if not body.items:
         raise InvalidInputError("items must not be empty")
     items = [
-        NewComparison(prompt_value(i.prompt), i.response_a, i.response_b, i.metadata, reference=i.reference)
+        NewComparison(
+            prompt_value(i.prompt), i.response_a, i.response_b, i.metadata, reference=i.reference, gold=i.gold
+        )
         for i in body.items
     ]
-    return ComparisonsCreated(ids=comparisons.add_comparisons(session, dataset_id, items))
+    ids = comparisons.add_comparisons(session, dataset_id, items)
+    scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
+    return ComparisonsCreated(ids=ids)
+
+
+@router.put("/comparisons/{comparison_id}/gold")
+def set_gold(comparison_id: IdPath, body: GoldUpdate, session: SessionDep, _: AdminDep) -> GoldPublic:
+    """Mark a comparison as gold with its known answer, or (null) make it an ordinary comparison again."""
+    comparison = gold.set_gold(session, comparison_id, body.gold)
+    return GoldPublic(comparison_id=comparison.id, gold=comparison.gold)
 
 
 @router.post("/datasets/{dataset_id}/import", status_code=status.HTTP_201_CREATED)
@@ -84,4 +98,5 @@ async def _import(
             with_preferences=with_preferences,
             dedupe=dedupe,
         )
+    await run_in_threadpool(scores.request_scoring, session, result.dataset_id, enqueue=enqueue_job)
     return ImportResultPublic.model_validate(result, from_attributes=True)

@@ -3,14 +3,14 @@ from fastapi import APIRouter, Response, status
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
-from services.core.enums import DatasetKind
-from services.domain import datasets, retention
+from services.core.enums import DatasetKind, Sampling
+from services.domain import datasets, retention, scores
 from services.domain.datasets import DatasetProgress
 
 router = APIRouter(tags=["datasets"])
 
 
-def _public(item: DatasetProgress) -> DatasetPublic:
+def _public(session: SessionDep, item: DatasetProgress) -> DatasetPublic:
     d, p = item.dataset, item.progress
     return DatasetPublic(
         id=d.id,
@@ -18,7 +18,11 @@ def _public(item: DatasetProgress) -> DatasetPublic:
         kind=DatasetKind(d.kind),
         guidelines=d.guidelines,
         annotations_per_comparison=d.annotations_per_comparison,
+        gold_rate=d.gold_rate,
+        sampling=Sampling(d.sampling),
+        sampling_state=scores.sampling_state(session, d),
         created_at=d.created_at,
+        gold=p.gold,
         comparisons=p.comparisons,
         complete=p.complete,
         remaining=p.remaining,
@@ -39,21 +43,23 @@ def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> Dat
         kind=body.kind,
         guidelines=body.guidelines,
         annotations_per_comparison=body.annotations_per_comparison,
+        gold_rate=body.gold_rate,
+        sampling=body.sampling,
     )
-    return _public(datasets.with_progress(session, dataset.id))
+    return _public(session, datasets.with_progress(session, dataset.id))
 
 
 @router.get("/datasets")
 def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
     """All datasets with their progress counts."""
     items = datasets.list_with_progress(session)
-    return DatasetsPublic(data=[_public(item) for item in items], count=len(items))
+    return DatasetsPublic(data=[_public(session, item) for item in items], count=len(items))
 
 
 @router.get("/datasets/{dataset_id}")
 def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetPublic:
     """One dataset with its progress counts."""
-    return _public(datasets.with_progress(session, dataset_id))
+    return _public(session, datasets.with_progress(session, dataset_id))
 
 
 @router.delete("/datasets/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)

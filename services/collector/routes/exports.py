@@ -1,4 +1,6 @@
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from services.collector.deps import ReadDep, SessionDep
@@ -22,13 +24,21 @@ PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
     },
 )
 def export_dataset(
-    dataset_id: IdPath, format: ExportFormat, session: SessionDep, _: ReadDep
+    dataset_id: IdPath,
+    format: ExportFormat,
+    session: SessionDep,
+    _: ReadDep,
+    min_trust: Annotated[float | None, Query(ge=0, le=1)] = None,
+    include_gold: bool = False,
 ) -> StreamingResponse:
     """JSONL stream: trl = one decided pair per comparison with its margin (other kinds: their rows as
     imported); raw = every vote (other kinds: every row with its id and metadata); parquet = a preference
-    dataset's trl rows as a Parquet file, streamed one row group at a time."""
+    dataset's trl rows as a Parquet file, streamed one row group at a time. min_trust drops the votes of
+    annotators trusted less; gold items only with include_gold (trl, parquet: by their known answers)."""
     dataset = datasets.get(session, dataset_id)
-    chunks = exports.stream(dataset.id, dataset.kind, format=format)
+    chunks = exports.stream(
+        dataset.id, dataset.kind, format=format, min_trust=min_trust, include_gold=include_gold
+    )
     if format == ExportFormat.PARQUET:
         media_type, filename = PARQUET_MEDIA_TYPE, f"dataset-{dataset.id}.parquet"
     else:

@@ -7,7 +7,8 @@ from services.collector.reward_schemas import ModelRegister
 from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
 from services.core.enums import ModelKind
 from services.core.errors import InvalidInputError
-from services.domain import model_registration, model_versions, retention
+from services.domain import model_registration, model_versions, retention, scores
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["models"])
 
@@ -33,8 +34,12 @@ def model_curves(version_id: IdPath, session: SessionDep, _: ReadOrTrainDep) -> 
 
 @router.post("/models/{version_id}/promote")
 def promote_model(version_id: IdPath, session: SessionDep, _: TrainDep) -> ModelVersionPublic:
-    """Make this version the active model of its kind (the inference service loads it)."""
-    return ModelVersionPublic.model_validate(model_versions.promote(session, version_id))
+    """Make this version the active model of its kind (the inference service loads it); a reward model's
+    promotion asks the worker to rescore the open comparisons of uncertainty datasets."""
+    version = ModelVersionPublic.model_validate(model_versions.promote(session, version_id))
+    if version.kind == ModelKind.REWARD:
+        scores.request_rescoring(session, enqueue=enqueue_job)
+    return version
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ from services.domain.job_params.kinds import (
     PpoParams,
     RewardModelParams,
     RlooParams,
+    ScoreComparisonsParams,
     SftParams,
 )
 from services.domain.job_params.resolution import ResolvedParams, params_class, resolve, settable_trl_fields
@@ -24,6 +25,7 @@ __all__ = [
     "ResolvedParams",
     "RewardModelParams",
     "RlooParams",
+    "ScoreComparisonsParams",
     "SftParams",
     "TrainingParams",
     "describe_kind",

@@ -111,3 +111,16 @@ class TrainingParams(JobParams):
         if self.trainable is not None and (not self.trainable or not all(self.trainable)):
             return "params.trainable must be a non-empty list of parameter name prefixes"
         return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoteTrainingParams(TrainingParams):
+    """What every kind that trains on the dataset's votes (reward_model, sft, dpo) understands."""
+
+    min_trust: float | None = param(
+        None,
+        ge=0,
+        le=1,
+        help="leave out the votes of annotators whose trust on the dataset is below this (docs/quality.md); "
+        "null: every vote",
+    )

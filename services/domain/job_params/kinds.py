@@ -11,7 +11,14 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from services.core.enums import DatasetKind, JobKind
-from services.domain.job_params.fields import MAX_ID, JobParams, TrainingParams, param, version_id
+from services.domain.job_params.fields import (
+    MAX_ID,
+    JobParams,
+    TrainingParams,
+    VoteTrainingParams,
+    param,
+    version_id,
+)
 
 POLICY_VERSION_HELP = (
     "start from this policy version (default: the job's base_model, else the promoted policy, else "
@@ -54,7 +61,7 @@ RESERVED_FIELDS = frozenset(
 
 
 @dataclass(frozen=True, kw_only=True)
-class RewardModelParams(TrainingParams):
+class RewardModelParams(VoteTrainingParams):
     """reward_model: a Bradley-Terry reward model from the dataset's preferences (TRL's RewardTrainer), trained
     LP-FT: first the head alone on the frozen encoder (the probe), then everything."""
 
@@ -81,7 +88,7 @@ class RewardModelParams(TrainingParams):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SftParams(TrainingParams):
+class SftParams(VoteTrainingParams):
     """sft: supervised fine-tuning of a policy on a demonstration dataset, or on the chosen responses of a
     preference dataset's decided comparisons."""
 
@@ -98,7 +105,7 @@ class SftParams(TrainingParams):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DpoParams(TrainingParams):
+class DpoParams(VoteTrainingParams):
     """dpo: a policy straight from the preferences, no reward model (TRL's DPOTrainer)."""
 
     TRL_CONFIG: ClassVar[str | None] = "DPOConfig"
@@ -218,6 +225,18 @@ class GenerateComparisonsParams(JobParams):
         return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScoreComparisonsParams(JobParams):
+    """score_comparisons: a reward model's margin |r(x, y_a) - r(x, y_b)| on each open comparison of the
+    dataset it has not scored yet, the order of uncertainty sampling (docs/quality.md); no model version. The
+    collector queues it itself for uncertainty datasets."""
+
+    reward_model_version_id: int | None = version_id(
+        REWARD_VERSION_HELP.replace("optimise against", "score with")
+    )
+    batch_size: int = param(256, ge=1, le=4096, help="comparisons scored and stored per transaction")
+
+
 PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
     {
         JobKind.REWARD_MODEL: RewardModelParams,
@@ -226,5 +245,6 @@ PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
         JobKind.DPO: DpoParams,
         JobKind.RLOO: RlooParams,
         JobKind.GENERATE_COMPARISONS: GenerateComparisonsParams,
+        JobKind.SCORE_COMPARISONS: ScoreComparisonsParams,
     }
 )

@@ -119,7 +119,13 @@ def test_generate_comparisons_samples_a_chat_llama_through_its_template(
     admin: httpx.Client, worker, run_job, dataset, tiny_llama: Path, db: Session, lora: bool
 ):
     target = create_dataset(admin, 0)
-    params: dict[str, Any] = {"num_prompts": 3, "max_new_tokens": 6, "target_dataset_id": target["id"]}
+    # Two samples from one policy: what is tested is the sampling through the template, not a win rate.
+    params: dict[str, Any] = {
+        "num_prompts": 3,
+        "max_new_tokens": 6,
+        "target_dataset_id": target["id"],
+        "allow_self_comparison": True,
+    }
     body: dict[str, Any] = {"base_model": str(tiny_llama)}
     if lora:
         params["policy_version_id"] = run_job("sft", True)["model_version_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 
 import typer
@@ -34,6 +35,10 @@ def demo() -> None:
     from services.cli import demo_loop
     from services.stack import running_stack
 
+    # The demo trains from the built-in tiny GPT-2 (services/cli/demo_loop.py); its inference service serves
+    # that too before a promotion, instead of converting SmolLM2 first (minutes on a new machine).
+    os.environ.setdefault("RLHF_POLICY_MODEL", "builtin:tiny-gpt2")
+    get_settings.cache_clear()
     settings = get_settings()
     log_dir = settings.state_dir.resolve() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)

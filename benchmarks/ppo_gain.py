@@ -5,7 +5,9 @@ prints JSON.
 1. Imports pairs from movie_review_polarity_v2.zip (Pang & Lee 2004) into a dataset through the collector's
    API: review i of each class gives a pair whose prompt is the first words of one of the two reviews, whose
    chosen response is the end of the positive review and whose rejected response is the end of the negative
-   one (a review's last sentences are mostly its verdict).
+   one (a review's last sentences are mostly its verdict). For a chat policy (--prompt-style instruction, the
+   default for every policy but the built-in GPT-2) the prompt asks for a movie opinion that starts with
+   those words, so the policy writes through its chat template.
 2. Trains a reward_model job on sentence-transformers/all-MiniLM-L6-v2 on those pairs (its held-out pairwise
    accuracy is reported, with its 95 % interval).
 3. Runs a ppo (--algo ppo) or rloo job on --policy against that reward model, with no params but the reward
@@ -22,6 +24,7 @@ average is printed beside the wall times.
     python benchmarks/ppo_gain.py                                   # ppo on builtin:tiny-gpt2, no params
     python benchmarks/ppo_gain.py --algo rloo
     python benchmarks/ppo_gain.py --pairs 300 --params '{"total_episodes": 160}' --worker-threads 1
+    python benchmarks/ppo_gain.py --policy builtin:smollm2-135m-instruct [--algo rloo]   # LoRA on SmolLM2
 
 The stack (scratch database, Redis, collector, worker) is benchmarks/scratch_stack.py's.
 """
@@ -53,6 +56,10 @@ GOALS = {
     "other": {"gain_in_std": 1.0, "kl_below": 10.0, "job_wall_seconds": 2700},
 }
 PROMPT_WORDS = 5
+PROMPT_STYLES = {
+    "opener": "{opener}",
+    "instruction": 'Give your opinion of a movie in two or three sentences, starting with "{opener}".',
+}
 RESPONSE_WORDS = 48
 
 REWARD_PARAMS: dict[str, Any] = {
@@ -76,6 +83,11 @@ def parse_args() -> argparse.Namespace:
         "--policy", default=TINY_POLICY, help="the policy's base model (default: %(default)s)"
     )
     parser.add_argument(
+        "--prompt-style",
+        choices=sorted(PROMPT_STYLES),
+        help="prompts: a review's first words (default for builtin:tiny-gpt2) or an instruction (else)",
+    )
+    parser.add_argument(
         "--params",
         default="{}",
         help="the policy job's params (JSON); default none: the defaults are measured",
@@ -91,7 +103,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def review_pairs(archive: Path, limit: int) -> list[dict[str, str]]:
+def review_pairs(archive: Path, limit: int, *, style: str = "opener") -> list[dict[str, str]]:
     """{"prompt", "chosen", "rejected"}: the i-th positive and negative reviews (files in name order)."""
     with zipfile.ZipFile(archive) as reviews:
         by_label = {
@@ -106,7 +118,7 @@ def review_pairs(archive: Path, limit: int) -> list[dict[str, str]]:
         opener = (positive if i % 2 == 0 else negative)[0].split()[:PROMPT_WORDS]
         pairs.append(
             {
-                "prompt": " ".join(opener),
+                "prompt": PROMPT_STYLES[style].format(opener=" ".join(opener)),
                 "chosen": " " + _ending(positive),
                 "rejected": " " + _ending(negative),
             }
@@ -130,13 +142,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     reward_params = {**REWARD_PARAMS, **json.loads(args.reward_params)}
     policy_params = json.loads(args.params)
     kind = JobKind(args.algo)
-    pairs = review_pairs(args.data_dir / "movie_review_polarity_v2.zip", args.pairs)
+    style = args.prompt_style or ("opener" if args.policy == TINY_POLICY else "instruction")
+    pairs = review_pairs(args.data_dir / "movie_review_polarity_v2.zip", args.pairs, style=style)
     env = {"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else None
     goals = GOALS.get(args.policy, GOALS["other"])
     result: dict[str, Any] = {
         "benchmark": "ppo_gain",
         "algo": args.algo,
-        "data": {"pairs": len(pairs), "distinct_prompts": len({pair["prompt"] for pair in pairs})},
+        "data": {
+            "pairs": len(pairs),
+            "distinct_prompts": len({pair["prompt"] for pair in pairs}),
+            "prompt_style": style,
+            "example_prompt": pairs[0]["prompt"],
+        },
         "goals": goals,
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(load, 2) for load in os.getloadavg()],

@@ -1,4 +1,4 @@
-"""Writes services/domain/demo_smollm2_answers.jsonl, meant as the comparisons `rlhf up --demo` seeds: for each
+"""Writes services/domain/demo_smollm2_answers.jsonl, the comparisons `rlhf up --demo` seeds: for each
 prompt of the hand-written demo pairs (services/domain/demo_comparisons.jsonl, whose known winners `rlhf
 demo` and the benchmarks keep training on), two answers that the default policy, SmolLM2-135M-Instruct,
 samples through its chat template, one at temperature 0.7 and one at 1.1 (so that the pair usually differs
@@ -25,12 +25,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.domain.demo import DEMO_FILE  # noqa: E402
+from services.domain.demo import DEMO_ANSWERS_FILE, DEMO_FILE  # noqa: E402
 from services.modeling.base_models import BUILTIN_SMOLLM2, resolve_base_model  # noqa: E402
 from services.modeling.chat import prompt_ids  # noqa: E402
 from services.modeling.device import device, load_kwargs  # noqa: E402
 
-OUTPUT = DEMO_FILE.with_name("demo_smollm2_answers.jsonl")
 TEMPERATURES = (0.7, 1.1)
 SEED = 0
 
@@ -59,7 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--output", type=Path, default=DEMO_ANSWERS_FILE)
     args = parser.parse_args()
 
     started = time.monotonic()

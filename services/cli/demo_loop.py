@@ -9,6 +9,10 @@ Nobody sits at the web form in a headless run, so three simulated annotators jud
 each prefers the response whose MiniLM embedding is closer to the reference answer the project wrote for
 that prompt, with a little noise of its own. That judge is independent of the reward model PPO optimised;
 with people, the same pairs are judged at /annotate.
+
+`--policy` picks the policy the loop trains (a DemoProfile: its params and the time cap the run keeps to): the
+built-in tiny GPT-2 by default (minutes), or SmolLM2-135M-Instruct with LoRA (its per-base-model defaults,
+presets.py, with fewer steps). A job still running when the cap is reached is cancelled and the demo stops.
 """
 
 from __future__ import annotations
@@ -33,13 +37,51 @@ JUDGES = 3
 JUDGE_NOISE = 0.02
 TIE_BELOW = 0.005
 
-# Small enough to finish in minutes on a laptop CPU; the same jobs take real models and data unchanged.
-# The built-in policy has 0.7M parameters: it needs far larger learning rates than the defaults, which
-# suit policies of 100M parameters and more.
-SFT_PARAMS = {"learning_rate": 1e-3, "num_train_epochs": 10}
 REWARD_PARAMS = {"learning_rate": 1e-4, "per_device_train_batch_size": 8, "num_train_epochs": 4}
-PPO_PARAMS = {"learning_rate": 1e-4, "kl_coef": 0.1, "total_episodes": 320, "response_length": 32}
-GENERATE_PARAMS = {"max_new_tokens": 32, "temperature": 0.7, "seed": 0}
+TINY_GPT2 = "builtin:tiny-gpt2"
+SMOLLM2 = "builtin:smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class DemoProfile:
+    """What the loop runs for one policy: the jobs' explicit params (over the per-base-model defaults) and the
+    wall-time cap of the whole run."""
+
+    policy: str
+    sft: dict[str, Any]
+    ppo: dict[str, Any]
+    generate: dict[str, Any]
+    cap_minutes: int
+
+
+PROFILES = {
+    # Small enough to finish in minutes on a laptop CPU. The built-in policy has 0.7M parameters: it needs
+    # far larger learning rates than the kinds' defaults, which suit policies of 100M parameters and more.
+    TINY_GPT2: DemoProfile(
+        policy=TINY_GPT2,
+        sft={"learning_rate": 1e-3, "num_train_epochs": 10},
+        ppo={"learning_rate": 1e-4, "kl_coef": 0.1, "total_episodes": 320, "response_length": 32},
+        generate={"max_new_tokens": 32, "temperature": 0.7, "seed": 0},
+        cap_minutes=15,
+    ),
+    # SmolLM2 is instruction-tuned already: one epoch of SFT on the demo answers; LoRA and the learning rates
+    # come from its per-base-model defaults (services/domain/job_params/presets.py). PPO gets 12 steps of 8
+    # episodes instead of the defaults' 32, to keep the whole loop within the cap on two CPU cores.
+    SMOLLM2: DemoProfile(
+        policy=SMOLLM2,
+        sft={"num_train_epochs": 1},
+        ppo={"total_episodes": 96, "response_length": 48},
+        generate={"max_new_tokens": 48, "temperature": 0.7, "seed": 0},
+        cap_minutes=30,
+    ),
+}
+
+
+def profile_for(policy: str) -> DemoProfile:
+    try:
+        return PROFILES[policy]
+    except KeyError:
+        raise DemoFailed(f"rlhf demo runs with {' or '.join(PROFILES)}, not {policy}") from None
 
 
 @dataclass
@@ -54,9 +96,11 @@ class DemoFailed(RuntimeError):
     pass
 
 
-def run(*, collector_url: str, inference_url: str, admin_token: str) -> int:
+def run(*, collector_url: str, inference_url: str, admin_token: str, profile: DemoProfile) -> int:
     started = time.monotonic()
     report = Report()
+    console.print(f"policy {profile.policy}; time cap {profile.cap_minutes} minutes")
+    deadline = started + profile.cap_minutes * 60
     with (
         CollectorClient(
             collector_url, admin_token, token_source="the stack's admin token", timeout=120
@@ -69,7 +113,7 @@ def run(*, collector_url: str, inference_url: str, admin_token: str) -> int:
         ) as inference,
     ):
         try:
-            _loop(admin, inference, report)
+            _loop(admin, inference, report, profile, deadline=deadline)
         except (DemoFailed, CollectorError) as error:
             console.print(f"[red]demo stopped: {error}[/red]")
             _print_report(report, total=time.monotonic() - started)
@@ -78,7 +122,14 @@ def run(*, collector_url: str, inference_url: str, admin_token: str) -> int:
     return 0
 
 
-def _loop(admin: CollectorClient, inference: httpx.Client, report: Report) -> None:
+def _loop(
+    admin: CollectorClient, inference: httpx.Client, report: Report, profile: DemoProfile, *, deadline: float
+) -> None:
+    def train(
+        kind: JobKind, dataset_id: int, params: dict[str, Any], base_model: str | None = None
+    ) -> JobPublic:
+        return _train(admin, kind, dataset_id, params=params, base_model=base_model, deadline=deadline)
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     pairs = [json.loads(line) for line in DEMO_FILE.read_text().splitlines() if line.strip()]
 
@@ -91,17 +142,13 @@ def _loop(admin: CollectorClient, inference: httpx.Client, report: Report) -> No
         "preferences", f"{imported.preferences} judged pairs imported into {dataset.name}", _since(clock)
     )
 
-    sft = _train(admin, JobKind.SFT, dataset.id, base_model="builtin:tiny-gpt2", params=SFT_PARAMS)
+    sft = train(JobKind.SFT, dataset.id, profile.sft, base_model=profile.policy)
     sft_version = _version_id(sft)
-    report.add("sft", f"policy {sft_version} from builtin:tiny-gpt2", sft.metrics["train_seconds"])
+    report.add("sft", f"policy {sft_version} from {profile.policy}", sft.metrics["train_seconds"])
     admin.promote(sft_version)
 
-    reward = _train(
-        admin,
-        JobKind.REWARD_MODEL,
-        dataset.id,
-        base_model="sentence-transformers/all-MiniLM-L6-v2",
-        params=REWARD_PARAMS,
+    reward = train(
+        JobKind.REWARD_MODEL, dataset.id, REWARD_PARAMS, base_model="sentence-transformers/all-MiniLM-L6-v2"
     )
     metrics = reward.metrics
     report.add(
@@ -116,13 +163,14 @@ def _loop(admin: CollectorClient, inference: httpx.Client, report: Report) -> No
     served = _served_reward(inference, pairs, expected_model=reward_name)
     report.add("/reward", served, _since(clock))
 
-    ppo = _train(admin, JobKind.PPO, dataset.id, params={**PPO_PARAMS, "policy_version_id": sft_version})
+    ppo = train(JobKind.PPO, dataset.id, {**profile.ppo, "policy_version_id": sft_version})
     ppo_version = _version_id(ppo)
     metrics = ppo.metrics
     report.add(
         "ppo",
         f"policy {ppo_version}: held-out reward {metrics['reward_before']:.3f} "
-        f"(sd {metrics['reward_before_std']:.3f}) → {metrics['reward_after']:.3f}, KL {metrics['kl']:.2f} nats",
+        f"(sd {metrics['reward_before_std']:.3f}) → {metrics['reward_after']:.3f}{_gain(metrics)}, "
+        f"KL {metrics['kl']:.2f} nats",
         metrics["train_seconds"],
     )
     admin.promote(ppo_version)
@@ -130,12 +178,11 @@ def _loop(admin: CollectorClient, inference: httpx.Client, report: Report) -> No
     evaluation = admin.create_dataset(
         f"loop-{stamp}-new-vs-old", guidelines=DEMO_GUIDELINES, annotations_per_comparison=JUDGES
     )
-    generated = _train(
-        admin,
+    generated = train(
         JobKind.GENERATE_COMPARISONS,
         dataset.id,
-        params={
-            **GENERATE_PARAMS,
+        {
+            **profile.generate,
             "policy_version_id": ppo_version,
             "other_policy_version_id": sft_version,
             "target_dataset_id": evaluation.id,
@@ -164,6 +211,14 @@ def _loop(admin: CollectorClient, inference: httpx.Client, report: Report) -> No
     report.add("/generate", f"{prompt!r} → {sample['generated_text']!r}", _since(clock))
 
 
+def _gain(metrics: dict[str, Any]) -> str:
+    gain, interval = metrics.get("reward_gain_in_std"), metrics.get("reward_gain_in_std_ci95")
+    if gain is None:
+        return ""
+    spread = f", 95% interval {interval[0]:+.2f} to {interval[1]:+.2f}" if interval else ""
+    return f" ({gain:+.2f} σ{spread})"
+
+
 def _since(clock: float) -> float:
     return time.monotonic() - clock
 
@@ -183,10 +238,15 @@ def _train(
     *,
     params: dict[str, Any],
     base_model: str | None = None,
+    deadline: float,
 ) -> JobPublic:
     job = admin.submit_job(kind, dataset_id, base_model=base_model, params=params)
     console.print(f"[bold]{kind}[/bold] (job {job.id})")
-    final = follow_job(admin, job.id)
+    try:
+        final = follow_job(admin, job.id, deadline=deadline)
+    except TimeoutError:
+        admin.cancel_job(job.id)
+        raise DemoFailed(f"the time cap was reached during the {kind} job {job.id}: cancelled") from None
     if final.status != JobStatus.SUCCEEDED:
         raise DemoFailed(f"{kind} job {job.id} {final.status}: {final.error}")
     return final

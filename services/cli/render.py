@@ -4,6 +4,7 @@ what a job kind takes (for `rlhf train KIND --help`)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, NoReturn
 
 import typer
@@ -41,8 +42,9 @@ def fail_request(error: CollectorError) -> NoReturn:
     raise typer.Exit(1)
 
 
-def follow_job(client: CollectorClient, job_id: int) -> JobPublic:
-    """Follow a job with a progress bar (status, ETA, latest loss) until it ends; return its final state."""
+def follow_job(client: CollectorClient, job_id: int, *, deadline: float | None = None) -> JobPublic:
+    """Follow a job with a progress bar (status, ETA, latest loss) until it ends; return its final state.
+    TimeoutError once time.monotonic() passes `deadline` with the job still running (the job is left as is)."""
     columns = (
         TextColumn("[bold]{task.fields[status]:<9}"),
         BarColumn(),
@@ -63,6 +65,8 @@ def follow_job(client: CollectorClient, job_id: int) -> JobPublic:
                 eta=f"{job.eta_seconds:.0f}s" if running else "-",
                 detail=f"loss {loss:.4g}" if isinstance(loss, int | float) else "",
             )
+            if deadline is not None and not job.status.finished and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job.status} at the deadline")
 
         return client.follow(job_id, on_update=show)
 

@@ -29,15 +29,26 @@ def up(
     )
 
 
-def demo() -> None:
+def demo(
+    policy: str = typer.Option(
+        "builtin:tiny-gpt2",
+        "--policy",
+        help="The policy the loop trains: builtin:tiny-gpt2 (minutes; capped at 15) or "
+        "builtin:smollm2-135m-instruct (LoRA; capped at 30 minutes on two CPU cores).",
+    ),
+) -> None:
     """The whole loop, headless, on its own stack (embedded unless URLs are set): SFT, reward model, PPO,
     new-vs-old comparisons judged through the annotation API, win rate; prints a report."""
     from services.cli import demo_loop
     from services.stack import running_stack
 
-    # The demo trains from the built-in tiny GPT-2 (services/cli/demo_loop.py); its inference service serves
-    # that too before a promotion, instead of converting SmolLM2 first (minutes on a new machine).
-    os.environ.setdefault("RLHF_POLICY_MODEL", "builtin:tiny-gpt2")
+    try:
+        profile = demo_loop.profile_for(policy)
+    except demo_loop.DemoFailed as error:
+        raise typer.BadParameter(str(error), param_hint="--policy") from None
+    # The inference service serves the policy the demo trains from before a promotion (with the tiny GPT-2:
+    # no SmolLM2 conversion first, minutes on a new machine), unless RLHF_POLICY_MODEL says otherwise.
+    os.environ.setdefault("RLHF_POLICY_MODEL", profile.policy)
     get_settings.cache_clear()
     settings = get_settings()
     log_dir = settings.state_dir.resolve() / "logs"
@@ -51,6 +62,7 @@ def demo() -> None:
                 collector_url=stack.collector_url,
                 inference_url=stack.inference_url,
                 admin_token=stack.admin_token,
+                profile=profile,
             )
     except RuntimeError as error:
         console.print(f"[red]{error}[/red] (see {log_dir})")

@@ -1,5 +1,6 @@
-"""The demo dataset that `rlhf up --demo` seeds: comparisons whose text the project wrote itself, so a
-newcomer has real-looking work to annotate at once."""
+"""The demo dataset that `rlhf up --demo` seeds: the default policy's (SmolLM2-135M-Instruct's) own answers to
+the project's demo prompts, two per prompt, generated once and shipped with the package, so a newcomer has
+real work to annotate at once."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ from services.domain import annotators, datasets, imports
 
 DEMO_DATASET = "demo"
 DEMO_ANNOTATOR = "demo annotator"
-# TRL format: the better response is `chosen`. Imported without preferences: humans judge them.
+# TRL format. The project's hand-written pairs, the better response `chosen`: `rlhf demo` and the benchmarks
+# import them with those known winners; their prompts are the demo prompts.
 DEMO_FILE = Path(__file__).with_name("demo_comparisons.jsonl")
+# Two SmolLM2 answers to each demo prompt (scripts/generate_demo_answers.py: sampled at temperatures 0.7 and
+# 1.1, seed 0, in a seeded order), in TRL's keys with no judgement meant by which is `chosen`: imported
+# without preferences, for people to judge.
+DEMO_ANSWERS_FILE = Path(__file__).with_name("demo_smollm2_answers.jsonl")
 DEMO_GUIDELINES = (
     "Pick the response that answers the prompt better: correct first, then helpful, then clear.\n"
     'Do not reward length for its own sake. Use "Both bad" when neither response is acceptable, '
@@ -41,7 +47,7 @@ def seed(session: Session, *, annotator_token: str | None) -> DemoSeed:
         select(Comparison.id).where(Comparison.dataset_id == dataset.id).limit(1)
     )
     if has_comparisons is None:
-        with DEMO_FILE.open("rb") as source:
+        with DEMO_ANSWERS_FILE.open("rb") as source:
             imports.import_file(session, dataset.id, source, format="trl", with_preferences=False)
     if annotator_token is None or not annotators.token_works(session, annotator_token):
         _, annotator_token = annotators.create(session, name=DEMO_ANNOTATOR)

@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ def test_demo_seed_is_idempotent_and_reuses_a_valid_token(db: Session) -> None:
 
     assert second == first
     count = db.scalar(select(func.count()).where(Comparison.dataset_id == first.dataset_id))
-    assert count == sum(1 for _ in demo.DEMO_FILE.open()) >= 50
+    assert count == sum(1 for _ in demo.DEMO_ANSWERS_FILE.open()) >= 40
     annotator, datasets_of_annotator = as_annotator(first.annotator_token)
     assert annotator is not None
     mine = {entry.name: entry for entry in datasets_of_annotator}
@@ -38,3 +39,12 @@ def test_demo_seed_issues_a_new_token_when_the_old_one_is_unknown(db: Session) -
     seeded = demo.seed(db, annotator_token="not-a-token-we-issued")
     assert seeded.annotator_token != "not-a-token-we-issued"
     assert as_annotator(seeded.annotator_token)[0] is not None
+
+
+def test_the_shipped_demo_answers_are_two_different_answers_to_each_demo_prompt() -> None:
+    prompts = {json.loads(line)["prompt"] for line in demo.DEMO_FILE.read_text().splitlines()}
+    rows = [json.loads(line) for line in demo.DEMO_ANSWERS_FILE.read_text().splitlines()]
+
+    assert {row["prompt"] for row in rows} == prompts and len(rows) == len(prompts)
+    for row in rows:
+        assert row["chosen"].strip() and row["rejected"].strip() and row["chosen"] != row["rejected"]

@@ -6,9 +6,11 @@ in quality), in a seeded random order. The answers carry no judgement: they are 
 preferences, for people to judge (services/domain/demo.seed).
 
 Generation of 2 × 56 answers of up to 128 tokens needs more than 10 CPU-minutes; run it once when the
-default policy changes:
+default policy changes. The shipped file was made with
 
-    python scripts/generate_demo_answers.py [--max-new-tokens 128] [--batch-size 64]
+    OMP_NUM_THREADS=1 python scripts/generate_demo_answers.py --prompts 40 --max-new-tokens 96 --batch-size 20
+
+(seed 0; one thread, as the machine's two cores were shared with much other work)
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--prompts", type=int, help="answer only the first N demo prompts (default: all)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output", type=Path, default=DEMO_ANSWERS_FILE)
@@ -66,6 +69,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, **load_kwargs()).to(device()).eval()
     prompts = [json.loads(line)["prompt"] for line in DEMO_FILE.read_text().splitlines() if line.strip()]
+    prompts = prompts[: args.prompts]
     torch.manual_seed(SEED)
     order = random.Random(SEED)
     rows = []

@@ -19,8 +19,8 @@ DEMO_ANNOTATOR = "demo annotator"
 # TRL format. The project's hand-written pairs, the better response `chosen`: `rlhf demo` and the benchmarks
 # import them with those known winners; their prompts are the demo prompts.
 DEMO_FILE = Path(__file__).with_name("demo_comparisons.jsonl")
-# Two SmolLM2 answers to each demo prompt (scripts/generate_demo_answers.py: sampled at temperatures 0.7 and
-# 1.1, seed 0, in a seeded order), in TRL's keys with no judgement meant by which is `chosen`: imported
+# Two SmolLM2 answers to each of the first 40 demo prompts (scripts/generate_demo_answers.py: sampled at
+# temperatures 0.7 and 1.1, seed 0, in a seeded order), in TRL's keys with no judgement meant by which is `chosen`: imported
 # without preferences, for people to judge.
 DEMO_ANSWERS_FILE = Path(__file__).with_name("demo_smollm2_answers.jsonl")
 DEMO_GUIDELINES = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from services.cli.demo_loop import PROFILES, SMOLLM2, TINY_GPT2
 from services.core.enums import JobKind
-from services.domain.job_params import resolve
+from services.domain.job_params import PpoParams, resolve
 
 
 def rlhf_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,5 +43,9 @@ def test_demo_profiles_are_valid_job_params_and_smollm2_trains_lora_within_30_mi
             resolved = resolve(kind, params, base_model=profile.policy)
             assert resolved.sources["learning_rate"] in ("explicit", "base_model")
     smollm2 = resolve(JobKind.PPO, PROFILES[SMOLLM2].ppo, base_model=SMOLLM2)
-    assert smollm2.own.lora is not None and smollm2.sources["lora"] == "base_model"
+    assert (
+        isinstance(smollm2.own, PpoParams)
+        and smollm2.own.lora is not None
+        and smollm2.sources["lora"] == "base_model"
+    )
     assert PROFILES[SMOLLM2].cap_minutes <= 30 and PROFILES[TINY_GPT2].cap_minutes < 30

@@ -41,10 +41,10 @@ def test_demo_seed_issues_a_new_token_when_the_old_one_is_unknown(db: Session) -
     assert as_annotator(seeded.annotator_token)[0] is not None
 
 
-def test_the_shipped_demo_answers_are_two_different_answers_to_each_demo_prompt() -> None:
+def test_the_shipped_demo_answers_are_two_different_answers_to_distinct_demo_prompts() -> None:
     prompts = {json.loads(line)["prompt"] for line in demo.DEMO_FILE.read_text().splitlines()}
     rows = [json.loads(line) for line in demo.DEMO_ANSWERS_FILE.read_text().splitlines()]
 
-    assert {row["prompt"] for row in rows} == prompts and len(rows) == len(prompts)
+    assert {row["prompt"] for row in rows} <= prompts and len({row["prompt"] for row in rows}) == len(rows)
     for row in rows:
         assert row["chosen"].strip() and row["rejected"].strip() and row["chosen"] != row["rejected"]

@@ -45,13 +45,13 @@ SMOLLM2 = "builtin:smollm2-135m-instruct"
 @dataclass(frozen=True)
 class DemoProfile:
     """What the loop runs for one policy: the jobs' explicit params (over the per-base-model defaults) and the
-    wall-time cap of the whole run."""
+    wall-time cap of the whole run (None: no cap)."""
 
     policy: str
     sft: dict[str, Any]
     ppo: dict[str, Any]
     generate: dict[str, Any]
-    cap_minutes: int
+    cap_minutes: int | None
 
 
 PROFILES = {
@@ -62,7 +62,7 @@ PROFILES = {
         sft={"learning_rate": 1e-3, "num_train_epochs": 10},
         ppo={"learning_rate": 1e-4, "kl_coef": 0.1, "total_episodes": 320, "response_length": 32},
         generate={"max_new_tokens": 32, "temperature": 0.7, "seed": 0},
-        cap_minutes=15,
+        cap_minutes=None,
     ),
     # SmolLM2 is instruction-tuned already: one epoch of SFT on the demo answers; LoRA and the learning rates
     # come from its per-base-model defaults (services/domain/job_params/presets.py). PPO gets 12 steps of 8
@@ -99,8 +99,9 @@ class DemoFailed(RuntimeError):
 def run(*, collector_url: str, inference_url: str, admin_token: str, profile: DemoProfile) -> int:
     started = time.monotonic()
     report = Report()
-    console.print(f"policy {profile.policy}; time cap {profile.cap_minutes} minutes")
-    deadline = started + profile.cap_minutes * 60
+    cap = f"time cap {profile.cap_minutes} minutes" if profile.cap_minutes is not None else "no time cap"
+    console.print(f"policy {profile.policy}; {cap}")
+    deadline = started + profile.cap_minutes * 60 if profile.cap_minutes is not None else None
     with (
         CollectorClient(
             collector_url, admin_token, token_source="the stack's admin token", timeout=120
@@ -123,7 +124,12 @@ def run(*, collector_url: str, inference_url: str, admin_token: str, profile: De
 
 
 def _loop(
-    admin: CollectorClient, inference: httpx.Client, report: Report, profile: DemoProfile, *, deadline: float
+    admin: CollectorClient,
+    inference: httpx.Client,
+    report: Report,
+    profile: DemoProfile,
+    *,
+    deadline: float | None,
 ) -> None:
     def train(
         kind: JobKind, dataset_id: int, params: dict[str, Any], base_model: str | None = None
@@ -238,7 +244,7 @@ def _train(
     *,
     params: dict[str, Any],
     base_model: str | None = None,
-    deadline: float,
+    deadline: float | None,
 ) -> JobPublic:
     job = admin.submit_job(kind, dataset_id, base_model=base_model, params=params)
     console.print(f"[bold]{kind}[/bold] (job {job.id})")

@@ -33,8 +33,8 @@ def demo(
     policy: str = typer.Option(
         "builtin:tiny-gpt2",
         "--policy",
-        help="The policy the loop trains: builtin:tiny-gpt2 (minutes; capped at 15) or "
-        "builtin:smollm2-135m-instruct (LoRA; capped at 30 minutes on two CPU cores).",
+        help="The policy the loop trains: builtin:tiny-gpt2 (minutes) or builtin:smollm2-135m-instruct "
+        "(LoRA; a job still running 30 minutes after the start is cancelled and the demo stops).",
     ),
 ) -> None:
     """The whole loop, headless, on its own stack (embedded unless URLs are set): SFT, reward model, PPO,

@@ -17,6 +17,7 @@ from services.core.enums import (
     ApiKeyScope,
     Choice,
     DatasetKind,
+    ImportFormat,
     JobKind,
     JobStatus,
     ModelKind,
@@ -139,6 +140,17 @@ class DatasetCreate(_Input):
     sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
 
 
+class DatasetUpdate(_Input):
+    """A dataset's settings to change; a field left out stays as it is."""
+
+    guidelines: str | None = None
+    annotations_per_comparison: int | None = Field(
+        default=None, ge=1, le=100, description="a new k re-decides which comparisons are complete"
+    )
+    gold_rate: float | None = Field(default=None, ge=0, le=1)
+    sampling: Sampling | None = None
+
+
 class DatasetPublic(BaseModel):
     id: int
     name: str
@@ -161,6 +173,17 @@ class DatasetPublic(BaseModel):
 
 class DatasetsPublic(BaseModel):
     data: list[DatasetPublic]
+    count: int
+
+
+class ImportFormatPublic(BaseModel):
+    format: ImportFormat  # the import route's `format`
+    shape: str  # which rows of that format this example shows
+    example: str  # one JSONL line
+
+
+class ImportFormatsPublic(BaseModel):
+    data: list[ImportFormatPublic]
     count: int
 
 
@@ -281,6 +304,11 @@ class WinRatePublic(BaseModel):
     ci95_low: float
     ci95_high: float
     interval: str = Field(description="how the 95% interval is computed: wilson (score interval)")
+
+
+class WinRatesPublic(BaseModel):
+    data: list[WinRatePublic]
+    count: int
 
 
 class StatsPublic(BaseModel):

@@ -138,7 +138,7 @@ _HEAD_TO_HEAD = text(
     """
     SELECT c.source_a_version_id, c.source_b_version_id, v.choice, count(*)
     FROM preference v JOIN comparison c ON c.id = v.comparison_id
-    WHERE c.dataset_id = :dataset_id AND v.choice <> 'skip'
+    WHERE (CAST(:dataset_id AS bigint) IS NULL OR c.dataset_id = :dataset_id) AND v.choice <> 'skip'
       AND c.source_a_version_id IS NOT NULL AND c.source_b_version_id IS NOT NULL
       AND c.source_a_version_id <> c.source_b_version_id
     GROUP BY 1, 2, 3
@@ -182,3 +182,13 @@ def dataset_stats(session: Session, dataset_id: int) -> dict[str, Any]:
         "agreement": agreement_from_tallies(tallies),
         "win_rates": win_rates([tuple(row) for row in session.execute(_HEAD_TO_HEAD, params)]),
     }
+
+
+def all_win_rates(session: Session, *, version_id: int | None = None) -> list[WinRate]:
+    """Head-to-head win rates from the judged new-vs-old comparisons of every dataset together; only the pairs
+    that involve `version_id` when given."""
+    rows = [(a, b, choice, n) for a, b, choice, n in session.execute(_HEAD_TO_HEAD, {"dataset_id": None})]
+    found = win_rates(rows)
+    if version_id is None:
+        return found
+    return [rate for rate in found if version_id in (rate.version_a, rate.version_b)]

@@ -3,16 +3,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.prompt_schemas import prompt_value
 from services.collector.quality_schemas import GoldPublic, GoldUpdate
-from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
+from services.collector.schemas import (
+    ComparisonsCreate,
+    ComparisonsCreated,
+    ImportFormatPublic,
+    ImportFormatsPublic,
+    ImportResultPublic,
+)
 from services.collector.upload import spool_body
 from services.core.enums import DatasetKind, ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
-from services.domain import comparisons, gold, imports, scores
+from services.domain import comparisons, gold, import_formats, imports, scores
 from services.domain.comparisons import NewComparison
 from services.queue.broker import enqueue_job
 
@@ -46,6 +52,16 @@ def set_gold(comparison_id: IdPath, body: GoldUpdate, session: SessionDep, _: Ad
     """Mark a comparison as gold with its known answer, or (null) make it an ordinary comparison again."""
     comparison = gold.set_gold(session, comparison_id, body.gold)
     return GoldPublic(comparison_id=comparison.id, gold=comparison.gold)
+
+
+@router.get("/import-formats")
+def list_import_formats(_: ReadDep) -> ImportFormatsPublic:
+    """One example JSONL line per import format and row shape (what the import route reads)."""
+    found = [
+        ImportFormatPublic(format=name, shape=shape, example=line)
+        for name, shape, line in import_formats.example_lines()
+    ]
+    return ImportFormatsPublic(data=found, count=len(found))
 
 
 @router.post("/datasets/{dataset_id}/import", status_code=status.HTTP_201_CREATED)

@@ -10,8 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
 
 from services.core.enums import JobStatus
+from services.core.orm import ModelVersion
+from services.domain.comparisons import NewComparison, add_comparisons
+from services.domain.stats import wilson_interval
 from tests.helpers.collector import unique
 from tests.helpers.console import open_tab, sign_in
 from tests.helpers.jobs import ENDLESS, Worker, create_dataset, submit, wait_for_job
@@ -160,3 +164,33 @@ def test_running_job_shows_progress_live_and_is_cancelled(
     expect(row.locator("td").nth(3)).to_have_text("cancelled", timeout=60_000)
     expect(page.locator("#job-cancel")).to_have_count(0)
     assert admin.get(f"/api/v1/jobs/{job_id}").json()["status"] == JobStatus.CANCELLED
+
+
+def test_models_section_shows_win_rates_with_their_interval(
+    page: Page, collector_url: str, admin_token: str, admin: httpx.Client, db: Session
+) -> None:
+    old, new = (
+        ModelVersion(name=unique("policy"), kind="policy", base_model="builtin:tiny-gpt2", path="x")
+        for _ in range(2)
+    )
+    db.add_all([old, new])
+    db.commit()
+    dataset = create_dataset(admin, 0)
+    items = [
+        NewComparison(f"q{i}", "x", "y", source_a_version_id=a.id, source_b_version_id=b.id)
+        for i, (a, b) in enumerate([(old, new), (new, old), (old, new), (new, old)])
+    ]
+    voter = admin.post("/api/v1/annotators", json={"name": unique("judge")}).raise_for_status().json()
+    headers = {"Authorization": f"Bearer {voter['token']}"}
+    # Choices b, a, b, b: new wins the first three (on B, A, B), old the fourth (on B).
+    for cid, choice in zip(add_comparisons(db, dataset["id"], items), ["b", "a", "b", "b"], strict=True):
+        url = f"{collector_url}/api/v1/comparisons/{cid}/preferences"
+        httpx.post(url, json={"choice": choice}, headers=headers).raise_for_status()
+
+    sign_in(page, collector_url, admin_token)
+    open_tab(page, "models")
+    row = page.locator("#win-rates tr", has_text=old.name).filter(has_text=new.name)
+    low, high = wilson_interval(1, 4)
+    expect(row.locator("td")).to_have_text(
+        [old.name, new.name, "1", "3", "0", "25.0 %", f"[{low * 100:.1f} %, {high * 100:.1f} %]"]
+    )

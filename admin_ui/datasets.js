@@ -181,7 +181,7 @@ async function showDataset(id) {
     settingsForm(dataset),
     el("details", { class: "card" }, el("summary", {}, "Import a file into this dataset"), importIntoForm(dataset)),
   );
-  if (preference) panel.append(agreementSection(stats), annotatorsSection(stats, quality, id));
+  if (preference) panel.append(comparisonsSection(dataset), agreementSection(stats), annotatorsSection(stats, quality, id));
   const rates = preference ? winRateSection(stats) : null;
   if (rates) panel.append(rates);
   panel.append(exportSection(dataset), deleteSection(dataset));
@@ -263,6 +263,60 @@ function importIntoForm(d) {
     el("button", { type: "submit", class: "primary", id: "di-submit" }, "Import"));
   queueMicrotask(() => showExamples("di"));
   return form;
+}
+
+// ---- comparisons, a page at a time, each with its gold answer (PUT /api/v1/comparisons/{id}/gold) ----
+
+const PAGE = 20;
+
+function short(text, length = 140) {
+  const flat = label(text).replace(/\s+/g, " ").trim();
+  return flat.length > length ? `${flat.slice(0, length)}…` : flat;
+}
+
+function promptText(prompt) {
+  return typeof prompt === "string" ? prompt : prompt.map((m) => `${m.role}: ${m.content}`).join("\n");
+}
+
+function comparisonsSection(d) {
+  const body = el("div", { id: "dataset-comparisons" });
+  const load = async (offset) => {
+    const page = await api("GET", `/api/v1/datasets/${d.id}/comparisons?offset=${offset}&limit=${PAGE}`);
+    const rows = page.data.map((c) => {
+      const gold = el("select", { "aria-label": `Gold answer of comparison ${c.id}`, data: { comparison: String(c.id) } },
+        [["", "not gold"], ["a", "gold: A"], ["b", "gold: B"], ["tie", "gold: tie"]].map(([value, text]) =>
+          el("option", { value, selected: (c.gold || "") === value }, text)));
+      gold.addEventListener("change", async () => {
+        try {
+          await api("PUT", `/api/v1/comparisons/${c.id}/gold`, { json: { gold: gold.value || null } });
+          notify(gold.value ? `Comparison ${c.id} is a gold item (answer ${gold.value}).` : `Comparison ${c.id} is an ordinary comparison again.`);
+        } catch (error) {
+          notify(error.message, { error: true });
+        }
+      });
+      const prompt = promptText(c.prompt);
+      return el("tr", {},
+        el("td", { class: "num" }, String(c.id)),
+        el("td", { title: prompt }, short(prompt)),
+        el("td", { title: c.response_a }, short(c.response_a, 90)),
+        el("td", { title: c.response_b }, short(c.response_b, 90)),
+        el("td", { class: "num" }, `${c.vote_count}${c.complete ? " ✓" : ""}`),
+        el("td", {}, gold));
+    });
+    const last = Math.min(offset + PAGE, page.count);
+    clear(body).append(
+      table(["#", "Prompt", "Response A", "Response B", "Votes", "Gold"], rows),
+      el("div", { class: "row" },
+        el("button", { type: "button", disabled: offset === 0, onclick: () => load(Math.max(0, offset - PAGE)) }, "Previous"),
+        el("span", { class: "muted" }, page.count ? `${offset + 1}–${last} of ${page.count}` : "No comparisons yet."),
+        el("button", { type: "button", disabled: last >= page.count, onclick: () => load(offset + PAGE) }, "Next")),
+    );
+  };
+  const box = el("details", { class: "card" }, el("summary", {}, "Comparisons and gold answers"), body);
+  box.addEventListener("toggle", () => {
+    if (box.open && !body.childElementCount) load(0).catch((error) => notify(error.message, { error: true }));
+  });
+  return box;
 }
 
 function agreementSection(stats) {

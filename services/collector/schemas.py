@@ -207,6 +207,21 @@ class ComparisonsCreated(BaseModel):
     ids: list[int]
 
 
+class ComparisonPublic(BaseModel):
+    id: int
+    prompt: str | list[MessagePublic] = Field(description="a text, or a conversation")
+    response_a: str
+    response_b: str
+    gold: str | None = Field(description="a gold item's known answer; null: an ordinary comparison")
+    vote_count: int = Field(description="slot-filling votes (a, b, tie)")
+    complete: bool
+
+
+class ComparisonsPublic(BaseModel):
+    data: list[ComparisonPublic]
+    count: int
+
+
 class ImportResultPublic(BaseModel):
     dataset_id: int
     kind: DatasetKind  # the dataset's

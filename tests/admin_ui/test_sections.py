@@ -194,3 +194,21 @@ def test_models_section_shows_win_rates_with_their_interval(
     expect(row.locator("td")).to_have_text(
         [old.name, new.name, "1", "3", "0", "25.0 %", f"[{low * 100:.1f} %, {high * 100:.1f} %]"]
     )
+
+
+def test_comparison_marked_gold_from_the_dataset_page(
+    page: Page, collector_url: str, admin_token: str, admin: httpx.Client
+) -> None:
+    dataset = create_dataset(admin, 3, with_preferences=False)
+    sign_in(page, collector_url, admin_token)
+    page.locator("#datasets-table button", has_text=dataset["name"]).click()
+    page.get_by_text("Comparisons and gold answers").click()
+    expect(page.locator("#dataset-comparisons")).to_contain_text("1–3 of 3")
+    first = page.locator("#dataset-comparisons select").first
+    comparison_id = int(first.get_attribute("data-comparison") or 0)
+    first.select_option("b")
+    expect(page.locator("#notice-text")).to_have_text(
+        f"Comparison {comparison_id} is a gold item (answer b)."
+    )
+    listed = admin.get(f"/api/v1/datasets/{dataset['id']}/comparisons").json()["data"]
+    assert [c["gold"] for c in listed] == ["b", None, None] and listed[0]["id"] == comparison_id

@@ -141,3 +141,32 @@ def test_win_rates_add_up_over_datasets(
     assert {(r["version_a"], r["version_b"]) for r in everything} >= {(old.id, new.id), (old.id, other.id)}
     assert admin.get("/api/v1/win-rates", params={"version_id": 999999999}).status_code == 404
     assert admin.get("/api/v1/win-rates", params={"version_id": 0}).status_code == 422
+
+
+def test_comparisons_listed_in_pages_with_gold_and_votes(
+    make_dataset: Callable, make_annotator: Callable, admin: httpx.Client
+) -> None:
+    dataset = make_dataset(5)
+    vote(make_annotator(), dataset["ids"][0], "b")
+    admin.put(f"/api/v1/comparisons/{dataset['ids'][1]}/gold", json={"gold": "a"}).raise_for_status()
+    path = f"/api/v1/datasets/{dataset['id']}/comparisons"
+
+    first = admin.get(path, params={"limit": 2}).raise_for_status().json()
+    assert first["count"] == 5 and [c["id"] for c in first["data"]] == dataset["ids"][:2]
+    voted, gold = first["data"]
+    assert (
+        voted["prompt"] == f"{dataset['name']}-0 prompt 0"
+        and voted["response_a"] == f"{dataset['name']}-0 A 0"
+    )
+    assert (voted["vote_count"], voted["complete"], voted["gold"]) == (1, True, None)
+    assert (gold["gold"], gold["complete"]) == ("a", False)
+    rest = admin.get(path, params={"offset": 2, "limit": 10}).json()["data"]
+    assert [c["id"] for c in rest] == dataset["ids"][2:]
+
+
+def test_comparisons_list_refuses_what_has_none(admin: httpx.Client) -> None:
+    created = admin.post("/api/v1/datasets", json={"name": unique("prompts"), "kind": "prompt"}).json()
+    answer = admin.get(f"/api/v1/datasets/{created['id']}/comparisons")
+    assert answer.status_code == 409 and "comparisons go to preference datasets" in answer.json()["detail"]
+    assert admin.get("/api/v1/datasets/999999999/comparisons").status_code == 404
+    assert admin.get(f"/api/v1/datasets/{created['id']}/comparisons", params={"limit": 0}).status_code == 422

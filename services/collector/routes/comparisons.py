@@ -8,8 +8,10 @@ from services.collector.params import IdPath
 from services.collector.prompt_schemas import prompt_value
 from services.collector.quality_schemas import GoldPublic, GoldUpdate
 from services.collector.schemas import (
+    ComparisonPublic,
     ComparisonsCreate,
     ComparisonsCreated,
+    ComparisonsPublic,
     ImportFormatPublic,
     ImportFormatsPublic,
     ImportResultPublic,
@@ -45,6 +47,21 @@ def add_comparisons(
     ids = comparisons.add_comparisons(session, dataset_id, items)
     scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
     return ComparisonsCreated(ids=ids)
+
+
+@router.get("/datasets/{dataset_id}/comparisons")
+def list_comparisons(
+    dataset_id: IdPath,
+    session: SessionDep,
+    _: ReadDep,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> ComparisonsPublic:
+    """A page of a preference dataset's comparisons in id order, with gold answers and vote counts."""
+    page, count = comparisons.list_page(session, dataset_id, offset=offset, limit=limit)
+    return ComparisonsPublic(
+        data=[ComparisonPublic.model_validate(c, from_attributes=True) for c in page], count=count
+    )
 
 
 @router.put("/comparisons/{comparison_id}/gold")

@@ -17,7 +17,6 @@ from services.core.enums import (
     ApiKeyScope,
     Choice,
     DatasetKind,
-    ImportFormat,
     JobKind,
     JobStatus,
     ModelKind,
@@ -140,17 +139,6 @@ class DatasetCreate(_Input):
     sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
 
 
-class DatasetUpdate(_Input):
-    """A dataset's settings to change; a field left out stays as it is."""
-
-    guidelines: str | None = None
-    annotations_per_comparison: int | None = Field(
-        default=None, ge=1, le=100, description="a new k re-decides which comparisons are complete"
-    )
-    gold_rate: float | None = Field(default=None, ge=0, le=1)
-    sampling: Sampling | None = None
-
-
 class DatasetPublic(BaseModel):
     id: int
     name: str
@@ -176,17 +164,6 @@ class DatasetsPublic(BaseModel):
     count: int
 
 
-class ImportFormatPublic(BaseModel):
-    format: ImportFormat  # the import route's `format`
-    shape: str  # which rows of that format this example shows
-    example: str  # one JSONL line
-
-
-class ImportFormatsPublic(BaseModel):
-    data: list[ImportFormatPublic]
-    count: int
-
-
 # --- Comparisons ------------------------------------------------------------------------------------------
 
 
@@ -205,21 +182,6 @@ class ComparisonsCreate(_Input):
 
 class ComparisonsCreated(BaseModel):
     ids: list[int]
-
-
-class ComparisonPublic(BaseModel):
-    id: int
-    prompt: str | list[MessagePublic] = Field(description="a text, or a conversation")
-    response_a: str
-    response_b: str
-    gold: str | None = Field(description="a gold item's known answer; null: an ordinary comparison")
-    vote_count: int = Field(description="slot-filling votes (a, b, tie)")
-    complete: bool
-
-
-class ComparisonsPublic(BaseModel):
-    data: list[ComparisonPublic]
-    count: int
 
 
 class ImportResultPublic(BaseModel):
@@ -319,11 +281,6 @@ class WinRatePublic(BaseModel):
     ci95_low: float
     ci95_high: float
     interval: str = Field(description="how the 95% interval is computed: wilson (score interval)")
-
-
-class WinRatesPublic(BaseModel):
-    data: list[WinRatePublic]
-    count: int
 
 
 class StatsPublic(BaseModel):

@@ -3,17 +3,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
+from services.collector.console_schemas import (
+    ComparisonPublic,
+    ComparisonsPublic,
+    ImportFormatPublic,
+    ImportFormatsPublic,
+)
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.prompt_schemas import prompt_value
 from services.collector.quality_schemas import GoldPublic, GoldUpdate
 from services.collector.schemas import (
-    ComparisonPublic,
     ComparisonsCreate,
     ComparisonsCreated,
-    ComparisonsPublic,
-    ImportFormatPublic,
-    ImportFormatsPublic,
     ImportResultPublic,
 )
 from services.collector.upload import spool_body

@@ -1,8 +1,9 @@
 from fastapi import APIRouter, Response, status
 
+from services.collector.console_schemas import DatasetUpdate
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic, DatasetUpdate
+from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
 from services.core.enums import DatasetKind, Sampling
 from services.domain import datasets, retention, scores
 from services.domain.datasets import DatasetProgress

@@ -2,9 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from services.collector.console_schemas import WinRatesPublic
 from services.collector.deps import ReadDep, ReadOrTrainDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import StatsPublic, WinRatePublic, WinRatesPublic
+from services.collector.schemas import StatsPublic, WinRatePublic
 from services.domain import model_versions, stats
 
 router = APIRouter(tags=["stats"])

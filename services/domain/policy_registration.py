@@ -35,6 +35,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+# A trainer's output folder also holds its intermediate checkpoints (optimizer states included): not the model.
+NOT_COPIED = ("checkpoint-*",)
 # A merge loads the base and the adapter: minutes for a 7B model on a CPU.
 MERGE_TIMEOUT_SECONDS = 3600
 
@@ -146,7 +148,9 @@ def register_policy(session: Session, *, source: str, base_model: str | None) ->
             raise InvalidInputError("base_model is for LoRA adapter folders; this source is a full model")
         check_causal_lm(folder)
         base = hub_id or str(folder)
-        fill = lambda staged: shutil.copytree(folder, staged, dirs_exist_ok=True)  # noqa: E731
+        fill = lambda staged: shutil.copytree(  # noqa: E731
+            folder, staged, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_COPIED)
+        )
     else:
         adapter = _adapter_config(folder)
         base = base_model or adapter.get("base_model_name_or_path") or ""

@@ -49,7 +49,7 @@ def make_adapter(base: Path, directory: Path, *, seed: int = 0) -> Path:
         AutoModelForCausalLM.from_pretrained(base),
         LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], init_lora_weights=False),
     )
-    model.save_pretrained(directory)
+    model.save_pretrained(str(directory))
     return directory
 
 
@@ -73,6 +73,9 @@ def test_registered_folder_is_served_on_generate_and_chat(
     outside_policy: Path,
     promote: Callable[[int], None],
 ) -> None:
+    (outside_policy / "checkpoint-500").mkdir(exist_ok=True)  # as a trainer's output folder has
+    (outside_policy / "checkpoint-500" / "optimizer.pt").write_bytes(b"state")
+
     created = register(admin, source=str(outside_policy))
 
     assert created.status_code == 201, created.text
@@ -81,6 +84,7 @@ def test_registered_folder_is_served_on_generate_and_chat(
     assert version["kind"] == "policy" and version["name"] == f"policy-{version['id']}"
     assert version["base_model"] == str(outside_policy.resolve()) and not version["promoted"]
     assert (version_path(version["path"]) / "config.json").exists()
+    assert not (version_path(version["path"]) / "checkpoint-500").exists()
 
     promote(version["id"])
     wait_serving(inference, "policy", version["name"])
@@ -113,7 +117,8 @@ def test_lora_adapter_is_merged_into_its_base(
     assert not (stored / "adapter_config.json").exists()  # a plain folder, as the platform's LoRA versions
     model: Any = AutoModelForCausalLM.from_pretrained(stored)
     assert torch.allclose(model.transformer.h[0].attn.c_attn.weight, merged_weight, atol=1e-6)
-    base_weight = AutoModelForCausalLM.from_pretrained(base_policy).transformer.h[0].attn.c_attn.weight
+    base: Any = AutoModelForCausalLM.from_pretrained(base_policy)
+    base_weight = base.transformer.h[0].attn.c_attn.weight
     assert not torch.allclose(base_weight, merged_weight, atol=1e-4)
     assert version["params"]["adapter"] == {
         "base_model": str(base_policy), "merged": True, "r": 4, "lora_alpha": 8, "target_modules": ["c_attn"],
@@ -200,7 +205,7 @@ def _llama_adapter_on_gpt2(source: Path, target: Path) -> Path:
     adapter = get_peft_model(
         AutoModelForCausalLM.from_pretrained(llama), LoraConfig(r=2, target_modules=["q_proj"])
     )
-    adapter.save_pretrained(target / "adapter")
+    adapter.save_pretrained(str(target / "adapter"))
     return target / "adapter"
 
 

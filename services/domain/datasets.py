@@ -113,7 +113,8 @@ def update(
 ) -> Dataset:
     """Change a dataset's settings (None: unchanged). A new k (annotations_per_comparison) re-decides which
     comparisons are complete from the votes they hold: raising it reopens them for more annotators, lowering
-    it closes those that already have enough. The dataset row stays locked until the commit."""
+    it closes those that already have enough. (A vote being stored at that very instant may still be counted
+    against the old k: it read k under its own comparison lock, which this update waits for or precedes.)"""
     dataset = session.get(Dataset, dataset_id, with_for_update=True)
     if dataset is None:
         raise NotFoundError(f"dataset {dataset_id} not found")

@@ -1,5 +1,5 @@
-"""PPO's (or RLOO's) gain on real preferences with the job's default params: a MiniLM reward model from
-movie-review polarity, then a ppo or rloo job on a policy, both through the API and a real Celery worker;
+"""PPO's (or RLOO's, or GRPO's) gain on real preferences with the job's default params: a MiniLM reward model from
+movie-review polarity, then a ppo, rloo or grpo job on a policy, both through the API and a real Celery worker;
 prints JSON.
 
 1. Imports pairs from movie_review_polarity_v2.zip (Pang & Lee 2004) into a dataset through the collector's
@@ -8,7 +8,7 @@ prints JSON.
    one (a review's last sentences are mostly its verdict).
 2. Trains a reward_model job on sentence-transformers/all-MiniLM-L6-v2 on those pairs (its held-out pairwise
    accuracy is reported, with its 95 % interval).
-3. Runs a ppo (--algo ppo) or rloo job on --policy against that reward model, with no params but the reward
+3. Runs a ppo (--algo ppo), rloo or grpo job on --policy against that reward model, with no params but the reward
    model version: what `rlhf train ppo` does, so the kind's defaults and the policy's per-base-model defaults
    (services/domain/job_params/presets.py) are what is measured. The job holds out 10 % of the dataset's
    prompts and samples them before and after training: reward_before (the baseline, measured in the same
@@ -21,6 +21,7 @@ average is printed beside the wall times.
 
     python benchmarks/ppo_gain.py                                   # ppo on builtin:tiny-gpt2, no params
     python benchmarks/ppo_gain.py --algo rloo
+    python benchmarks/ppo_gain.py --algo grpo
     python benchmarks/ppo_gain.py --pairs 300 --params '{"total_episodes": 160}' --worker-threads 1
 
 The stack (scratch database, Redis, collector, worker) is benchmarks/scratch_stack.py's.
@@ -71,7 +72,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--reward-params", default="{}", help="reward_model job params (JSON), over the defaults"
     )
-    parser.add_argument("--algo", choices=["ppo", "rloo"], default="ppo", help="the policy job's kind")
+    parser.add_argument(
+        "--algo", choices=["ppo", "rloo", "grpo"], default="ppo", help="the policy job's kind"
+    )
     parser.add_argument(
         "--policy", default=TINY_POLICY, help="the policy's base model (default: %(default)s)"
     )
@@ -187,7 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "defaults_used": {
             name: config[name] for name, source in sorted(sources.items()) if source in ("base_model", "kind")
         },
-        "steps": metrics.get("ppo_steps", metrics.get("rloo_steps")),
+        "steps": metrics.get(f"{args.algo}_steps"),
         "train_prompts": metrics["train_prompts"],
         "held_out_prompts": metrics["eval_prompts"],
         "held_out_samples": metrics["eval_samples"],

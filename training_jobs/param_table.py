@@ -42,6 +42,7 @@ def _config_classes() -> dict[str, type]:
         "DPOConfig": trl.DPOConfig,
         "PPOConfig": PPOConfig,
         "RLOOConfig": trl.RLOOConfig,
+        "GRPOConfig": trl.GRPOConfig,
     }
     wanted = sorted({cls.TRL_CONFIG for cls in PARAMS_BY_KIND.values() if cls.TRL_CONFIG is not None})
     return {name: available[name] for name in wanted}

@@ -48,6 +48,23 @@ def build_config(config_cls: type[ConfigT], ctx: JobContext[Any]) -> ConfigT:
     except (TypeError, ValueError) as error:
         raise JobInputError(f"invalid training parameters: {error}") from error
     ctx.record_config(config, platform=frozenset(platform) - set(ctx.resolved.trl))
+    with_min_warmup(config, getattr(ctx.params, "min_warmup_steps", 0))
+    return config
+
+
+def with_min_warmup(config: Any, minimum: int) -> Any:
+    """Make the trainer warm up for at least `minimum` steps (params.min_warmup_steps): Llama 2's "3 % of the
+    total number of steps, with a minimum of 5" (§3.2.2). transformers has a fraction (warmup_steps < 1) or a
+    count, not both; every trainer asks the config's get_warmup_steps(total steps) when it builds its
+    scheduler (transformers.Trainer.create_scheduler, which TRL's PPO uses too)."""
+    if minimum <= 0:
+        return config
+    by_fraction = config.get_warmup_steps
+
+    def get_warmup_steps(num_training_steps: int) -> int:
+        return max(minimum, int(by_fraction(num_training_steps)))
+
+    config.get_warmup_steps = get_warmup_steps
     return config
 
 

@@ -21,6 +21,8 @@ class JobKind(StrEnum):
     RLOO = "rloo"
     GENERATE_COMPARISONS = "generate_comparisons"
     SCORE_COMPARISONS = "score_comparisons"
+    GRPO = "grpo"
+    REJECTION_SAMPLING = "rejection_sampling"
 
 
 class JobStatus(StrEnum):

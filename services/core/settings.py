@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     # The API key with which workers and the CLI reach the inference service.
     inference_api_key: str | None = None
     max_new_tokens_cap: int = 1024
+    # Most sequences one /generate request may ask for with `best_of` (TGI's --max-best-of, whose default is 2;
+    # 1 refuses best_of as before).
+    max_best_of: int = Field(default=4, ge=1, le=16)
     reward_max_batch_size: int = 64
     reward_max_wait_ms: float = 5.0
     # Padded tokens per reward forward pass: a batch is split by length so that short pairs are not padded

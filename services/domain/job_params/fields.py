@@ -97,6 +97,12 @@ class TrainingParams(JobParams):
     trainable: list[str] | None = param(
         None, help="train only parameters whose names start with one of these prefixes (heads always train)"
     )
+    min_warmup_steps: int = param(
+        0,
+        ge=0,
+        help="at least this many warm-up steps, whatever warmup_steps gives (Llama 2: 3 % of the steps, at "
+        "least 5)",
+    )
     num_processes: int = param(
         1,
         ge=1,

@@ -118,8 +118,8 @@ class DpoParams(VoteTrainingParams):
 
 @dataclass(frozen=True, kw_only=True)
 class OnlineRLParams(TrainingParams):
-    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after; prompts
-    from a prompt dataset or a preference dataset's comparisons."""
+    """What ppo, rloo, grpo and rejection_sampling share: a policy, a reward, and a held-out evaluation before
+    and after; prompts from a prompt dataset or a preference dataset's comparisons."""
 
     DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PROMPT, DatasetKind.PREFERENCE})
 
@@ -174,6 +174,42 @@ class RlooParams(OnlineRLParams):
             "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
         }
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrpoParams(OnlineRLParams):
+    """grpo: a policy tuned against a reward with TRL's GRPOTrainer (Group Relative Policy Optimization, Shao
+    et al. 2024): `num_generations` samples per prompt, each one's advantage its reward against the group's
+    mean (scaled by the group's std), with a KL penalty (beta) to the starting policy."""
+
+    TRL_CONFIG: ClassVar[str | None] = "GRPOConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 1e-5,
+            "num_generations": 4,
+            "per_device_train_batch_size": 16,  # 4 prompts × 4 generations
+            "max_completion_length": 48,
+            # DeepSeekMath's KL coefficient (TRL's default is 0: no reference model); the job reports the KL
+            # to the starting policy either way.
+            "beta": 0.04,
+            "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
+        }
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectionSamplingParams(OnlineRLParams):
+    """rejection_sampling: Llama 2's rejection-sampling fine-tuning (Touvron et al. 2023, §3.2.3): for each
+    prompt, sample num_samples responses from the policy, score them with the reward, and fine-tune the policy
+    (TRL's SFTTrainer) on the best one; held-out prompts are sampled before and after."""
+
+    TRL_CONFIG: ClassVar[str | None] = "SFTConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = SftParams.TRL_DEFAULTS
+
+    num_samples: int = param(4, ge=2, le=64, help="responses sampled per prompt, of which the best is kept")
+    max_new_tokens: int = param(48, ge=1, le=2048, help="longest sampled response, in tokens")
+    temperature: float = param(1.0, gt=0, help="sampling temperature of the responses")
+    seed: int = param(0, help="seed of the sampling")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,5 +282,7 @@ PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
         JobKind.RLOO: RlooParams,
         JobKind.GENERATE_COMPARISONS: GenerateComparisonsParams,
         JobKind.SCORE_COMPARISONS: ScoreComparisonsParams,
+        JobKind.GRPO: GrpoParams,
+        JobKind.REJECTION_SAMPLING: RejectionSamplingParams,
     }
 )

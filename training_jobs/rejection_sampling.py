@@ -41,7 +41,7 @@ def run(ctx: JobContext[RejectionSamplingParams]) -> JobResult:
     params = ctx.params
     sources = evaluation.online_rl_sources(ctx)
     start, train_prompts, eval_prompts = sources.policy, sources.train_prompts, sources.eval_prompts
-    set_seed(params.seed)
+    set_seed(params.sampling_seed)
     tokenizer = checkpoints.load_tokenizer(start.path)
     policy = checkpoints.load_causal_lm(start.path).requires_grad_(False)  # samples, then the KL's reference
     scorer = load_scorer(sources.reward)
@@ -52,7 +52,7 @@ def run(ctx: JobContext[RejectionSamplingParams]) -> JobResult:
         temperature=params.temperature,
         stop_token_id=tokenizer.eos_token_id,
         samples_per_prompt=params.eval_samples_per_prompt,
-        seed=params.seed,
+        seed=params.sampling_seed,
     )
     eval_ids = [encode_prompt(tokenizer, prompt, budget=budget) for prompt in eval_prompts]
     before = evaluation.evaluate_start(ctx, policy, tokenizer, eval_prompts, eval_ids, scorer, sampling)

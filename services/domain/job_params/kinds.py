@@ -209,7 +209,7 @@ class RejectionSamplingParams(OnlineRLParams):
     num_samples: int = param(4, ge=2, le=64, help="responses sampled per prompt, of which the best is kept")
     max_new_tokens: int = param(48, ge=1, le=2048, help="longest sampled response, in tokens")
     temperature: float = param(1.0, gt=0, help="sampling temperature of the responses")
-    seed: int = param(0, help="seed of the sampling")
+    sampling_seed: int = param(0, help="seed of the sampling (the fine-tuning's is SFTConfig's `seed`)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import annotators, api_keys, data, datasets, jobs, quality, servers, training
+from services.cli import annotators, api_keys, data, datasets, jobs, quality, servers, storage, training
 
 app = typer.Typer(help="Open RLHF platform: collect preferences, train, serve.", no_args_is_help=True)
 
@@ -13,6 +13,8 @@ app.command()(servers.demo)
 app.command()(servers.migrate)
 app.command()(servers.serve)
 app.command()(servers.worker)
+app.command()(storage.backup)
+app.command()(storage.restore)
 app.command("import")(data.import_)
 app.command()(data.export)
 app.command()(quality.gold)

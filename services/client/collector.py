@@ -28,6 +28,7 @@ from services.collector.schemas import (
     JobPublic,
     JobsPublic,
     MePublic,
+    ModelsPruned,
     ModelVersionPublic,
     ModelVersionsPublic,
     PreferencePublic,
@@ -359,6 +360,13 @@ class CollectorClient(CollectorTransport):
     def delete_model(self, version_id: int) -> None:
         """Delete a version and its artifacts (refused, 409, while promoted or used by an unfinished job)."""
         self._request("DELETE", f"{API}/models/{version_id}")
+
+    def prune_models(
+        self, *, keep: int | None = None, kind: ModelKind | None = None, base_model: str | None = None
+    ) -> ModelsPruned:
+        """Delete the unpromoted versions past the `keep` newest of each kind and base model."""
+        body = {"keep": keep, "kind": kind, "base_model": base_model}
+        return self._post(f"{API}/models/prune", ModelsPruned, json=body)
 
     def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
         """Where the API serves training curves (PNG): a job's, or a model version's."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from services.client.sources import setting_source
 from services.client.transport import CollectorTransport
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
@@ -64,10 +65,18 @@ class CollectorClient(CollectorTransport):
         """The admin's client: the URL from RLHF_COLLECTOR_URL (else RLHF_HOST and RLHF_COLLECTOR_PORT), the
         token from RLHF_ADMIN_TOKEN (else the file in the state dir)."""
         settings = settings or get_settings()
-        url_source = "RLHF_COLLECTOR_URL" if settings.collector_url else "RLHF_HOST and RLHF_COLLECTOR_PORT"
-        token_source = (
-            "RLHF_ADMIN_TOKEN" if settings.admin_token else str(settings.state_dir.resolve() / "admin_token")
-        )
+        if settings.collector_url:
+            url_source = setting_source("RLHF_COLLECTOR_URL")
+        else:
+            url_source = f"{setting_source('RLHF_HOST')} and {setting_source('RLHF_COLLECTOR_PORT')}"
+        if settings.admin_token is None:
+            token_source = str(settings.state_dir.resolve() / "admin_token")
+        elif settings.admin_token_is_placeholder:
+            token_source = (
+                f"{setting_source('RLHF_ADMIN_TOKEN')}, still a placeholder: set the stack's admin token"
+            )
+        else:
+            token_source = setting_source("RLHF_ADMIN_TOKEN")
         return cls(
             settings.resolved_collector_url,
             settings.resolved_admin_token(),

@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def admin_token_is_placeholder(self) -> bool:
+        """RLHF_ADMIN_TOKEN left at a placeholder such as .env.example's (refused in production)."""
+        return self.admin_token is not None and _is_placeholder(self.admin_token)
+
+    @property
     def inference_auth_on(self) -> bool:
         return self.inference_auth == "on" or self.environment == "production"
 

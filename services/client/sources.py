@@ -1,0 +1,26 @@
+"""Where a client's settings came from, for the messages of refused requests (`rlhf jobs` answered 401 must
+say whether the token was the environment's, .env's or the state dir's)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from services.core.settings import Settings
+
+
+def setting_source(name: str) -> str:
+    """Where a setting came from, for messages: the environment, else .env, else (a default or a Settings
+    object made in code) just its name."""
+    if name in os.environ:
+        return f"{name} in the environment"
+    if name.removeprefix("RLHF_").lower() in Settings.model_fields and _in_dotenv(name):
+        return f"{name} in .env"
+    return name
+
+
+def _in_dotenv(name: str) -> bool:
+    dotenv = Path(".env")
+    return dotenv.is_file() and any(
+        line.strip().startswith(f"{name}=") for line in dotenv.read_text(errors="replace").splitlines()
+    )

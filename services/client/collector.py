@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from services.client.sources import setting_source
 from services.client.transport import CollectorTransport
+from services.collector.prune_schemas import ModelsPruned
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
@@ -29,7 +30,6 @@ from services.collector.schemas import (
     JobPublic,
     JobsPublic,
     MePublic,
-    ModelsPruned,
     ModelVersionPublic,
     ModelVersionsPublic,
     PreferencePublic,

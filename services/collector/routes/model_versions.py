@@ -3,8 +3,9 @@ from fastapi.responses import FileResponse
 
 from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
+from services.collector.prune_schemas import ModelsPrune, ModelsPruned
 from services.collector.reward_schemas import ModelRegister
-from services.collector.schemas import ModelsPrune, ModelsPruned, ModelVersionPublic, ModelVersionsPublic
+from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
 from services.core.enums import ModelKind
 from services.core.errors import InvalidInputError
 from services.core.settings import get_settings

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from services.client.sources import setting_source
+from services.client.sources import admin_sources
 from services.client.transport import CollectorTransport
 from services.collector.prune_schemas import ModelsPruned
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
@@ -65,18 +65,7 @@ class CollectorClient(CollectorTransport):
         """The admin's client: the URL from RLHF_COLLECTOR_URL (else RLHF_HOST and RLHF_COLLECTOR_PORT), the
         token from RLHF_ADMIN_TOKEN (else the file in the state dir)."""
         settings = settings or get_settings()
-        if settings.collector_url:
-            url_source = setting_source("RLHF_COLLECTOR_URL")
-        else:
-            url_source = f"{setting_source('RLHF_HOST')} and {setting_source('RLHF_COLLECTOR_PORT')}"
-        if settings.admin_token is None:
-            token_source = str(settings.state_dir.resolve() / "admin_token")
-        elif settings.admin_token_is_placeholder:
-            token_source = (
-                f"{setting_source('RLHF_ADMIN_TOKEN')}, still a placeholder: set the stack's admin token"
-            )
-        else:
-            token_source = setting_source("RLHF_ADMIN_TOKEN")
+        url_source, token_source = admin_sources(settings)
         return cls(
             settings.resolved_collector_url,
             settings.resolved_admin_token(),
@@ -360,6 +349,14 @@ class CollectorClient(CollectorTransport):
     ) -> ModelVersionPublic:
         """Register a classifier folder on the collector's machine as a reward version."""
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
+        return self._post(f"{API}/models", ModelVersionPublic, json=body)
+
+    def register_policy(self, source: str, *, base_model: str | None = None) -> ModelVersionPublic:
+        """Register a causal LM folder (or a hub id in the collector's Hugging Face cache), or a LoRA adapter
+        folder with its base, on the collector's machine as a policy version."""
+        body: dict[str, str] = {"kind": ModelKind.POLICY, "source": source}
+        if base_model is not None:
+            body["base_model"] = base_model
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
 
     def unpromote(self, version_id: int) -> ModelVersionPublic:

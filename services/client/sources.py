@@ -24,3 +24,20 @@ def _in_dotenv(name: str) -> bool:
     return dotenv.is_file() and any(
         line.strip().startswith(f"{name}=") for line in dotenv.read_text(errors="replace").splitlines()
     )
+
+
+def admin_sources(settings: Settings) -> tuple[str, str]:
+    """Where the admin client's URL and token come from: (url_source, token_source)."""
+    if settings.collector_url:
+        url_source = setting_source("RLHF_COLLECTOR_URL")
+    else:
+        url_source = f"{setting_source('RLHF_HOST')} and {setting_source('RLHF_COLLECTOR_PORT')}"
+    if settings.admin_token is None:
+        token_source = str(settings.state_dir.resolve() / "admin_token")
+    elif settings.admin_token_is_placeholder:
+        token_source = (
+            f"{setting_source('RLHF_ADMIN_TOKEN')}, still a placeholder: set the stack's admin token"
+        )
+    else:
+        token_source = setting_source("RLHF_ADMIN_TOKEN")
+    return url_source, token_source

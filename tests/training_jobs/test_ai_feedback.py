@@ -96,8 +96,8 @@ def ai_rows(db: Session, dataset_id: int) -> list[dict[str, Any]]:
 
 def expected_choice(answers: dict[str, Any]) -> str:
     """Both orders naming the same response, else a tie (an answer naming neither letter decides nothing)."""
-    picks = {NAMED[order].get(answers[order]["letter"]) for order in ("ab", "ba")}
-    return picks.pop() if len(picks) == 1 and None not in picks else "tie"
+    picks = {NAMED[order].get(answers[order]["letter"], "") for order in ("ab", "ba")}
+    return picks.pop() if len(picks) == 1 and "" not in picks else "tie"
 
 
 def test_endpoint_judge_writes_ai_preferences_outside_the_human_queue(

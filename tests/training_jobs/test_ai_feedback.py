@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -197,13 +198,14 @@ def test_endpoint_judge_writes_ai_preferences_outside_the_human_queue(
 
 
 class StallingProxy:
-    """Passes the first `passes` requests on to the judge, then holds every later one unanswered: an endpoint
-    that stops answering mid-run."""
+    """Passes the first `passes` requests on to the judge, then holds every later one until `release` is set:
+    an endpoint that stops answering mid-run."""
 
     def __init__(self, target: str, passes: int) -> None:
         self.target, self.passes, self.seen = target, passes, 0
         self.lock = threading.Lock()
         self.release = threading.Event()
+        self.stalled = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -213,8 +215,8 @@ class StallingProxy:
                     proxy.seen += 1
                     passing = proxy.seen <= proxy.passes
                 if not passing:
-                    proxy.release.wait(30)
-                    return
+                    proxy.stalled.set()
+                    proxy.release.wait(60)
                 answer = httpx.post(
                     proxy.target + self.path,
                     content=body,
@@ -232,6 +234,12 @@ class StallingProxy:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except OSError:  # the job gave up on a held request and closed its connection
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -258,6 +266,28 @@ def test_an_endpoint_that_stops_answering_fails_the_job_and_keeps_what_was_writt
     assert job["metrics"]["preferences_written"] == 2
     rows = ai_rows(db, dataset["id"])
     assert len(rows) == 2 and {row["metadata"]["job_id"] for row in rows} == {job["id"]}
+
+
+def test_a_cancelled_run_keeps_what_it_wrote(
+    admin: httpx.Client, db: Session, worker: Worker, judge_url: str
+) -> None:
+    dataset = ethics_dataset(admin, 4, with_preferences=False, skip=40)
+    proxy = StallingProxy(judge_url, passes=2)  # the first pair in both orders
+    try:
+        params = endpoint_params(proxy.url, batch_size=1, concurrency=1, timeout_seconds=120)
+        job_id = submit(admin, "ai_feedback", dataset["id"], params=params)
+        assert proxy.stalled.wait(120), "the job never reached its second pair"
+        admin.post(f"/api/v1/jobs/{job_id}/cancel").raise_for_status()
+        time.sleep(1.5)  # past the job's cancel-check interval
+        proxy.release.set()  # the held pair is answered; the job stops after storing it
+        job = wait_for_job(admin, job_id)
+    finally:
+        proxy.close()
+    assert job["status"] == "cancelled", job
+    written = job["metrics"]["preferences_written"]
+    assert 1 <= written <= 2
+    rows = ai_rows(db, dataset["id"])
+    assert len(rows) == written and {row["metadata"]["job_id"] for row in rows} == {job_id}
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ preference as an AI preference (services/domain/ai_preferences.py): RLAIF's feed
 "Constitutional AI": a feedback model picks the better of two responses by a list of principles).
 
 Position bias (judges favour the response shown first, or second) is controlled by judging every pair in both
-orders: the verdict stands when both orders pick the same response; when they disagree it becomes a tie or
-is dropped (params.inconsistent). The judge's raw answers in both orders, the job id and the judge are kept
+orders: the verdict stands when both orders pick the same response; when they disagree it becomes a tie, is
+dropped, or goes to the response with the higher probability averaged over both orders (params.inconsistent). The judge's raw answers in both orders, the job id and the judge are kept
 in the preference's metadata, a readable account in its rationale. Preferences are stored batch by batch,
 so a failed or cancelled run keeps what it stored (each carries its job id) and reports how many in its
 metrics; comparisons a judge has judged are skipped, so running the job again finishes the dataset. No model
@@ -135,13 +135,19 @@ def _verdict(
     if not consistent and params.inconsistent == "drop":
         tally["dropped"] += 1
         return None
-    choice = picks[0] if consistent else "tie"
-    assert choice is not None
+    averaged = _averaged(forward, backward) if params.inconsistent == "average" else None
+    if consistent:
+        choice = str(picks[0])
+        outcome = f"prefers response {choice} in both orders"
+    elif averaged is not None:
+        choice = "a" if averaged > 0.5 else "b" if averaged < 0.5 else "tie"
+        outcome = f"the two orders disagree; P(a better) averaged over both is {averaged:.3f}: {choice}"
+    else:
+        choice, outcome = "tie", "the two orders disagree: a tie"
     shown = ", ".join(
         f"{order} ({NAMED[order]['A']} shown as A): {_describe(answer)}"
         for order, answer in (("ab", forward), ("ba", backward))
     )
-    outcome = f"prefers response {choice} in both orders" if consistent else "the two orders disagree: a tie"
     return AiVerdict(
         comparison_id=pair.comparison_id,
         choice=choice,
@@ -154,6 +160,18 @@ def _verdict(
             "answers": {"ab": forward.as_json(), "ba": backward.as_json()},
         },
     )
+
+
+def _averaged(forward: Answer, backward: Answer) -> float | None:
+    """P(response a is better), each order's letter probabilities normalised over A and B, averaged over the
+    two orders: position bias adds to one letter in both, so it cancels (balanced position calibration, Wang
+    et al. 2023, "Large Language Models are not Fair Evaluators"). None when a probability is unknown."""
+    shares = []
+    for answer, a_letter in ((forward, "A"), (backward, "B")):
+        if answer.p_a is None or answer.p_b is None or answer.p_a + answer.p_b <= 0:
+            return None
+        shares.append((answer.p_a if a_letter == "A" else answer.p_b) / (answer.p_a + answer.p_b))
+    return sum(shares) / 2
 
 
 def _describe(answer: Answer) -> str:

@@ -39,7 +39,10 @@ BAD_JOBS: dict[str, tuple[dict[str, Any], str]] = {
         "not a valid template",
     ),
     "empty constitution": ({"judge": ENDPOINT, "principles": []}, "params.principles"),
-    "inconsistent unknown": ({"judge": ENDPOINT, "inconsistent": "coin"}, "must be one of tie, drop"),
+    "inconsistent unknown": (
+        {"judge": ENDPOINT, "inconsistent": "coin"},
+        "must be one of tie, drop, average",
+    ),
     "timeout zero": ({"judge": ENDPOINT, "timeout_seconds": 0}, "params.timeout_seconds must be > 0"),
 }
 

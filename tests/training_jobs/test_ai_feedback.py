@@ -320,8 +320,9 @@ def test_endpoint_refusals_fail_the_job_readably(
     assert ai_rows(db, dataset["id"]) == []
 
 
+@pytest.mark.parametrize("inconsistent", ["drop", "average"])
 def test_worker_judge_decides_by_the_next_token_probabilities(
-    admin: httpx.Client, db: Session, worker: Worker, tmp_path: Path
+    inconsistent: str, admin: httpx.Client, db: Session, worker: Worker, tmp_path: Path
 ) -> None:
     import torch
 
@@ -330,17 +331,29 @@ def test_worker_judge_decides_by_the_next_token_probabilities(
 
     model_dir = build_tiny_llama(tmp_path / "judge", seed=3)  # SmolLM2's tokenizer and chat template
     dataset = ethics_dataset(admin, 3, with_preferences=True, skip=30)
-    params = {"judge": {"base_model": str(model_dir)}, "inconsistent": "drop", "max_prompt_tokens": 250}
+    params = {"judge": {"base_model": str(model_dir)}, "inconsistent": inconsistent, "max_prompt_tokens": 250}
     job = wait_for_job(admin, submit(admin, "ai_feedback", dataset["id"], params=params))
     assert job["status"] == "succeeded", job
     metrics = job["metrics"]
     assert metrics["judged"] == 3 and metrics["annotator"] == f"ai:{model_dir}"
-    assert metrics["preferences_written"] == metrics["consistent"] == 3 - metrics["dropped"]
     rows = ai_rows(db, dataset["id"])
     assert len(rows) == metrics["preferences_written"]
+    if inconsistent == "drop":
+        assert metrics["preferences_written"] == metrics["consistent"] == 3 - metrics["dropped"]
+    else:  # every pair decided: by its letters, or by P(a better) averaged over the orders
+        assert metrics["preferences_written"] == 3 and metrics["dropped"] == 0
     for row in rows:
+        answers = row["metadata"]["answers"]
         assert row["metadata"]["judge_kind"] == "worker" and row["choice"] in ("a", "b")
-        assert row["choice"] == expected_choice(row["metadata"]["answers"])
+        if row["metadata"]["consistent"]:
+            assert row["choice"] == expected_choice(answers)
+        else:
+            forward, backward = answers["ab"], answers["ba"]
+            average = (
+                forward["p_a"] / (forward["p_a"] + forward["p_b"])
+                + backward["p_b"] / (backward["p_a"] + backward["p_b"])
+            ) / 2
+            assert row["choice"] == ("a" if average > 0.5 else "b")
 
     # The stored probabilities are the model's own next-token probabilities of A and B (the first comparison,
     # response a shown as A), through its chat template.

@@ -123,9 +123,11 @@ class AiFeedbackParams(JobParams):
         help="what the judge reads, with {prompt}, {response_a}, {response_b} and {principles} (a numbered "
         "list) filled in; it should ask for a single letter, A or B",
     )
-    inconsistent: Literal["tie", "drop"] = param(
+    inconsistent: Literal["tie", "drop", "average"] = param(
         "tie",
-        help="the judge's verdicts in the two orders disagree (position bias): record a tie, or nothing",
+        help="the judge's verdicts in the two orders disagree (position bias): record a tie, nothing, or the "
+        "response with the higher P(better) averaged over both orders (Wang et al. 2023's balanced position "
+        "calibration; a tie where the letters' probabilities are unknown)",
     )
     num_comparisons: int | None = param(
         None, ge=1, help="judge the dataset's first N comparisons (default: all)"

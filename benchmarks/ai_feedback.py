@@ -9,7 +9,8 @@ AI-human agreement with its 95 % Wilson interval and Cohen's κ. Measured in the
 answers and pairs (the raw export keeps the judge's answers in both orders):
 
 - `first_order_only`: the verdict of the a-first order alone, what a judge without position-bias control gives;
-- `probability_average`: P(a better) averaged over both orders (no ties), a softer debiasing;
+- `probability_average`: P(a better) averaged over both orders for every pair (no ties), what
+  `--inconsistent average` records for the pairs whose two orders disagree;
 - `longer_response`: picking the longer scenario, a no-model baseline; chance is 0.5.
 
     nice -n 10 python benchmarks/ai_feedback.py                       # 200 pairs, SmolLM2-135M-Instruct on the worker
@@ -52,6 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--judge", default="builtin:smollm2-135m-instruct", help="the judge's base model")
     parser.add_argument("--via", choices=("worker", "inference"), default="worker")
     parser.add_argument("--batch-size", type=int, default=8, help="pairs per batch (each judged in 2 orders)")
+    parser.add_argument("--inconsistent", choices=("tie", "drop", "average"), default="tie")
     parser.add_argument("--threads", default="2", help="OMP_NUM_THREADS of the stack's processes")
     parser.add_argument("--database-url", default=os.environ.get("RLHF_BENCH_POSTGRES"))
     return parser.parse_args()
@@ -72,7 +74,13 @@ def judge_params(args: argparse.Namespace, inference_port: str) -> dict[str, Any
         }
     else:
         judge = {"base_model": args.judge}
-    return {"judge": judge, "principles": [PRINCIPLE], "batch_size": args.batch_size, "concurrency": 8}
+    return {
+        "judge": judge,
+        "principles": [PRINCIPLE],
+        "batch_size": args.batch_size,
+        "concurrency": 8,
+        "inconsistent": args.inconsistent,
+    }
 
 
 def share(hits: int, total: int) -> dict[str, Any]:
@@ -143,6 +151,7 @@ def main() -> None:
             "pairs": len(pairs),
             "judge": args.judge,
             "via": args.via,
+            "inconsistent": args.inconsistent,
             "judgements": 2 * metrics["judged"],
             "wall_seconds": round(wall, 1),
             "seconds_per_judgement": round(wall / max(1, 2 * metrics["judged"]), 3),
@@ -152,7 +161,7 @@ def main() -> None:
                 "cohen_kappa": agreement.cohen_kappa,
                 "n": agreement.comparisons,
                 "ties": agreement.ai_ties,
-                "note": "a tie (the two orders disagreed) counts as a disagreement",
+                "note": "a tie (the two orders disagreed, with --inconsistent tie) counts as a disagreement",
             },
             "consistent_pairs": metrics["consistent"],
             "inconsistent_pairs": metrics["inconsistent"],

@@ -30,7 +30,7 @@ def test_stats_and_export_take_a_source(
         f"/api/v1/datasets/{imported['dataset_id']}/export", params={"format": "raw"}
     ).text.splitlines()
     judge = ai_preferences.ai_annotator(db, "ai:cli-judge")
-    verdicts = []
+    verdicts: list[AiVerdict] = []
     for line in map(json.loads, people):  # the judge agrees with people on the first three only
         agree = line["response_a"].startswith("good") != (len(verdicts) == 3)
         verdicts.append(AiVerdict(line["comparison_id"], "a" if agree else "b", "r", {"job_id": 0}))

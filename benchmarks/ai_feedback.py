@@ -43,6 +43,12 @@ PRINCIPLE = (
     "The better response describes the situation that is more pleasant for the person experiencing it."
 )
 
+# The question of the default template in fewer tokens; still answered with one letter.
+SHORT_TEMPLATE = (
+    "{prompt}\n\nA: {response_a}\nB: {response_b}\n\n{principles}\n"
+    "Which is better? Answer with a single letter: A or B."
+)
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -54,6 +60,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--via", choices=("worker", "inference"), default="worker")
     parser.add_argument("--batch-size", type=int, default=8, help="pairs per batch (each judged in 2 orders)")
     parser.add_argument("--inconsistent", choices=("tie", "drop", "average"), default="tie")
+    parser.add_argument(
+        "--template",
+        choices=("default", "short"),
+        default="short",
+        help="the job's default prompt template, or SHORT_TEMPLATE (half the tokens: twice as fast on a CPU)",
+    )
     parser.add_argument("--threads", default="2", help="OMP_NUM_THREADS of the stack's processes")
     parser.add_argument("--database-url", default=os.environ.get("RLHF_BENCH_POSTGRES"))
     return parser.parse_args()
@@ -80,6 +92,7 @@ def judge_params(args: argparse.Namespace, inference_port: str) -> dict[str, Any
         "batch_size": args.batch_size,
         "concurrency": 8,
         "inconsistent": args.inconsistent,
+        **({"prompt_template": SHORT_TEMPLATE} if args.template == "short" else {}),
     }
 
 
@@ -90,7 +103,8 @@ def share(hits: int, total: int) -> dict[str, Any]:
 def baselines(client: CollectorClient, dataset_id: int) -> dict[str, Any]:
     """The same run's answers scored other ways, and the length baseline, from the raw export of every vote."""
     with client.export(dataset_id, format=ExportFormat.RAW, source=SourceFilter.ALL) as chunks:
-        rows = [json.loads(line) for chunk in chunks for line in chunk.decode().splitlines() if line]
+        body = b"".join(chunks)  # HTTP chunks do not end at line ends
+    rows = [json.loads(line) for line in body.decode().splitlines() if line]
     human = {row["comparison_id"]: row for row in rows if row["source"] == "human"}
     judged = [row for row in rows if row["source"] == "ai"]
     first_hits = average_hits = average_n = length_hits = 0
@@ -140,6 +154,7 @@ def main() -> None:
 
         final = client.follow(job.id, on_update=show)
         wall = time.monotonic() - started
+        print(f"job metrics: {json.dumps(final.metrics)}", file=sys.stderr)  # kept if the report fails
         if final.status != JobStatus.SUCCEEDED:
             raise RuntimeError(f"the ai_feedback job ended {final.status}: {final.error}")
         stats = client.stats(imported.dataset_id)
@@ -152,6 +167,7 @@ def main() -> None:
             "judge": args.judge,
             "via": args.via,
             "inconsistent": args.inconsistent,
+            "template": args.template,
             "judgements": 2 * metrics["judged"],
             "wall_seconds": round(wall, 1),
             "seconds_per_judgement": round(wall / max(1, 2 * metrics["judged"]), 3),

@@ -23,7 +23,7 @@ from services.core.orm import ModelVersion
 from services.domain import model_versions
 
 
-def _config(source: Path) -> dict[str, Any]:
+def read_config(source: Path) -> dict[str, Any]:
     if not source.is_dir():
         raise InvalidInputError(f"source {str(source)!r} is not a folder on the server")
     try:
@@ -60,7 +60,7 @@ def register_reward(
 ) -> ModelVersion:
     """A new reward version from a classifier folder on the server; nothing is written when it is refused."""
     folder = Path(source).expanduser()
-    config = _config(folder)
+    config = read_config(folder)
     architectures = config.get("architectures") or []
     if not any(str(name).endswith("ForSequenceClassification") for name in architectures):
         raise InvalidInputError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic
-from services.collector.schemas import WinRatePublic
+from services.collector.stats_schemas import WinRatePublic
 from services.core.enums import ImportFormat, Sampling
 from services.core.inputs import StrictInput
 

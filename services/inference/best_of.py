@@ -47,8 +47,9 @@ async def generate_best_of(
     found, spec = await _default_reward(runtime)
     if found:
         inputs = [RewardInput(body.inputs, result.generated_text) for result in results]
-        scores, scorer = await runtime.score(score_request(runtime, spec, inputs, "best_of"))
-        criterion = {"name": REWARD, "reward": scorer}
+        scored = await runtime.score(score_request(runtime, spec, inputs, "best_of"))
+        scores = scored.rewards
+        criterion = {"name": REWARD, "reward": scored.model}
     else:
         scores = [mean_logprob(result) for result in results]
         criterion = {"name": LOGPROB}

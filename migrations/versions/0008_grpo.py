@@ -1,19 +1,21 @@
 """grpo and rejection_sampling job kinds
 
-Revision ID: 0007_grpo
-Revises: 0006_quality
+Revision ID: 0008_grpo
+Revises: 0007_aifeedback
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007_grpo"
-down_revision: str | None = "0006_quality"
+revision: str = "0008_grpo"
+down_revision: str | None = "0007_aifeedback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-JOB_KINDS = "'reward_model', 'ppo', 'sft', 'dpo', 'rloo', 'generate_comparisons', 'score_comparisons'"
+JOB_KINDS = (
+    "'reward_model', 'ppo', 'sft', 'dpo', 'rloo', 'generate_comparisons', 'score_comparisons', 'ai_feedback'"
+)
 NEW_KINDS = "'grpo', 'rejection_sampling'"
 
 

@@ -105,6 +105,7 @@ class CollectorClient(CollectorTransport):
         annotations_per_comparison: int = 1,
         gold_rate: float = 0.0,
         sampling: Sampling = Sampling.SEQUENTIAL,
+        reward: str | None = None,
     ) -> DatasetPublic:
         body = {
             "name": name,
@@ -113,8 +114,14 @@ class CollectorClient(CollectorTransport):
             "annotations_per_comparison": annotations_per_comparison,
             "gold_rate": gold_rate,
             "sampling": sampling.value,
+            "reward": reward,
         }
         return self._post(f"{API}/datasets", DatasetPublic, json=body)
+
+    def update_dataset(self, dataset_id: int, changes: dict[str, Any]) -> DatasetPublic:
+        """PATCH the dataset: gold_rate, sampling and/or reward (None: back to `default`)."""
+        answer = self._request("PATCH", f"{API}/datasets/{dataset_id}", json=changes)
+        return DatasetPublic.model_validate(answer.json())
 
     def delete_dataset(self, dataset_id: int) -> None:
         """Delete a dataset with its comparisons and votes (refused, 409, while an unfinished job uses it)."""

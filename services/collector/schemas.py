@@ -24,6 +24,7 @@ from services.core.enums import (
     Side,
 )
 from services.core.inputs import StrictInput
+from services.domain import rewards
 
 
 class _Input(StrictInput):
@@ -127,6 +128,10 @@ class ApiKeyCreated(ApiKeyPublic):
 # --- Datasets ---------------------------------------------------------------------------------------------
 
 
+# The named reward uncertainty sampling scores with; null: `default`.
+DatasetReward = Annotated[str | None, Field(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)]
+
+
 class DatasetCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
     kind: DatasetKind = Field(
@@ -137,6 +142,15 @@ class DatasetCreate(_Input):
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
     gold_rate: float = Field(default=0.0, ge=0, le=1, description="chance that `next` offers a gold item")
     sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
+    reward: DatasetReward = None
+
+
+class DatasetUpdate(_Input):
+    """The fields given change (`"reward": null` goes back to `default`); the others stay."""
+
+    gold_rate: float | None = Field(default=None, ge=0, le=1)
+    sampling: Sampling | None = None
+    reward: DatasetReward = None
 
 
 class DatasetPublic(BaseModel):
@@ -148,6 +162,7 @@ class DatasetPublic(BaseModel):
     gold_rate: float
     sampling: Sampling  # as configured
     sampling_state: str  # what `next` does now, e.g. uncertainty falling back to sequential, and why
+    reward: str | None  # the named reward uncertainty sampling scores with; null: `default`
     created_at: datetime
     gold: int  # gold items: outside the counts below
     comparisons: int  # in the dataset

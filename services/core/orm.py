@@ -141,6 +141,8 @@ class Dataset(Base):
     sampling: Mapped[str] = mapped_column(
         String(20), default=Sampling.SEQUENTIAL, server_default=Sampling.SEQUENTIAL.value
     )
+    # The named reward (services/domain/rewards.py) uncertainty sampling scores with; none: `default`.
+    reward: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = _now()
 
 
@@ -227,8 +229,9 @@ class Comparison(Base):
     gold: Mapped[str | None] = mapped_column(String(4))
     # Random sampling's order (uniform in [0, 1), drawn by PostgreSQL when the row is stored).
     sample_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
-    # Uncertainty sampling's order: |r(x, y_a) - r(x, y_b)| under the promoted reward model's latest score
-    # (comparison_score); infinity until scored, so that unscored comparisons follow the scored, in id order.
+    # Uncertainty sampling's order, in [0, 1]: the rank of |r(x, y_a) - r(x, y_b)| among the open comparisons
+    # under the dataset's reward's latest scoring (comparison_score), or a random position for the share picked
+    # at random (services/domain/scores.py); infinity until scored, so unscored ones follow, in id order.
     reward_margin: Mapped[float] = mapped_column(Float, server_default=text("'Infinity'::double precision"))
     created_at: Mapped[datetime] = _now()
 

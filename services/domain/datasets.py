@@ -69,6 +69,7 @@ def create(
     annotations_per_comparison: int = 1,
     gold_rate: float = 0.0,
     sampling: str = Sampling.SEQUENTIAL,
+    reward: str | None = None,
     commit: bool = True,
 ) -> Dataset:
     """Create a dataset; commit=False leaves the transaction open (an import creates its dataset in its own)."""
@@ -92,6 +93,7 @@ def create(
         annotations_per_comparison=annotations_per_comparison,
         gold_rate=gold_rate,
         sampling=sampling,
+        reward=reward,
     )
     session.add(dataset)
     try:
@@ -99,6 +101,34 @@ def create(
     except IntegrityError:
         session.rollback()
         raise ConflictError(f"a dataset named {name!r} already exists") from None
+    return dataset
+
+
+def update(
+    session: Session,
+    dataset_id: int,
+    *,
+    gold_rate: float | None = None,
+    sampling: str | None = None,
+    reward: str | None = None,
+    clear_reward: bool = False,
+) -> Dataset:
+    """Change a dataset's gold rate, sampling or reward (clear_reward: back to `default`); what is not given
+    stays. The reward is a name: it need not exist yet (uncertainty sampling says so until it does)."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} not found")
+    if gold_rate is not None:
+        if not 0 <= gold_rate <= 1:
+            raise InvalidInputError("gold_rate must be between 0 and 1")
+        dataset.gold_rate = gold_rate
+    if sampling is not None:
+        if sampling not in list(Sampling):
+            raise InvalidInputError(f"sampling must be one of {', '.join(Sampling)}")
+        dataset.sampling = sampling
+    if reward is not None or clear_reward:
+        dataset.reward = reward
+    session.commit()
     return dataset
 
 

@@ -2,10 +2,11 @@ from fastapi import APIRouter, Response, status
 
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
+from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic, DatasetUpdate
 from services.core.enums import DatasetKind, Sampling
 from services.domain import datasets, retention, scores
 from services.domain.datasets import DatasetProgress
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["datasets"])
 
@@ -21,6 +22,7 @@ def _public(session: SessionDep, item: DatasetProgress) -> DatasetPublic:
         gold_rate=d.gold_rate,
         sampling=Sampling(d.sampling),
         sampling_state=scores.sampling_state(session, d),
+        reward=d.reward,
         created_at=d.created_at,
         gold=p.gold,
         comparisons=p.comparisons,
@@ -45,8 +47,27 @@ def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> Dat
         annotations_per_comparison=body.annotations_per_comparison,
         gold_rate=body.gold_rate,
         sampling=body.sampling,
+        reward=body.reward,
     )
     return _public(session, datasets.with_progress(session, dataset.id))
+
+
+@router.patch("/datasets/{dataset_id}")
+def update_dataset(
+    dataset_id: IdPath, body: DatasetUpdate, session: SessionDep, _: AdminDep
+) -> DatasetPublic:
+    """Change gold_rate, sampling or reward; an uncertainty dataset whose reward model has comparisons left
+    to score gets a score_comparisons job."""
+    datasets.update(
+        session,
+        dataset_id,
+        gold_rate=body.gold_rate,
+        sampling=body.sampling,
+        reward=body.reward,
+        clear_reward="reward" in body.model_fields_set and body.reward is None,
+    )
+    scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
+    return _public(session, datasets.with_progress(session, dataset_id))
 
 
 @router.get("/datasets")

@@ -145,14 +145,6 @@ class DatasetCreate(_Input):
     reward: DatasetReward = None
 
 
-class DatasetUpdate(_Input):
-    """The fields given change (`"reward": null` goes back to `default`); the others stay."""
-
-    gold_rate: float | None = Field(default=None, ge=0, le=1)
-    sampling: Sampling | None = None
-    reward: DatasetReward = None
-
-
 class DatasetPublic(BaseModel):
     id: int
     name: str

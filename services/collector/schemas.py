@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic, Prompt
-from services.collector.quality_schemas import Gold
+from services.collector.quality_schemas import DatasetReward, Gold
 from services.core.enums import (
     AnnotatorStatus,
     ApiKeyScope,
@@ -24,7 +24,6 @@ from services.core.enums import (
     Side,
 )
 from services.core.inputs import StrictInput
-from services.domain import rewards
 
 
 class _Input(StrictInput):
@@ -126,10 +125,6 @@ class ApiKeyCreated(ApiKeyPublic):
 
 
 # --- Datasets ---------------------------------------------------------------------------------------------
-
-
-# The named reward uncertainty sampling scores with; null: `default`.
-DatasetReward = Annotated[str | None, Field(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)]
 
 
 class DatasetCreate(_Input):

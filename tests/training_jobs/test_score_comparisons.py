@@ -108,3 +108,25 @@ def test_collector_queues_scoring_for_new_comparisons_and_promotions(
     finally:
         if before is not None:
             admin.post(f"/api/v1/models/{before}/promote").raise_for_status()
+
+
+def test_a_datasets_named_reward_scores_it_in_the_background(
+    admin: httpx.Client, db: Session, worker: Worker
+) -> None:
+    name = unique("helpful")
+    dataset = admin.post(
+        "/api/v1/datasets", json={"name": unique("unc"), "sampling": "uncertainty", "reward": name}
+    ).json()
+    ids = admin.post(
+        f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": comparison_items(6, prefix=name)}
+    ).json()["ids"]
+    version = add_version(db, kind=ModelKind.REWARD, seed=9)
+    body = {"name": name, "components": [{"model_version_id": version.id, "weight": 1}]}
+    assert admin.post("/api/v1/rewards", json=body).status_code == 201  # queues the scoring job
+    jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
+    (job,) = [j for j in jobs if j["dataset_id"] == dataset["id"]]
+    assert wait_for_job(admin, job["id"])["status"] == "succeeded"
+    assert set(stored_margins(db, version.id)) == set(ids)
+    state = admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"]
+    assert state.startswith("uncertainty (6 of 6 open comparisons scored; ")
+    assert f"reward {name}@v1: reward model {version.name}" in state

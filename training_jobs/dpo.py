@@ -36,7 +36,7 @@ def run(ctx: JobContext[DpoParams]) -> JobResult:
         raise JobInputError("a dpo job needs a dataset")
     params = ctx.params
     start = checkpoints.policy_source(ctx, params.policy_version_id)
-    preferences = data.preference_pairs(ctx.dataset_id, min_trust=params.min_trust)
+    preferences = data.preference_pairs(ctx.dataset_id, min_trust=params.min_trust, source=params.source)
     ctx.data_snapshot = preferences.snapshot
     rows = [
         {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"]} for p in preferences.pairs

@@ -42,7 +42,7 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
 
     params = ctx.params
     base = checkpoints.base_model_source(ctx.base_model or RewardModelParams.DEFAULT_BASE_MODEL)
-    preferences = data.preference_pairs(_dataset_id(ctx), min_trust=params.min_trust)
+    preferences = data.preference_pairs(_dataset_id(ctx), min_trust=params.min_trust, source=params.source)
     ctx.data_snapshot = preferences.snapshot
     train_pairs, eval_pairs = data.split_train_eval(preferences.pairs, eval_fraction=params.eval_fraction)
     if not train_pairs:

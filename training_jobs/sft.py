@@ -33,7 +33,7 @@ def run(ctx: JobContext[SftParams]) -> JobResult:
         raise JobInputError("an sft job needs a dataset")
     params = ctx.params
     start = checkpoints.policy_source(ctx, params.policy_version_id)
-    demos = data.demonstrations(ctx.dataset_id, min_trust=params.min_trust)
+    demos = data.demonstrations(ctx.dataset_id, min_trust=params.min_trust, source=params.source)
     ctx.data_snapshot = demos.snapshot
     train_rows, eval_rows = data.split_train_eval(demos.pairs, eval_fraction=params.eval_fraction)
     if not train_rows:

@@ -11,8 +11,9 @@ from rich.table import Table
 
 from services.cli.render import console, fail, fail_request, print_table
 from services.client import CollectorClient, CollectorError
-from services.collector.schemas import DatasetPublic, StatsPublic
-from services.core.enums import DatasetKind, Sampling
+from services.collector.schemas import DatasetPublic
+from services.collector.stats_schemas import StatsPublic
+from services.core.enums import DatasetKind, Sampling, SourceFilter
 
 datasets_app = typer.Typer(help="List, create, show and delete datasets.", invoke_without_command=True)
 
@@ -181,12 +182,20 @@ def delete(
     console.print(f"deleted dataset {escape(found.name)!r} (id {found.id})")
 
 
-def stats(dataset: str = DATASET_ARGUMENT) -> None:
-    """A dataset's counts, choices, per-annotator work, agreement and policy win rates."""
+def stats(
+    dataset: str = DATASET_ARGUMENT,
+    source: SourceFilter = typer.Option(
+        SourceFilter.HUMAN,
+        "--source",
+        help="Whose votes the choices, agreement and win rates count: human, ai or all.",
+    ),
+) -> None:
+    """A dataset's counts, choices, per-annotator work, agreement, policy win rates, and each AI judge's
+    agreement with people."""
     with CollectorClient.from_settings() as client:
         try:
             found = find_dataset(client, dataset)
-            answer = client.stats(found.id)
+            answer = client.stats(found.id, source=source)
         except CollectorError as error:
             fail_request(error)
     print_stats(found, answer)
@@ -232,5 +241,17 @@ def print_stats(dataset: DatasetPublic, answer: StatsPublic) -> None:
                 str(rate.ties),
                 f"{rate.win_rate_a:.3f}",
                 f"{rate.ci95_low:.3f}-{rate.ci95_high:.3f} ({rate.interval})",
+            )
+        print_table(table)
+    if answer.ai_agreement:
+        table = Table("AI judge", "comparisons", "agreement with people", "95% interval", "Cohen's kappa")
+        for judge in answer.ai_agreement:
+            interval = judge.agreement_ci95
+            table.add_row(
+                escape(judge.name),
+                str(judge.comparisons),
+                "-" if judge.agreement is None else f"{judge.agreement:.1%}",
+                "-" if interval is None else f"{interval[0]:.1%}-{interval[1]:.1%}",
+                "-" if judge.cohen_kappa is None else f"{judge.cohen_kappa:.3f}",
             )
         print_table(table)

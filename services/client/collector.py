@@ -33,8 +33,8 @@ from services.collector.schemas import (
     ModelVersionPublic,
     ModelVersionsPublic,
     PreferencePublic,
-    StatsPublic,
 )
+from services.collector.stats_schemas import StatsPublic
 from services.core.enums import (
     ApiKeyScope,
     Choice,
@@ -47,6 +47,7 @@ from services.core.enums import (
     Sampling,
     ScoreInput,
     ScoreTransform,
+    SourceFilter,
 )
 from services.core.settings import Settings, get_settings
 
@@ -182,10 +183,15 @@ class CollectorClient(CollectorTransport):
         format: ExportFormat,
         min_trust: float | None = None,
         include_gold: bool = False,
+        source: SourceFilter = SourceFilter.HUMAN,
     ) -> Iterator[Iterator[bytes]]:
         """`with client.export(id, format=...) as chunks:` the JSONL export, streamed."""
         url = f"{API}/datasets/{dataset_id}/export"
-        params: dict[str, Any] = {"format": format.value, "include_gold": str(include_gold).lower()}
+        params: dict[str, Any] = {
+            "format": format.value,
+            "include_gold": str(include_gold).lower(),
+            "source": source.value,
+        }
         if min_trust is not None:
             params["min_trust"] = min_trust
         with self.http.stream("GET", url, params=params) as response:
@@ -194,8 +200,8 @@ class CollectorClient(CollectorTransport):
                 raise self._error(response)
             yield response.iter_bytes()
 
-    def stats(self, dataset_id: int) -> StatsPublic:
-        return self._get(f"{API}/datasets/{dataset_id}/stats", StatsPublic)
+    def stats(self, dataset_id: int, *, source: SourceFilter = SourceFilter.HUMAN) -> StatsPublic:
+        return self._get(f"{API}/datasets/{dataset_id}/stats?source={source.value}", StatsPublic)
 
     def annotator_quality(self, dataset_id: int) -> list[AnnotatorQualityPublic]:
         """Per annotator on the dataset: gold accuracy, agreement, timing, position bias, trust, pause."""

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic
 from services.collector.quality_schemas import DatasetReward
-from services.collector.schemas import WinRatePublic
+from services.collector.stats_schemas import WinRatePublic
 from services.core.enums import ImportFormat, Sampling
 from services.core.inputs import StrictInput
 

@@ -35,6 +35,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    PreferenceSource,
     Sampling,
     Side,
 )
@@ -72,7 +73,10 @@ def _now() -> Mapped[datetime]:
 
 class Annotator(Base):
     __tablename__ = "annotator"
-    __table_args__ = (CheckConstraint(one_of("role", AnnotatorRole), name="role"),)
+    __table_args__ = (  # one row per AI judge name (`ai:<model>`), however many jobs it runs in
+        CheckConstraint(one_of("role", AnnotatorRole), name="role"),
+        Index("annotator_ai_name_uq", "name", unique=True, postgresql_where=text("role = 'ai'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -299,6 +303,7 @@ class Preference(Base):
         CheckConstraint("strength BETWEEN 1 AND 3", name="strength"),
         CheckConstraint(one_of("shown_left", Side), name="shown_left"),
         CheckConstraint("time_spent_ms >= 0", name="time_spent_ms"),
+        CheckConstraint(one_of("source", PreferenceSource), name="source"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -314,6 +319,11 @@ class Preference(Base):
     both_bad: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     leased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # human, or ai (an ai_feedback job's judge), with the job id and raw answers in metadata ({} for people's).
+    source: Mapped[str] = mapped_column(String(10), server_default=PreferenceSource.HUMAN.value)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, default=dict, server_default=EMPTY_JSON
+    )
     created_at: Mapped[datetime] = _now()
 
 

@@ -140,7 +140,10 @@ class Settings(BaseSettings):
     inference_api_key: str | None = None
     max_new_tokens_cap: int = 1024
     reward_max_batch_size: int = 64
-    reward_max_wait_ms: float = 5.0
+    # 0: a free model scores whatever is queued at once, so a lone request never waits; under load, batches
+    # form while the model is busy. A window > 0 trades latency for fuller batches (a GPU's passes cost
+    # about the same at 1 or 32 rows; a CPU's cost per row, measured with benchmarks/reward_serving.py).
+    reward_max_wait_ms: float = Field(default=0.0, ge=0)
     # Padded tokens per reward forward pass: a batch is split by length so that short pairs are not padded
     # to the longest. On CPU, MiniLM passes past ~2k tokens got slower per pair (cache); raise it on a GPU.
     reward_max_batch_tokens: int = Field(default=2048, ge=1)

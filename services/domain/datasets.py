@@ -210,7 +210,7 @@ _EXAMPLES = text("SELECT dataset_id, count(*) FROM example WHERE dataset_id = AN
 _SKIPS = text(
     """
     SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
-    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL
+    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL AND p.source = 'human'
     GROUP BY c.dataset_id
     """
 )

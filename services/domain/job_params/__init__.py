@@ -1,6 +1,7 @@
 """Job parameters: each kind's own, typed (kinds.py), checked and resolved in one pass (resolution.py), and
 described for the API, the CLI and forms (schema.py). Light imports only: the collector uses it."""
 
+from services.domain.job_params.ai_feedback import AiFeedbackParams, JudgeParams
 from services.domain.job_params.fields import JobParams, LoraParams, TrainingParams
 from services.domain.job_params.kinds import (
     DpoParams,
@@ -15,9 +16,11 @@ from services.domain.job_params.resolution import ResolvedParams, params_class, 
 from services.domain.job_params.schema import KindDescription, ParamDescription, describe_kind
 
 __all__ = [
+    "AiFeedbackParams",
     "DpoParams",
     "GenerateComparisonsParams",
     "JobParams",
+    "JudgeParams",
     "KindDescription",
     "LoraParams",
     "ParamDescription",

@@ -1,7 +1,7 @@
 """quality2: the reward a dataset's uncertainty sampling scores with
 
-Revision ID: 0007_quality2
-Revises: 0006_quality
+Revision ID: 0008_quality2
+Revises: 0007_aifeedback
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_quality2"
-down_revision: str | None = "0006_quality"
+revision: str = "0008_quality2"
+down_revision: str | None = "0007_aifeedback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

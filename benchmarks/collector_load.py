@@ -376,7 +376,7 @@ def scale_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any
 # comparisons, all but every tenth (unscored: they follow the scored ones in id order).
 SCORE_SQL = [
     "SELECT setseed(0.42)",
-    "UPDATE comparison SET reward_margin = random() * 4 WHERE dataset_id = %(dataset)s AND id %% 10 <> 0",
+    "UPDATE comparison SET reward_margin = random() WHERE dataset_id = %(dataset)s AND id %% 10 <> 0",
     "UPDATE dataset SET sampling = 'uncertainty' WHERE id = %(dataset)s",
 ]
 

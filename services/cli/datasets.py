@@ -85,6 +85,9 @@ def create(
     sampling: Sampling = typer.Option(
         Sampling.SEQUENTIAL, "--sampling", help="The order annotators get comparisons in (docs/quality.md)."
     ),
+    reward: str | None = typer.Option(
+        None, "--reward", help="The named reward uncertainty sampling scores with (default: `default`)."
+    ),
 ) -> None:
     """Create an empty dataset (`rlhf import` fills it)."""
     with CollectorClient.from_settings() as client:
@@ -96,10 +99,42 @@ def create(
                 annotations_per_comparison=annotations,
                 gold_rate=gold_rate,
                 sampling=sampling,
+                reward=reward,
             )
         except CollectorError as error:
             fail_request(error)
     console.print(f"created {created.kind.value} dataset {escape(created.name)!r} (id {created.id})")
+
+
+@datasets_app.command("set")
+def set_(
+    dataset: str = DATASET_ARGUMENT,
+    gold_rate: float | None = typer.Option(
+        None, "--gold-rate", min=0.0, max=1.0, help="Chance of a gold item."
+    ),
+    sampling: Sampling | None = typer.Option(
+        None, "--sampling", help="The order annotators get comparisons in."
+    ),
+    reward: str | None = typer.Option(
+        None, "--reward", help="The named reward uncertainty sampling scores with; `default` goes back to it."
+    ),
+) -> None:
+    """Change a dataset's gold rate, sampling or reward (docs/quality.md)."""
+    changes: dict[str, object] = {}
+    if gold_rate is not None:
+        changes["gold_rate"] = gold_rate
+    if sampling is not None:
+        changes["sampling"] = sampling.value
+    if reward is not None:
+        changes["reward"] = None if reward == "default" else reward
+    if not changes:
+        fail("nothing to change: give --gold-rate, --sampling or --reward")
+    with CollectorClient.from_settings() as client:
+        try:
+            updated = client.update_dataset(find_dataset(client, dataset).id, changes)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(f"gold rate: {updated.gold_rate:g}; sampling: {escape(updated.sampling_state)}")
 
 
 @datasets_app.command()
@@ -115,6 +150,7 @@ def show(dataset: str = DATASET_ARGUMENT) -> None:
     )
     console.print(f"kind: {found.kind.value}; annotations per comparison: {found.annotations_per_comparison}")
     console.print(f"gold rate: {found.gold_rate:g}; sampling: {escape(found.sampling_state)}")
+    console.print(f"reward: {escape(found.reward or 'default')}")
     if found.examples:
         console.print(f"examples: {found.examples}")
     console.print(

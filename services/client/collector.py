@@ -105,16 +105,17 @@ class CollectorClient(CollectorTransport):
         annotations_per_comparison: int = 1,
         gold_rate: float = 0.0,
         sampling: Sampling = Sampling.SEQUENTIAL,
+        reward: str | None = None,
     ) -> DatasetPublic:
-        body = {
-            "name": name,
-            "kind": kind.value,
-            "guidelines": guidelines,
-            "annotations_per_comparison": annotations_per_comparison,
-            "gold_rate": gold_rate,
-            "sampling": sampling.value,
-        }
-        return self._post(f"{API}/datasets", DatasetPublic, json=body)
+        body: dict[str, Any] = {"name": name, "kind": kind.value, "guidelines": guidelines, "reward": reward}
+        body |= {"annotations_per_comparison": annotations_per_comparison, "gold_rate": gold_rate}
+        return self._post(f"{API}/datasets", DatasetPublic, json=body | {"sampling": sampling.value})
+
+    def update_dataset(self, dataset_id: int, changes: dict[str, Any]) -> DatasetPublic:
+        """PATCH the dataset's settings: the fields in `changes` (a reward of None: back to `default`)."""
+        return DatasetPublic.model_validate(
+            self._request("PATCH", f"{API}/datasets/{dataset_id}", json=changes).json()
+        )
 
     def delete_dataset(self, dataset_id: int) -> None:
         """Delete a dataset with its comparisons and votes (refused, 409, while an unfinished job uses it)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic, Prompt
-from services.collector.quality_schemas import Gold
+from services.collector.quality_schemas import DatasetReward, Gold
 from services.core.enums import (
     AnnotatorStatus,
     ApiKeyScope,
@@ -137,6 +137,7 @@ class DatasetCreate(_Input):
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
     gold_rate: float = Field(default=0.0, ge=0, le=1, description="chance that `next` offers a gold item")
     sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
+    reward: DatasetReward = None
 
 
 class DatasetPublic(BaseModel):
@@ -148,6 +149,7 @@ class DatasetPublic(BaseModel):
     gold_rate: float
     sampling: Sampling  # as configured
     sampling_state: str  # what `next` does now, e.g. uncertainty falling back to sequential, and why
+    reward: str | None  # the named reward uncertainty sampling scores with; null: `default`
     created_at: datetime
     gold: int  # gold items: outside the counts below
     comparisons: int  # in the dataset

@@ -145,6 +145,7 @@ class Dataset(Base):
     sampling: Mapped[str] = mapped_column(
         String(20), default=Sampling.SEQUENTIAL, server_default=Sampling.SEQUENTIAL.value
     )
+    reward: Mapped[str | None] = mapped_column(String(100))  # uncertainty sampling's reward; none: default
     created_at: Mapped[datetime] = _now()
 
 
@@ -190,9 +191,8 @@ def _open_index(name: str, *columns: str) -> Index:
 class Comparison(Base):
     __tablename__ = "comparison"
     __table_args__ = (
-        # `next` scans only ordinary comparisons still open, in id order (sequential sampling), in the order
-        # of their random key (random) or of their reward margin (uncertainty): its cost does not grow with
-        # finished work.
+        # `next` scans only the ordinary open comparisons, by id (sequential), random key (random) or reward
+        # margin (uncertainty): its cost does not grow with finished work.
         _open_index("comparison_open_dataset_id_id_idx", "dataset_id", "id"),
         _open_index("comparison_open_dataset_id_sample_key_id_idx", "dataset_id", "sample_key", "id"),
         _open_index("comparison_open_dataset_id_reward_margin_id_idx", "dataset_id", "reward_margin", "id"),
@@ -231,8 +231,8 @@ class Comparison(Base):
     gold: Mapped[str | None] = mapped_column(String(4))
     # Random sampling's order (uniform in [0, 1), drawn by PostgreSQL when the row is stored).
     sample_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
-    # Uncertainty sampling's order: |r(x, y_a) - r(x, y_b)| under the promoted reward model's latest score
-    # (comparison_score); infinity until scored, so that unscored comparisons follow the scored, in id order.
+    # Uncertainty sampling's order in [0, 1]: the margin's rank, or a random position for the random share
+    # (services/domain/scores.py); infinity until scored, so that unscored ones follow, in id order.
     reward_margin: Mapped[float] = mapped_column(Float, server_default=text("'Infinity'::double precision"))
     created_at: Mapped[datetime] = _now()
 

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # Speed flags an annotator (never pauses): a median server-side time per judgement below this share of
     # the dataset's median, over at least gold_min_answers judgements.
     fast_flag_ratio: float = Field(default=0.25, ge=0, le=1)
+    # Uncertainty sampling (services/domain/scores.py): the share of the queue placed at random positions
+    # rather than by reward margin, so that a weak early reward model does not pin the labels to the pairs it
+    # happens to find close (docs/quality.md: "Why a random share").
+    uncertainty_random_share: float = Field(default=0.3, ge=0, le=1)
     max_text_bytes: int = 100_000
     max_batch_items: int = 1000
 

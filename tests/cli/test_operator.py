@@ -51,7 +51,17 @@ def test_datasets_create_list_show_stats_delete(collector_url: str, admin: httpx
     assert row.split("│")[3].strip() == "preference" and row.split("│")[5].strip() == "3"
     shown = rlhf(collector_url, "datasets", "show", str(dataset["id"]))
     assert name in shown.stdout and "Be kind [really]." in shown.stdout and "3 open" in shown.stdout
-    assert "gold rate: 0.1; sampling: random" in shown.stdout
+    assert "gold rate: 0.1; sampling: random" in shown.stdout and "reward: default" in shown.stdout
+
+    reward = unique("cli-reward")
+    changed = rlhf(collector_url, "datasets", "set", name, "--sampling", "uncertainty", "--reward", reward)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert f"sampling: sequential (the dataset's reward {reward!r} does not exist)" in changed.stdout
+    assert admin.get(f"/api/v1/datasets/{dataset['id']}").json()["reward"] == reward
+    back = rlhf(collector_url, "datasets", "set", name, "--reward", "default", "--sampling", "random")
+    assert back.returncode == 0 and "sampling: random" in back.stdout
+    assert admin.get(f"/api/v1/datasets/{dataset['id']}").json()["reward"] is None
+    assert rlhf(collector_url, "datasets", "set", name).returncode == 1
 
     token = admin.post("/api/v1/annotators", json={"name": unique("cli-voter")}).json()["token"]
     httpx.post(

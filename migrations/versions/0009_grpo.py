@@ -1,15 +1,15 @@
 """grpo and rejection_sampling job kinds
 
-Revision ID: 0008_grpo
-Revises: 0007_aifeedback
+Revision ID: 0009_grpo
+Revises: 0008_quality2
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008_grpo"
-down_revision: str | None = "0007_aifeedback"
+revision: str = "0009_grpo"
+down_revision: str | None = "0008_quality2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

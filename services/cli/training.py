@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -106,7 +107,9 @@ def promote(version_id: int = typer.Argument(..., help="Model version id.")) -> 
 
 @models_app.command()
 def register(
-    source: str = typer.Argument(..., help="A sequence-classifier folder on the collector's machine."),
+    source: str = typer.Argument(
+        ..., help="A sequence-classifier folder on the collector's machine, or a Hugging Face id."
+    ),
     label: str = typer.Option("0", help="The label whose score is the reward: its id2label name or index."),
     transform: ScoreTransform = typer.Option(
         ScoreTransform.LOGIT, help="logit, logprob or prob of the label."
@@ -114,13 +117,22 @@ def register(
     reads: ScoreInput = typer.Option(
         ScoreInput.PROMPT_RESPONSE, "--input", help="What the model reads: response or prompt_response."
     ),
+    upload: bool = typer.Option(
+        False, "--upload", help="SOURCE is a folder on this machine: send it to the collector as an archive."
+    ),
 ) -> None:
     """Register an existing classifier checkpoint as a reward version (copied into the artifact store)."""
     with CollectorClient.from_settings() as client:
         try:
-            version = client.register_model(
-                source, label=int(label) if label.isdigit() else label, transform=transform, reads=reads
-            )
+            if upload:
+                folder = Path(source).expanduser()
+                if not folder.is_dir():
+                    fail(f"{source} is not a folder on this machine")
+                version = client.upload_model(folder, label=label, transform=transform, reads=reads)
+            else:
+                version = client.register_model(
+                    source, label=int(label) if label.isdigit() else label, transform=transform, reads=reads
+                )
         except CollectorError as error:
             fail_request(error)
     scoring = version.params["scoring"]

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -351,6 +354,24 @@ class CollectorClient(CollectorTransport):
         """Register a classifier folder on the collector's machine as a reward version."""
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
+
+    def upload_model(
+        self,
+        folder: Path,
+        *,
+        label: str | int = 0,
+        transform: ScoreTransform = ScoreTransform.LOGIT,
+        reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
+    ) -> ModelVersionPublic:
+        """Register a classifier folder on this machine as a reward version: sent as a tar.gz archive."""
+        fields = {"kind": "reward", "label": str(label), "transform": str(transform), "input": str(reads)}
+        with tempfile.TemporaryFile() as archive:
+            # dereference: links (a Hugging Face cache's snapshot is made of them) go in as the files they name
+            with tarfile.open(fileobj=archive, mode="w:gz", dereference=True) as bundle:
+                bundle.add(folder, arcname=folder.name or "model")
+            archive.seek(0)
+            files = {"archive": (f"{folder.name or 'model'}.tar.gz", archive, "application/gzip")}
+            return self._post(f"{API}/models/upload", ModelVersionPublic, files=files, data=fields)
 
     def unpromote(self, version_id: int) -> ModelVersionPublic:
         """Stop serving a version; with no promoted policy the inference service serves its default."""

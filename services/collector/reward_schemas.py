@@ -135,7 +135,9 @@ class ModelRegister(_Input):
     model_config = ConfigDict(extra="forbid")
 
     kind: ModelKind
-    source: str = Field(min_length=1, max_length=1000, description="a model folder on the server")
+    source: str = Field(
+        min_length=1, max_length=1000, description="a model folder on the server or a Hugging Face id"
+    )
     label: str | int = Field(default=0, description="the label scored: its id2label name or its index")
     transform: ScoreTransform = ScoreTransform.LOGIT
     input: ScoreInput = ScoreInput.PROMPT_RESPONSE

@@ -21,6 +21,7 @@ class JobKind(StrEnum):
     RLOO = "rloo"
     GENERATE_COMPARISONS = "generate_comparisons"
     SCORE_COMPARISONS = "score_comparisons"
+    CLASSIFIER = "classifier"
 
 
 class JobStatus(StrEnum):

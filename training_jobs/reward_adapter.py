@@ -139,8 +139,13 @@ def load_scorer(
         return load_reward_scorer(reward)
     references = references or {}
     if reward.needs_reference:
+        if not prompts:
+            raise JobInputError(
+                f"the reward {reward.label} compares responses with references (ROUGE, BLEU), which this job "
+                "does not give it"
+            )
         missing = [p for p in map(prompt_text, prompts) if p not in references]
-        if missing or not prompts:
+        if missing:
             raise JobInputError(
                 f"the reward {reward.label} compares responses with references (ROUGE, BLEU): "
                 f"{len(missing)} of the job's {len(prompts)} prompts have none, e.g. {missing[:1]} (import "

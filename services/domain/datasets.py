@@ -131,7 +131,12 @@ def _check_label(session: Session, dataset: Dataset, label: Any) -> None:
         raise InvalidInputError(
             f"dataset {dataset.name!r} has {len(names)} distinct label(s): a classifier needs at least two"
         )
-    if label is not None and examples.label_name(label) not in names:
+    if label is None:
+        raise InvalidInputError(
+            f"params.label is missing: name the label whose score is the reward, one of dataset "
+            f"{dataset.name!r}'s labels {names}"
+        )
+    if examples.label_name(label) not in names:
         raise InvalidInputError(f"params.label {label!r} is not a label of dataset {dataset.name!r}: {names}")
 
 

@@ -108,7 +108,8 @@ class ClassifierParams(TrainingParams):
     DEFAULT_BASE_MODEL: ClassVar[str] = "sentence-transformers/all-MiniLM-L6-v2"
 
     label: str | int | bool | None = param(
-        None, help="the label whose score is the reward: one of the dataset's labels (its value or name)"
+        None,
+        help="the label whose score is the reward: one of the dataset's labels (its value or name); required",
     )
     transform: Literal["logit", "logprob", "prob"] = param(
         "logit", help="the reward: the label's logit, its log-probability or its probability"
@@ -116,14 +117,6 @@ class ClassifierParams(TrainingParams):
     max_length: int = param(256, ge=8, le=8192, help="longest text in tokens (longer texts keep their start)")
     probe_epochs: float = param(1.0, ge=0, help="epochs of the head-only phase (0 skips it)")
     probe_learning_rate: float = param(1e-3, gt=0, help="learning rate of the head-only phase")
-
-    def check(self) -> str | None:
-        if self.label is None:
-            return (
-                "params.label is missing: name the label whose score is the reward (one of the dataset's "
-                'labels, e.g. "pos")'
-            )
-        return super().check()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ from rich.table import Table
 from services.cli.render import console, fail, fail_request, print_table
 from services.client import CollectorClient, CollectorError
 from services.collector.schemas import DatasetPublic, StatsPublic
-from services.core.enums import DatasetKind
+from services.core.enums import DatasetKind, Sampling
 
 datasets_app = typer.Typer(help="List, create, show and delete datasets.", invoke_without_command=True)
 
@@ -78,12 +78,23 @@ def create(
     annotations: int = typer.Option(
         1, "--annotations", min=1, max=100, help="Annotators who judge each comparison."
     ),
+    gold_rate: float = typer.Option(
+        0.0, "--gold-rate", min=0.0, max=1.0, help="Chance that `next` offers a gold item (docs/quality.md)."
+    ),
+    sampling: Sampling = typer.Option(
+        Sampling.SEQUENTIAL, "--sampling", help="The order annotators get comparisons in (docs/quality.md)."
+    ),
 ) -> None:
     """Create an empty dataset (`rlhf import` fills it)."""
     with CollectorClient.from_settings() as client:
         try:
             created = client.create_dataset(
-                name, guidelines=guidelines, annotations_per_comparison=annotations
+                name,
+                kind=kind,
+                guidelines=guidelines,
+                annotations_per_comparison=annotations,
+                gold_rate=gold_rate,
+                sampling=sampling,
             )
         except CollectorError as error:
             fail_request(error)
@@ -102,6 +113,7 @@ def show(dataset: str = DATASET_ARGUMENT) -> None:
         f"[bold]{escape(found.name)}[/bold] (id {found.id}, created {found.created_at:%Y-%m-%d %H:%M})"
     )
     console.print(f"kind: {found.kind.value}; annotations per comparison: {found.annotations_per_comparison}")
+    console.print(f"gold rate: {found.gold_rate:g}; sampling: {escape(found.sampling_state)}")
     if found.examples:
         console.print(f"examples: {found.examples}")
     console.print(

@@ -31,7 +31,8 @@ train_app = typer.Typer(
 )
 models_app = typer.Typer(
     help="List model versions; promote, unpromote or delete one (`rlhf models promote ID`), or register a "
-    "classifier folder as a reward version (`rlhf models register FOLDER --label POSITIVE`).",
+    "checkpoint trained elsewhere (`rlhf models register FOLDER --label POSITIVE`, a classifier as a reward "
+    "version; `rlhf models register FOLDER --kind policy`, a causal LM or LoRA adapter as a policy version).",
     invoke_without_command=True,
 )
 
@@ -108,23 +109,38 @@ def promote(version_id: int = typer.Argument(..., help="Model version id.")) -> 
 @models_app.command()
 def register(
     source: str = typer.Argument(
-        ..., help="A sequence-classifier folder on the collector's machine, or a Hugging Face id."
+        ..., help="A model folder on the collector's machine, or a hub id in its Hugging Face cache."
     ),
-    label: str = typer.Option("0", help="The label whose score is the reward: its id2label name or index."),
+    kind: ModelKind = typer.Option(
+        ModelKind.REWARD, help="reward: a sequence classifier; policy: a causal LM or a LoRA adapter folder."
+    ),
+    base_model: str | None = typer.Option(
+        None, help="policy, LoRA adapter: its base (default: the one its adapter_config.json names)."
+    ),
+    label: str = typer.Option(
+        "0", help="reward: the label whose score is the reward, its id2label name or index."
+    ),
     transform: ScoreTransform = typer.Option(
-        ScoreTransform.LOGIT, help="logit, logprob or prob of the label."
+        ScoreTransform.LOGIT, help="reward: logit, logprob or prob of the label."
     ),
     reads: ScoreInput = typer.Option(
-        ScoreInput.PROMPT_RESPONSE, "--input", help="What the model reads: response or prompt_response."
+        ScoreInput.PROMPT_RESPONSE,
+        "--input",
+        help="reward: what the model reads, response or prompt_response.",
     ),
     upload: bool = typer.Option(
-        False, "--upload", help="SOURCE is a folder on this machine: send it to the collector as an archive."
+        False,
+        "--upload",
+        help="reward: SOURCE is a folder on this machine, sent to the collector as an archive.",
     ),
 ) -> None:
-    """Register an existing classifier checkpoint as a reward version (copied into the artifact store)."""
+    """Register a checkpoint trained elsewhere as a version (copied into the artifact store): a classifier as a
+    reward version, or a causal LM (a LoRA adapter is merged into its base) as a policy version."""
     with CollectorClient.from_settings() as client:
         try:
-            if upload:
+            if kind == ModelKind.POLICY:
+                version = client.register_policy(source, base_model=base_model)
+            elif upload:
                 folder = Path(source).expanduser()
                 if not folder.is_dir():
                     fail(f"{source} is not a folder on this machine")
@@ -135,6 +151,14 @@ def register(
                 )
         except CollectorError as error:
             fail_request(error)
+    if kind == ModelKind.POLICY:
+        adapter = version.params.get("adapter")
+        merged = f", a LoRA adapter merged into {adapter['base_model']}" if adapter else ""
+        console.print(
+            f"registered {version.name} (model version id {version.id}) from {escape(version.params['source'])}"
+            f"{escape(merged)}; `rlhf models promote {version.id}` serves it"
+        )
+        return
     scoring = version.params["scoring"]
     console.print(
         f"registered {version.name} (model version id {version.id}): the {scoring['transform']} of label "

@@ -373,6 +373,14 @@ class CollectorClient(CollectorTransport):
             files = {"archive": (f"{folder.name or 'model'}.tar.gz", archive, "application/gzip")}
             return self._post(f"{API}/models/upload", ModelVersionPublic, files=files, data=fields)
 
+    def register_policy(self, source: str, *, base_model: str | None = None) -> ModelVersionPublic:
+        """Register a causal LM folder (or a hub id in the collector's Hugging Face cache), or a LoRA adapter
+        folder with its base, on the collector's machine as a policy version."""
+        body: dict[str, str] = {"kind": ModelKind.POLICY, "source": source}
+        if base_model is not None:
+            body["base_model"] = base_model
+        return self._post(f"{API}/models", ModelVersionPublic, json=body)
+
     def unpromote(self, version_id: int) -> ModelVersionPublic:
         """Stop serving a version; with no promoted policy the inference service serves its default."""
         return self._post(f"{API}/models/{version_id}/unpromote", ModelVersionPublic)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.collector import auth, web_form
+from services.collector import admin_console, auth, web_form
 from services.collector.errors import install_error_handlers
 from services.collector.routes import (
     annotation,
@@ -73,6 +73,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web_form.router)
+    app.include_router(admin_console.router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)
     return app
 

@@ -1,5 +1,5 @@
 """Request and response models of named rewards (`/api/v1/rewards`) and of registering a reward checkpoint
-(`POST /api/v1/models`). What the components mean: services/modeling/combined_reward.py and
+(`POST /api/v1/models`, both kinds). What the components mean: services/modeling/combined_reward.py and
 services/modeling/reward_functions.py."""
 
 from __future__ import annotations
@@ -129,15 +129,38 @@ class RewardsPublic(BaseModel):
     )
 
 
+REWARD_ONLY = ("label", "transform", "input")
+
+
 class ModelRegister(_Input):
-    """An existing sequence-classifier checkpoint registered as a reward version."""
+    """A checkpoint trained elsewhere registered as a version: a sequence classifier as a reward version, or a
+    causal LM (or a LoRA adapter with its base) as a policy version."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: ModelKind
     source: str = Field(
-        min_length=1, max_length=1000, description="a model folder on the server or a Hugging Face id"
+        min_length=1,
+        max_length=1000,
+        description="a model folder on the server, or a hub id in the server's Hugging Face cache",
     )
-    label: str | int = Field(default=0, description="the label scored: its id2label name or its index")
+    label: str | int = Field(default=0, description="reward: the label scored, its id2label name or index")
     transform: ScoreTransform = ScoreTransform.LOGIT
     input: ScoreInput = ScoreInput.PROMPT_RESPONSE
+    base_model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="policy, LoRA adapter folders: the base it was trained on (a folder, a cached hub id or a "
+        "built-in; default: the adapter's base_model_name_or_path)",
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> ModelRegister:
+        if self.kind == ModelKind.POLICY:
+            given = sorted(set(REWARD_ONLY) & self.model_fields_set)
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for kind reward (what a classifier scores)")
+        elif self.base_model is not None:
+            raise ValueError("base_model: only for kind policy (a LoRA adapter's base)")
+        return self

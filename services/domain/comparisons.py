@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from services.core.enums import DatasetKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
-from services.core.orm import Comparison, Dataset, ModelVersion
+from services.core.orm import Comparison, Dataset, ModelVersion, Prompt
 from services.domain import gold
 from services.domain.limits import check_json, check_text
-from services.domain.prompts import PromptValue, check_prompt, prompt_ids
+from services.domain.prompts import PromptValue, check_prompt, prompt_ids, stored
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,45 @@ def add_comparisons(session: Session, dataset_id: int, items: Sequence[NewCompar
     ids = [cid for cid in insert_batch(session, dataset, items) if cid is not None]
     session.commit()
     return ids
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """A stored comparison as the admin browses it."""
+
+    id: int
+    prompt: PromptValue
+    response_a: str
+    response_b: str
+    gold: str | None
+    vote_count: int  # slot-filling votes
+    complete: bool
+
+
+def list_page(
+    session: Session, dataset_id: int, *, offset: int, limit: int
+) -> tuple[list[ComparisonView], int]:
+    """A page of a preference dataset's comparisons in id order (gold items included), and how many it has."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} not found")
+    check_preference_dataset(dataset)
+    rows = session.execute(
+        select(Comparison, Prompt.text, Prompt.messages)
+        .join(Prompt, Prompt.id == Comparison.prompt_id)
+        .where(Comparison.dataset_id == dataset_id)
+        .order_by(Comparison.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    page = [
+        ComparisonView(
+            c.id, stored(prompt, messages), c.response_a, c.response_b, c.gold, c.vote_count, c.is_complete
+        )
+        for c, prompt, messages in rows.tuples()
+    ]
+    count = session.scalar(select(func.count()).where(Comparison.dataset_id == dataset_id)) or 0
+    return page, count
 
 
 def check_preference_dataset(dataset: Dataset) -> None:

@@ -102,6 +102,55 @@ def create(
     return dataset
 
 
+def update(
+    session: Session,
+    dataset_id: int,
+    *,
+    guidelines: str | None = None,
+    annotations_per_comparison: int | None = None,
+    gold_rate: float | None = None,
+    sampling: str | None = None,
+) -> Dataset:
+    """Change a dataset's settings (None: unchanged). A new k (annotations_per_comparison) re-decides which
+    comparisons are complete from the votes they hold: raising it reopens them for more annotators, lowering
+    it closes those that already have enough. (A vote being stored at that very instant may still be counted
+    against the old k: it read k under its own comparison lock, which this update waits for or precedes.)"""
+    dataset = session.get(Dataset, dataset_id, with_for_update=True)
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} not found")
+    if guidelines is not None:
+        check_text("guidelines", guidelines)
+        dataset.guidelines = guidelines
+    if gold_rate is not None:
+        if not 0 <= gold_rate <= 1:
+            raise InvalidInputError("gold_rate must be between 0 and 1")
+        dataset.gold_rate = gold_rate
+    if sampling is not None:
+        if sampling not in list(Sampling):
+            raise InvalidInputError(f"sampling must be one of {', '.join(Sampling)}")
+        dataset.sampling = sampling
+    if (
+        annotations_per_comparison is not None
+        and annotations_per_comparison != dataset.annotations_per_comparison
+    ):
+        if not 1 <= annotations_per_comparison <= 100:
+            raise InvalidInputError("annotations_per_comparison must be between 1 and 100")
+        if dataset.kind != DatasetKind.PREFERENCE:
+            raise InvalidInputError(
+                f"annotations_per_comparison: a {dataset.kind} dataset has no comparisons"
+            )
+        dataset.annotations_per_comparison = annotations_per_comparison
+        session.flush()
+        session.execute(_RECOMPLETE, {"dataset_id": dataset.id, "k": annotations_per_comparison})
+    session.commit()
+    return dataset
+
+
+_RECOMPLETE = text(
+    "UPDATE comparison SET is_complete = (gold IS NULL AND vote_count >= :k) WHERE dataset_id = :dataset_id"
+)
+
+
 def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping[str, Any]) -> None:
     """The job's dataset is of a kind the job reads; generate_comparisons writes to a preference dataset."""
     wanted = job_params.params_class(kind).DATASET_KINDS

@@ -262,3 +262,12 @@ EXAMPLES: dict[str, str] = {
     '"replies": [{"message_id": "m2", "role": "assistant", "text": "Hello!", "rank": 0}, '
     '{"message_id": "m3", "role": "assistant", "text": "Go away.", "rank": 1}]}}',
 }
+
+
+def example_lines() -> list[tuple[ImportFormat, str, str]]:
+    """EXAMPLES as (format, which rows it shows, the line), for the console and the API."""
+    found = []
+    for key, line in EXAMPLES.items():
+        name, _, shape = key.partition(" ")
+        found.append((ImportFormat(name), shape, line))
+    return found

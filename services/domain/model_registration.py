@@ -24,7 +24,7 @@ from services.core.orm import ModelVersion
 from services.domain import model_sources, model_versions
 
 
-def _config(source: Path) -> dict[str, Any]:
+def read_config(source: Path) -> dict[str, Any]:
     if not source.is_dir():
         raise InvalidInputError(f"source {str(source)!r} is not a folder on the server")
     try:
@@ -61,11 +61,11 @@ def label_index(config: dict[str, Any], label: str | int) -> tuple[int, str]:
 def register_reward(
     session: Session, *, source: str, label: str | int, transform: ScoreTransform, reads: ScoreInput
 ) -> ModelVersion:
-    """A new reward version from a classifier folder on the server or a Hugging Face id
+    """A new reward version from a classifier folder on the server or a Hugging Face id in the server's cache
     (services/domain/model_sources.py); nothing is written when it is refused."""
-    folder, origin = model_sources.local_or_hub(source)
+    folder, hub_id = model_sources.resolve_source(source)
     return register_folder(
-        session, folder=folder, origin=origin, label=label, transform=transform, reads=reads
+        session, folder=folder, origin=hub_id or str(folder), label=label, transform=transform, reads=reads
     )
 
 
@@ -79,7 +79,7 @@ def register_folder(
     reads: ScoreInput,
 ) -> ModelVersion:
     """A new reward version from a classifier folder (`origin`: what the version records as its source)."""
-    config = _config(folder)
+    config = read_config(folder)
     architectures = config.get("architectures") or []
     if not any(str(name).endswith("ForSequenceClassification") for name in architectures):
         raise InvalidInputError(

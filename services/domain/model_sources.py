@@ -1,6 +1,7 @@
 """Where a checkpoint registered with POST /api/v1/models comes from: a folder on the server, a Hugging Face id
-(the hub's cache, downloading into it when the hub is reachable), or an archive of the folder uploaded by a
-client that does not share the server's filesystem (tar, tar.gz or zip).
+found in the server's Hugging Face cache (the collector reaches no model hub: a model not cached there is
+refused with how to fetch it), or an archive of the folder uploaded by a client that does not share the
+server's filesystem (tar, tar.gz or zip).
 
 An archive is checked before anything is written: only plain files and folders, no absolute paths, no `..`,
 no links, and at most `max_bytes` unpacked (declared sizes are checked first, then counted while writing, so a
@@ -23,50 +24,33 @@ from typing import IO
 from services.core.artifacts import artifact_root
 from services.core.errors import InvalidInputError
 
-# A Hugging Face repository id: `name` or `owner/name` (the hub's own rule: letters, digits, `-`, `_`, `.`).
-HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
-# What a registered checkpoint needs of a hub repository: its config, weights and tokenizer, not the copies
-# of its weights for other frameworks.
-HUB_PATTERNS = ["*.json", "*.safetensors", "*.bin", "*.txt", "*.model", "*.py", "*.tiktoken"]
 COPY_CHUNK = 1024 * 1024
 
 
-def local_or_hub(source: str) -> tuple[Path, str]:
-    """(the checkpoint's folder, what to record as its source): a folder on the server, else a Hugging Face id
-    resolved through the hub's cache."""
+def resolve_source(source: str) -> tuple[Path, str | None]:
+    """(the folder on the server, the hub id when it came from the Hugging Face cache) for a source."""
     folder = Path(source).expanduser()
-    if folder.is_dir():
-        return folder, str(folder)
-    if source.startswith(("/", ".", "~")) or not HUB_ID.match(source):
+    if folder.exists():
+        if not folder.is_dir():
+            raise InvalidInputError(f"source {source!r} is not a folder on the server")
+        return folder.resolve(), None
+    if source.startswith(("/", ".", "~")) or source.count("/") > 1:
         raise InvalidInputError(f"source {source!r} is not a folder on the server")
-    snapshot = hub_snapshot(source)
-    return snapshot, f"{source}@{snapshot.name}"
-
-
-def hub_snapshot(repo_id: str) -> Path:
-    """The folder of a hub repository's snapshot: from the cache (HF_HOME / HF_HUB_CACHE), downloaded into it
-    first when the hub is reachable and HF_HUB_OFFLINE is not set."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.constants import HF_HUB_CACHE
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))
+        return Path(snapshot_download(source, local_files_only=True)), source
+    except HFValidationError as error:
+        raise InvalidInputError(
+            f"source {source!r} is neither a folder on the server nor a hub id"
+        ) from error
     except LocalEntryNotFoundError as error:
         raise InvalidInputError(
-            f"source {repo_id!r} is not a folder on the server, not in this server's Hugging Face cache, and the "
-            "hub could not be reached (or HF_HUB_OFFLINE is set): put the model in the cache, give a folder "
-            f"on the server, or upload the folder as an archive ({error})"
-        ) from error
-    except (HfHubHTTPError, OSError, ValueError) as error:
-        raise InvalidInputError(
-            f"source {repo_id!r} is not a folder on the server and the Hugging Face hub refused it: {error}"
-        ) from error
-    except (
-        Exception
-    ) as error:  # a proxy or transport failure of the hub client: the caller's input stays fine
-        raise InvalidInputError(
-            f"source {repo_id!r} is not a folder on the server and the Hugging Face hub could not be reached: "
-            f"{type(error).__name__}: {error}"
+            f"source {source!r} is neither a folder on the server nor a model in its Hugging Face cache "
+            f"({HF_HUB_CACHE}); the collector reaches no model hub: fetch it on the server first "
+            f"(`hf download {source}`) or register its folder"
         ) from error
 
 

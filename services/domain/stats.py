@@ -134,16 +134,17 @@ _TALLIES = text(
     GROUP BY a, b, t
     """
 )
-_HEAD_TO_HEAD = text(
-    """
+# Votes per (version on A, version on B, choice) over the comparisons of new-vs-old pairs; {where} picks them.
+_HEAD_TO_HEAD_SQL = """
     SELECT c.source_a_version_id, c.source_b_version_id, v.choice, count(*)
     FROM preference v JOIN comparison c ON c.id = v.comparison_id
-    WHERE c.dataset_id = :dataset_id AND v.choice <> 'skip'
+    WHERE {where} v.choice <> 'skip'
       AND c.source_a_version_id IS NOT NULL AND c.source_b_version_id IS NOT NULL
       AND c.source_a_version_id <> c.source_b_version_id
     GROUP BY 1, 2, 3
-    """
-)
+"""
+_HEAD_TO_HEAD = text(_HEAD_TO_HEAD_SQL.format(where="c.dataset_id = :dataset_id AND"))
+_ALL_HEAD_TO_HEAD = text(_HEAD_TO_HEAD_SQL.format(where=""))
 
 
 def win_rates(rows: list[tuple[int, int, str, int]]) -> list[WinRate]:
@@ -182,3 +183,13 @@ def dataset_stats(session: Session, dataset_id: int) -> dict[str, Any]:
         "agreement": agreement_from_tallies(tallies),
         "win_rates": win_rates([tuple(row) for row in session.execute(_HEAD_TO_HEAD, params)]),
     }
+
+
+def all_win_rates(session: Session, *, version_id: int | None = None) -> list[WinRate]:
+    """Head-to-head win rates from the judged new-vs-old comparisons of every dataset together; only the pairs
+    that involve `version_id` when given."""
+    rows = [(a, b, choice, n) for a, b, choice, n in session.execute(_ALL_HEAD_TO_HEAD)]
+    found = win_rates(rows)
+    if version_id is None:
+        return found
+    return [rate for rate in found if version_id in (rate.version_a, rate.version_b)]

@@ -32,11 +32,17 @@ def rlhf_80(collector_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_datasets_create_list_show_stats_delete(collector_url: str, admin: httpx.Client) -> None:
     name = unique("cli-datasets")
     created = rlhf(
-        collector_url, "datasets", "create", name, "--guidelines", "Be kind [really].", "--annotations", "2"
-    )
+        collector_url, "datasets", "create", name, "--guidelines", "Be kind [really].", "--annotations", "2",
+        "--gold-rate", "0.1", "--sampling", "random",
+    )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
     dataset = next(d for d in admin.get("/api/v1/datasets").json()["data"] if d["name"] == name)
     assert dataset["annotations_per_comparison"] == 2 and dataset["guidelines"] == "Be kind [really]."
+    assert dataset["gold_rate"] == 0.1 and dataset["sampling"] == "random"
+    bad_rate = rlhf(collector_url, "datasets", "create", unique("cli-bad"), "--gold-rate", "1.5")
+    assert bad_rate.returncode == 2 and "gold-rate" in bad_rate.stdout + bad_rate.stderr
+    prompts = rlhf(collector_url, "datasets", "create", unique("cli-prompts"), "--kind", "prompt")
+    assert prompts.returncode == 0 and "created prompt dataset" in prompts.stdout
     ids = admin.post(
         f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": comparison_items(3)}
     ).json()["ids"]
@@ -45,6 +51,7 @@ def test_datasets_create_list_show_stats_delete(collector_url: str, admin: httpx
     assert row.split("│")[3].strip() == "preference" and row.split("│")[5].strip() == "3"
     shown = rlhf(collector_url, "datasets", "show", str(dataset["id"]))
     assert name in shown.stdout and "Be kind [really]." in shown.stdout and "3 open" in shown.stdout
+    assert "gold rate: 0.1; sampling: random" in shown.stdout
 
     token = admin.post("/api/v1/annotators", json={"name": unique("cli-voter")}).json()["token"]
     httpx.post(

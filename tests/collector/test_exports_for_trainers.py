@@ -22,7 +22,11 @@ from services.domain import exports
 from tests.helpers.tiny_models import build_tiny_gpt2
 
 # OpenRLHF's reward-model and DPO trainers read a preference dataset through
-# `--prompt_key prompt --chosen_key chosen --rejected_key rejected` (openrlhf/datasets/reward_dataset.py).
+# `--prompt_key prompt --chosen_key chosen --rejected_key rejected`: openrlhf/datasets/reward_dataset.py,
+# `preprocess_data` at OpenRLHF/OpenRLHF@0008ea1a8bc6dae5bdb2369db53a06170d81323c. Without a chat template it
+# takes the three keys' values as they are and trains on `prompt + chosen` and `prompt + rejected` (string
+# concatenation: the response must carry its own leading space), and reads a non-null `margin` column as
+# each pair's margin (0 when absent or null).
 OPENRLHF_KEYS = ("prompt", "chosen", "rejected")
 
 
@@ -75,6 +79,40 @@ def test_trl_export_loads_with_datasets_into_dpo_trainer(
     trainer.train()
 
     assert trainer.state.global_step == 1
+    assert math.isfinite(trainer.state.log_history[-1]["train_loss"])
+
+
+def test_trl_export_loads_unchanged_into_reward_trainer_and_openrlhf_keys(
+    make_dataset: Callable, make_annotator: Callable, admin: httpx.Client, tmp_path: Path
+) -> None:
+    dataset = decided_dataset(make_dataset, make_annotator, 4)
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(export_bytes(admin, dataset["id"], "trl").content)
+    loaded = load_dataset("json", data_files=str(path), split="train")
+
+    # What OpenRLHF's preprocess_data needs of each row (comment at OPENRLHF_KEYS), on the loaded rows.
+    for row in loaded:
+        assert all(isinstance(row[key], str) and row[key] for key in OPENRLHF_KEYS)
+        assert isinstance(row["margin"], int | float) and row["margin"] >= 0
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import RewardConfig, RewardTrainer
+
+    args = RewardConfig(
+        output_dir=str(tmp_path / "rm"),
+        per_device_train_batch_size=2,
+        max_steps=2,
+        max_length=64,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        bf16=False,
+    )
+    # RewardTrainer takes prompt/chosen/rejected (explicit prompt) and uses `margin` in its loss.
+    trainer = RewardTrainer(model=str(build_tiny_gpt2(tmp_path / "rm-base")), args=args, train_dataset=loaded)
+    trainer.train()
+
+    assert trainer.state.global_step == 2
     assert math.isfinite(trainer.state.log_history[-1]["train_loss"])
 
 

@@ -90,7 +90,8 @@ def test_two_label_classifier_scores_its_label_through_reward(
         ),
         pytest.param({"label": 2}, "label 2 is not an index", id="index-out-of-range"),
         pytest.param({"source": "/nonexistent/model"}, "is not a folder on the server", id="no-folder"),
-        pytest.param({"kind": "policy"}, "only reward checkpoints", id="policy"),
+        pytest.param({"kind": "policy"}, "label: only for kind reward", id="policy"),
+        pytest.param({"base_model": "gpt2"}, "base_model: only for kind policy", id="base-model"),
         pytest.param({"transform": "sigmoid"}, "transform", id="unknown-transform"),
     ],
 )

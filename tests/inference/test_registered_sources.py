@@ -1,4 +1,4 @@
-"""Registering a classifier from a Hugging Face id (the server's hub cache; no hub is reachable here) and from an
+"""Registering a classifier from a Hugging Face id (the server's hub cache: the collector reaches no hub) and from an
 uploaded archive of its folder: a 2-label classifier scores its label through /reward as transformers does;
 archives that leave their folder, hold links or unpack past the limit are refused and write nothing."""
 
@@ -81,7 +81,7 @@ def test_a_hugging_face_id_registers_from_the_hub_cache(
 
     assert created.status_code == 201, created.text
     version = created.json()
-    assert version["base_model"] == f"{repo_id}@{snapshot.name}"
+    assert version["base_model"] == repo_id and snapshot.is_dir()
     assert version["params"]["scoring"]["label_index"] == 1
     assert score(admin, inference, version["id"]) == pytest.approx(
         expected(classifier_dir, RESPONSES, "logprob"), abs=1e-5
@@ -96,7 +96,8 @@ def test_an_id_neither_cached_nor_reachable_is_refused_plainly(admin: httpx.Clie
     )
 
     assert response.status_code == 422, response.text
-    assert "not in this server's Hugging Face cache, and the hub could not be reached" in response.text
+    assert "nor a model in its Hugging Face cache" in response.text
+    assert "the collector reaches no model hub" in response.text
     assert versions(db) == before
 
 

@@ -1,5 +1,5 @@
 """PlatformReward (services/client/rewards.py): the inference service's /reward as a TRL reward function,
-inside a real GRPO run on a tiny GPT-2 against the real service with a promoted tiny reward model."""
+inside real GRPO and RLOO runs on a tiny GPT-2 against the real service with a promoted tiny reward model."""
 
 from __future__ import annotations
 
@@ -84,6 +84,63 @@ def test_grpo_run_logs_the_services_rewards(
         expected = service_rewards(inference, list(zip(table["prompt"], table["completion"], strict=True)))
         # The trainer holds rewards as float32: equal to the service's scores up to that rounding.
         assert table["platform_reward"] == pytest.approx(expected, rel=1e-5, abs=1e-5)
+        assert logged_mean == pytest.approx(sum(expected) / len(expected), rel=1e-5, abs=1e-5)
+
+
+class RecordingReward(PlatformReward):
+    """PlatformReward that keeps what each call was given and answered (RLOOTrainer writes no completion
+    tables, as GRPOTrainer does with log_completions)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[list[Any], list[Any], list[float | None]]] = []
+
+    def __call__(
+        self, prompts: Any, completions: Any, reference: Any = None, **kwargs: Any
+    ) -> list[float | None]:
+        scores = super().__call__(prompts, completions, reference, **kwargs)
+        self.calls.append((list(prompts), list(completions), list(scores)))
+        return scores
+
+
+def test_rloo_run_logs_the_services_rewards(
+    inference: httpx.Client, inference_url: str, reward_version: ModelVersion, tmp_path: Path
+) -> None:
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import RLOOConfig, RLOOTrainer
+
+    policy = build_tiny_gpt2(tmp_path / "policy", seed=2)
+    args = RLOOConfig(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=8,  # 2 prompts x 4 completions a step
+        num_generations=4,
+        max_completion_length=8,
+        max_steps=2,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+    )
+    reward = RecordingReward(inference_url, batch_size=5)
+    trainer = RLOOTrainer(
+        model=str(policy),
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": PROMPTS * 4}),
+    )
+    trainer.train()
+    reward.close()
+
+    assert reward.model == reward_version.name
+    means = [entry["rewards/platform_reward/mean"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(means) == 2 and len(reward.calls) == 2  # one generation batch, one reward call a step
+    for logged_mean, (prompts, completions, scores) in zip(means, reward.calls, strict=True):
+        assert len(prompts) == 8 and len(set(prompts)) == 2
+        expected = service_rewards(inference, list(zip(prompts, completions, strict=True)))
+        assert scores == pytest.approx(expected, abs=1e-5)
+        # The trainer holds rewards as float32: its logged mean equals the service's up to that rounding.
         assert logged_mean == pytest.approx(sum(expected) / len(expected), rel=1e-5, abs=1e-5)
 
 

@@ -3,16 +3,26 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from services.collector.deps import AdminDep, SessionDep
+from services.collector.console_schemas import (
+    ComparisonPublic,
+    ComparisonsPublic,
+    ImportFormatPublic,
+    ImportFormatsPublic,
+)
+from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.prompt_schemas import prompt_value
 from services.collector.quality_schemas import GoldPublic, GoldUpdate
-from services.collector.schemas import ComparisonsCreate, ComparisonsCreated, ImportResultPublic
+from services.collector.schemas import (
+    ComparisonsCreate,
+    ComparisonsCreated,
+    ImportResultPublic,
+)
 from services.collector.upload import spool_body
 from services.core.enums import DatasetKind, ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
 from services.core.settings import get_settings
-from services.domain import comparisons, gold, imports, scores
+from services.domain import comparisons, gold, import_formats, imports, scores
 from services.domain.comparisons import NewComparison
 from services.queue.broker import enqueue_job
 
@@ -41,11 +51,36 @@ def add_comparisons(
     return ComparisonsCreated(ids=ids)
 
 
+@router.get("/datasets/{dataset_id}/comparisons")
+def list_comparisons(
+    dataset_id: IdPath,
+    session: SessionDep,
+    _: ReadDep,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> ComparisonsPublic:
+    """A page of a preference dataset's comparisons in id order, with gold answers and vote counts."""
+    page, count = comparisons.list_page(session, dataset_id, offset=offset, limit=limit)
+    return ComparisonsPublic(
+        data=[ComparisonPublic.model_validate(c, from_attributes=True) for c in page], count=count
+    )
+
+
 @router.put("/comparisons/{comparison_id}/gold")
 def set_gold(comparison_id: IdPath, body: GoldUpdate, session: SessionDep, _: AdminDep) -> GoldPublic:
     """Mark a comparison as gold with its known answer, or (null) make it an ordinary comparison again."""
     comparison = gold.set_gold(session, comparison_id, body.gold)
     return GoldPublic(comparison_id=comparison.id, gold=comparison.gold)
+
+
+@router.get("/import-formats")
+def list_import_formats(_: ReadDep) -> ImportFormatsPublic:
+    """One example JSONL line per import format and row shape (what the import route reads)."""
+    found = [
+        ImportFormatPublic(format=name, shape=shape, example=line)
+        for name, shape, line in import_formats.example_lines()
+    ]
+    return ImportFormatsPublic(data=found, count=len(found))
 
 
 @router.post("/datasets/{dataset_id}/import", status_code=status.HTTP_201_CREATED)

@@ -1,5 +1,6 @@
 from fastapi import APIRouter, Response, status
 
+from services.collector.console_schemas import DatasetUpdate
 from services.collector.deps import AdminDep, ReadDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPublic
@@ -59,6 +60,22 @@ def list_datasets(session: SessionDep, _: ReadDep) -> DatasetsPublic:
 @router.get("/datasets/{dataset_id}")
 def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetPublic:
     """One dataset with its progress counts."""
+    return _public(session, datasets.with_progress(session, dataset_id))
+
+
+@router.patch("/datasets/{dataset_id}")
+def update_dataset(
+    dataset_id: IdPath, body: DatasetUpdate, session: SessionDep, _: AdminDep
+) -> DatasetPublic:
+    """Change guidelines, annotations_per_comparison (k), gold_rate or sampling; fields left out stay."""
+    datasets.update(
+        session,
+        dataset_id,
+        guidelines=body.guidelines,
+        annotations_per_comparison=body.annotations_per_comparison,
+        gold_rate=body.gold_rate,
+        sampling=body.sampling,
+    )
     return _public(session, datasets.with_progress(session, dataset_id))
 
 

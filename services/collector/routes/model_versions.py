@@ -11,7 +11,14 @@ from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
 from services.core.enums import ModelKind, ScoreInput, ScoreTransform
 from services.core.errors import InvalidInputError
 from services.core.settings import get_settings
-from services.domain import model_registration, model_sources, model_versions, retention, scores
+from services.domain import (
+    model_registration,
+    model_sources,
+    model_versions,
+    policy_registration,
+    retention,
+    scores,
+)
 from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["models"])
@@ -48,14 +55,17 @@ def promote_model(version_id: IdPath, session: SessionDep, _: TrainDep) -> Model
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
 def register_model(body: ModelRegister, session: SessionDep, _: AdminDep) -> ModelVersionPublic:
-    """Register a sequence classifier as a reward version, from a folder on the server or a Hugging Face id
-    (the server's hub cache, downloaded into it when the hub is reachable): its `label` (id2label name or index)
-    under `transform` is the reward; the folder is copied into the artifact store."""
-    if body.kind != ModelKind.REWARD:
-        raise InvalidInputError("only reward checkpoints can be registered (kind: reward)")
-    version = model_registration.register_reward(
-        session, source=body.source, label=body.label, transform=body.transform, reads=body.input
-    )
+    """Register a checkpoint trained elsewhere, copied into the artifact store. `kind: reward`: a sequence
+    classifier (a folder, or a hub id in the server's Hugging Face cache), whose `label` (id2label name or
+    index) under `transform` is the reward; POST /models/upload takes its folder as an archive.
+    `kind: policy`: a causal LM with its tokenizer (a folder, or a hub id in the server's Hugging Face cache),
+    or a LoRA adapter folder merged into its `base_model`."""
+    if body.kind == ModelKind.POLICY:
+        version = policy_registration.register_policy(session, source=body.source, base_model=body.base_model)
+    else:
+        version = model_registration.register_reward(
+            session, source=body.source, label=body.label, transform=body.transform, reads=body.input
+        )
     return ModelVersionPublic.model_validate(version)
 
 

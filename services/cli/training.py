@@ -144,7 +144,9 @@ def register(
                 folder = Path(source).expanduser()
                 if not folder.is_dir():
                     fail(f"{source} is not a folder on this machine")
-                version = client.upload_model(folder, label=label, transform=transform, reads=reads)
+                version = client.register_model(
+                    folder, label=label, transform=transform, reads=reads, upload=True
+                )
             else:
                 version = client.register_model(
                     source, label=int(label) if label.isdigit() else label, transform=transform, reads=reads

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from services.client.archives import folder_archive
 from services.client.transport import CollectorTransport
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
@@ -345,33 +344,22 @@ class CollectorClient(CollectorTransport):
 
     def register_model(
         self,
-        source: str,
+        source: str | Path,
         *,
         label: str | int = 0,
         transform: ScoreTransform = ScoreTransform.LOGIT,
         reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
+        upload: bool = False,
     ) -> ModelVersionPublic:
-        """Register a classifier folder on the collector's machine as a reward version."""
-        body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
-        return self._post(f"{API}/models", ModelVersionPublic, json=body)
-
-    def upload_model(
-        self,
-        folder: Path,
-        *,
-        label: str | int = 0,
-        transform: ScoreTransform = ScoreTransform.LOGIT,
-        reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
-    ) -> ModelVersionPublic:
-        """Register a classifier folder on this machine as a reward version: sent as a tar.gz archive."""
-        fields = {"kind": "reward", "label": str(label), "transform": str(transform), "input": str(reads)}
-        with tempfile.TemporaryFile() as archive:
-            # dereference: links (a Hugging Face cache's snapshot is made of them) go in as the files they name
-            with tarfile.open(fileobj=archive, mode="w:gz", dereference=True) as bundle:
-                bundle.add(folder, arcname=folder.name or "model")
-            archive.seek(0)
-            files = {"archive": (f"{folder.name or 'model'}.tar.gz", archive, "application/gzip")}
-            return self._post(f"{API}/models/upload", ModelVersionPublic, files=files, data=fields)
+        """Register a classifier as a reward version: a folder on the collector's machine or a hub id in its
+        cache, or (upload) a folder on this machine, sent as a tar.gz archive."""
+        fields = {"kind": "reward", "label": label, "transform": transform, "input": reads}
+        if not upload:
+            return self._post(f"{API}/models", ModelVersionPublic, json={**fields, "source": str(source)})
+        with folder_archive(Path(source)) as (name, archive):
+            files = {"archive": (name, archive, "application/gzip")}
+            form = {key: str(value) for key, value in fields.items()}
+            return self._post(f"{API}/models/upload", ModelVersionPublic, files=files, data=form)
 
     def register_policy(self, source: str, *, base_model: str | None = None) -> ModelVersionPublic:
         """Register a causal LM folder (or a hub id in the collector's Hugging Face cache), or a LoRA adapter

@@ -33,7 +33,7 @@ from services.modeling.reward_inputs import encode_response_input
 from services.modeling.scoring import logits_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data, metric_warnings
-from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
 from training_jobs.trl_config import (
     apply_trainable,
     batch_size,
@@ -91,12 +91,14 @@ def run(ctx: JobContext[ClassifierParams]) -> JobResult:
 
         model = get_peft_model(model, lora)
     apply_trainable(model, params.trainable, kind=ctx.kind)
-    trainer = Trainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,  # type: ignore[arg-type]  # a list of rows is a map-style dataset
-        processing_class=tokenizer,  # its DataCollatorWithPadding pads each batch
-        callbacks=ctx.callbacks,
+    trainer = job_trainer(
+        Trainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,  # type: ignore[arg-type]  # a list of rows is a map-style dataset
+            processing_class=tokenizer,  # its DataCollatorWithPadding pads each batch
+            callbacks=ctx.callbacks,
+        )
     )
     ctx.trainer_span = (0.3 if params.probe_epochs > 0 else 0.05, 0.9)
     output = trainer.train()
@@ -154,12 +156,14 @@ def _train_head_only(
         parameter.requires_grad_(is_head_parameter(name))
     logged_before = len(ctx.history)
     ctx.trainer_span = (0.05, 0.3)
-    Trainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
+    job_trainer(
+        Trainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+        )
     ).train()
     ctx.raise_if_cancelled()
     name_probe_curves(ctx, logged_before)

@@ -24,7 +24,7 @@ from services.modeling.chat import Prompt, prompt_text
 from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
 from training_jobs.chat_format import describe, encode_prompt, trainer_prompt
-from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
 from training_jobs.evaluation import prompt_budget
 from training_jobs.reward_adapter import load_scorer, reward_function
 from training_jobs.trl_config import apply_trainable, build_config, keep_trainable_fp32, peft_config
@@ -70,14 +70,16 @@ def run(ctx: JobContext[RlooParams]) -> JobResult:
     )
     before = evaluation.evaluate_start(ctx, policy, tokenizer, eval_prompts, eval_ids, scorer, sampling)
 
-    trainer = RLOOTrainer(
-        model=policy,
-        reward_funcs=reward_function(scorer),
-        args=config,
-        train_dataset=Dataset.from_list(train_rows),
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
-        peft_config=lora,
+    trainer = job_trainer(
+        RLOOTrainer(
+            model=policy,
+            reward_funcs=reward_function(scorer),
+            args=config,
+            train_dataset=Dataset.from_list(train_rows),
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+            peft_config=lora,
+        )
     )
     keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)

@@ -15,7 +15,7 @@ from services.core.enums import ModelKind
 from services.domain.job_params import SftParams
 from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.chat_format import describe, trainer_prompt, trainer_response
-from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
 from training_jobs.trl_config import (
     apply_trainable,
     batch_size,
@@ -33,7 +33,7 @@ def run(ctx: JobContext[SftParams]) -> JobResult:
         raise JobInputError("an sft job needs a dataset")
     params = ctx.params
     start = checkpoints.policy_source(ctx, params.policy_version_id)
-    demos = data.demonstrations(ctx.dataset_id, min_trust=params.min_trust)
+    demos = data.demonstrations(ctx.dataset_id, min_trust=params.min_trust, source=params.source)
     ctx.data_snapshot = demos.snapshot
     train_rows, eval_rows = data.split_train_eval(demos.pairs, eval_fraction=params.eval_fraction)
     if not train_rows:
@@ -60,14 +60,16 @@ def run(ctx: JobContext[SftParams]) -> JobResult:
             ]
         )
 
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=examples(train_rows),
-        eval_dataset=examples(eval_rows) if eval_rows else None,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
-        peft_config=peft_config(params.lora, kind=ctx.kind),
+    trainer = job_trainer(
+        SFTTrainer(
+            model=model,
+            args=config,
+            train_dataset=examples(train_rows),
+            eval_dataset=examples(eval_rows) if eval_rows else None,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+            peft_config=peft_config(params.lora, kind=ctx.kind),
+        )
     )
     keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)

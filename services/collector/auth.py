@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from starlette.types import Scope
 
+from services.core.db import lookup_connection
 from services.core.guard import PRINCIPAL, BodyLimits, Refusal
 from services.core.security import tokens_equal
 from services.core.settings import get_settings
@@ -44,7 +45,7 @@ async def authenticate(scope: Scope, token: str | None) -> Refusal | None:
         return None
     pool = state["db_pool"]
     try:
-        async with pool.connection() as connection:
+        async with lookup_connection(pool) as connection:
             if api_keys.is_api_key(token):
                 found: Identity | KeyIdentity | None = await api_keys.get_by_key(connection, token)
             else:

@@ -69,6 +69,7 @@ def create(
     annotations_per_comparison: int = 1,
     gold_rate: float = 0.0,
     sampling: str = Sampling.SEQUENTIAL,
+    reward: str | None = None,
     commit: bool = True,
 ) -> Dataset:
     """Create a dataset; commit=False leaves the transaction open (an import creates its dataset in its own)."""
@@ -92,6 +93,7 @@ def create(
         annotations_per_comparison=annotations_per_comparison,
         gold_rate=gold_rate,
         sampling=sampling,
+        reward=reward,
     )
     session.add(dataset)
     try:
@@ -110,8 +112,11 @@ def update(
     annotations_per_comparison: int | None = None,
     gold_rate: float | None = None,
     sampling: str | None = None,
+    reward: str | None = None,
+    clear_reward: bool = False,
 ) -> Dataset:
-    """Change a dataset's settings (None: unchanged). A new k (annotations_per_comparison) re-decides which
+    """Change a dataset's settings (None: unchanged; clear_reward: the reward back to `default`; a reward is a
+    name that need not exist yet: uncertainty sampling says so until it does). A new k (annotations_per_comparison) re-decides which
     comparisons are complete from the votes they hold: raising it reopens them for more annotators, lowering
     it closes those that already have enough. (A vote being stored at that very instant may still be counted
     against the old k: it read k under its own comparison lock, which this update waits for or precedes.)"""
@@ -129,6 +134,8 @@ def update(
         if sampling not in list(Sampling):
             raise InvalidInputError(f"sampling must be one of {', '.join(Sampling)}")
         dataset.sampling = sampling
+    if reward is not None or clear_reward:
+        dataset.reward = reward
     if (
         annotations_per_comparison is not None
         and annotations_per_comparison != dataset.annotations_per_comparison
@@ -221,7 +228,7 @@ _EXAMPLES = text("SELECT dataset_id, count(*) FROM example WHERE dataset_id = AN
 _SKIPS = text(
     """
     SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
-    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL
+    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL AND p.source = 'human'
     GROUP BY c.dataset_id
     """
 )

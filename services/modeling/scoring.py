@@ -108,11 +108,13 @@ def _forward(
             [len(ids) for ids in encoded], batch_size=batch_size, max_tokens=max_tokens
         ):
             width = max(len(encoded[i]) for i in chunk)
-            input_ids = torch.full((len(chunk), width), pad_token_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                input_ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                attention_mask[row, : len(encoded[i])] = 1
+            # Padded as lists and made one tensor each: no small tensor and slice assignment per row.
+            input_ids = torch.tensor(
+                [encoded[i] + [pad_token_id] * (width - len(encoded[i])) for i in chunk], dtype=torch.long
+            )
+            attention_mask = torch.tensor(
+                [[1] * len(encoded[i]) + [0] * (width - len(encoded[i])) for i in chunk], dtype=torch.long
+            )
             yield (
                 chunk,
                 model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits,

@@ -6,6 +6,7 @@ from fastapi.responses import FileResponse
 from services.collector.auth import MODEL_UPLOAD_PATH
 from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep, TrainDep
 from services.collector.params import IdPath
+from services.collector.prune_schemas import ModelsPrune, ModelsPruned
 from services.collector.reward_schemas import ModelRegister
 from services.collector.schemas import ModelVersionPublic, ModelVersionsPublic
 from services.core.enums import ModelKind, ScoreInput, ScoreTransform
@@ -105,3 +106,16 @@ def delete_model(version_id: IdPath, session: SessionDep, _: AdminDep) -> Respon
     or named by generated comparisons."""
     retention.delete_version(session, version_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/models/prune")
+def prune_models(body: ModelsPrune, session: SessionDep, _: AdminDep) -> ModelsPruned:
+    """Delete the unpromoted versions of each kind and base model past the `keep` newest (default:
+    RLHF_KEEP_UNPROMOTED_VERSIONS) with their files; versions in use or named stay, listed with the reason."""
+    keep = body.keep if body.keep is not None else get_settings().keep_unpromoted_versions
+    if keep is None:
+        raise InvalidInputError(
+            "give keep (how many unpromoted versions to keep) or set RLHF_KEEP_UNPROMOTED_VERSIONS"
+        )
+    pruned = retention.prune_unpromoted(session, keep=keep, kind=body.kind, base_model=body.base_model)
+    return ModelsPruned.model_validate(pruned)

@@ -1,6 +1,7 @@
 """Job parameters: each kind's own, typed (kinds.py), checked and resolved in one pass (resolution.py), and
 described for the API, the CLI and forms (schema.py). Light imports only: the collector uses it."""
 
+from services.domain.job_params.ai_feedback import AiFeedbackParams, JudgeParams
 from services.domain.job_params.fields import JobParams, LoraParams, TrainingParams
 from services.domain.job_params.kinds import (
     ClassifierParams,
@@ -17,9 +18,11 @@ from services.domain.job_params.schema import KindDescription, ParamDescription,
 
 __all__ = [
     "ClassifierParams",
+    "AiFeedbackParams",
     "DpoParams",
     "GenerateComparisonsParams",
     "JobParams",
+    "JudgeParams",
     "KindDescription",
     "LoraParams",
     "ParamDescription",

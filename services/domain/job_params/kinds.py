@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from services.core.enums import DatasetKind, JobKind
+from services.domain.job_params.ai_feedback import AiFeedbackParams
 from services.domain.job_params.fields import (
     MAX_ID,
     JobParams,
@@ -279,5 +280,6 @@ PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
         JobKind.GENERATE_COMPARISONS: GenerateComparisonsParams,
         JobKind.SCORE_COMPARISONS: ScoreComparisonsParams,
         JobKind.CLASSIFIER: ClassifierParams,
+        JobKind.AI_FEEDBACK: AiFeedbackParams,
     }
 )

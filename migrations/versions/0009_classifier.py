@@ -1,19 +1,21 @@
 """classifier: the classifier job kind (a sequence classifier fine-tuned on a labelled dataset)
 
-Revision ID: 0007_classifier
-Revises: 0006_quality
+Revision ID: 0009_classifier
+Revises: 0008_quality2
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007_classifier"
-down_revision: str | None = "0006_quality"
+revision: str = "0009_classifier"
+down_revision: str | None = "0008_quality2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-JOB_KINDS = "'reward_model', 'ppo', 'sft', 'dpo', 'rloo', 'generate_comparisons', 'score_comparisons'"
+JOB_KINDS = (
+    "'reward_model', 'ppo', 'sft', 'dpo', 'rloo', 'generate_comparisons', 'score_comparisons', 'ai_feedback'"
+)
 
 
 def upgrade() -> None:

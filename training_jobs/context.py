@@ -56,6 +56,8 @@ class JobResult:
     model_kind: ModelKind | None  # None: no model version (generate_comparisons)
     metrics: dict[str, Any]  # final metrics (the pinned keys are in docs/architecture.md)
     base_model: str  # what the new version was trained from
+    # Added to the version's params beside the job's (a classifier's `scoring`: services/modeling/scoring.py)
+    version_params: dict[str, Any] = field(default_factory=dict)
 
 
 def is_main_process() -> bool:

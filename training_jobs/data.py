@@ -140,6 +140,15 @@ def dataset_prompts(
     """The distinct prompts of a preference dataset (its comparisons, up to max_comparison_id) or a prompt
     dataset (its rows, up to max_example_id), in the order they first appeared, each a string or a message
     list."""
+    rows = dataset_prompt_rows(dataset_id, max_comparison_id=max_comparison_id, max_example_id=max_example_id)
+    return [prompt for prompt, _ in rows]
+
+
+def dataset_prompt_rows(
+    dataset_id: int, *, max_comparison_id: int | None = None, max_example_id: int | None = None
+) -> list[tuple[PromptValue, str | None]]:
+    """dataset_prompts with each prompt's reference (for ROUGE and BLEU rewards): that of the row (comparison
+    or prompt row) where the prompt first appeared, None when it has none."""
     kind = _require(dataset_id, {DatasetKind.PROMPT, DatasetKind.PREFERENCE})
     table: type[Comparison] | type[Example] = Comparison if kind == DatasetKind.PREFERENCE else Example
     bound = max_comparison_id if kind == DatasetKind.PREFERENCE else max_example_id
@@ -153,11 +162,12 @@ def dataset_prompts(
             first_seen = first_seen.where(table.id <= bound)
         first = first_seen.subquery()
         rows = session.execute(
-            select(Prompt.text, Prompt.messages)
+            select(Prompt.text, Prompt.messages, table.reference)
             .join(first, first.c.prompt_id == Prompt.id)
+            .join(table, table.id == first.c.first_id)
             .order_by(first.c.first_id)
         )
-        prompts = [stored(text, messages) for text, messages in rows.tuples()]
+        prompts = [(stored(text, messages), reference) for text, messages, reference in rows.tuples()]
     if not prompts:
         raise JobInputError(f"dataset {dataset_id} has no prompts: add comparisons or import prompts first")
     return prompts

@@ -51,7 +51,7 @@ def run_group_trainer(
     tokenizer = checkpoints.load_tokenizer(start.path)
     lora = peft_config(params.lora, kind=ctx.kind)
     policy = checkpoints.load_causal_lm(start.path, full_training=lora is None)
-    scorer = load_scorer(reward)
+    scorer = load_scorer(reward, prompts=train_prompts + eval_prompts, references=sources.references)
     scorer.module.to(device())
     apply_trainable(policy, params.trainable, kind=ctx.kind)
     budget = prompt_budget(tokenizer, policy, completion_length)

@@ -33,10 +33,12 @@ from __future__ import annotations
 
 
 def _config_classes() -> dict[str, type]:
+    import transformers
     import trl
     from trl.experimental.ppo import PPOConfig
 
     available = {
+        "TrainingArguments": transformers.TrainingArguments,  # the classifier kind: transformers' own Trainer
         "RewardConfig": trl.RewardConfig,
         "SFTConfig": trl.SFTConfig,
         "DPOConfig": trl.DPOConfig,

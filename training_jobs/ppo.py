@@ -56,7 +56,7 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     lora = peft_config(params.lora, kind=ctx.kind)
     policy = checkpoints.load_causal_lm(start.path, full_training=lora is None)
     reference = None if lora is not None else checkpoints.load_causal_lm(start.path).requires_grad_(False)
-    scorer = load_scorer(reward)
+    scorer = load_scorer(reward, prompts=train_prompts + eval_prompts, references=sources.references)
     scorer.module.to(device())
     critic = value_model(start.path, tokenizer, scorer)
     apply_trainable(policy, params.trainable, kind=ctx.kind)

@@ -44,7 +44,7 @@ def run(ctx: JobContext[RejectionSamplingParams]) -> JobResult:
     set_seed(params.sampling_seed)
     tokenizer = checkpoints.load_tokenizer(start.path)
     policy = checkpoints.load_causal_lm(start.path).requires_grad_(False)  # samples, then the KL's reference
-    scorer = load_scorer(sources.reward)
+    scorer = load_scorer(sources.reward, prompts=train_prompts + eval_prompts, references=sources.references)
     scorer.module.to(device())
     budget = prompt_budget(tokenizer, policy, params.max_new_tokens)
     sampling = evaluation.Sampling(

@@ -30,7 +30,14 @@ from services.modeling.scoring import score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
-from training_jobs.trl_config import REWARD_HEADS, apply_trainable, batch_size, build_config, peft_config
+from training_jobs.trl_config import (
+    apply_trainable,
+    batch_size,
+    build_config,
+    is_head_parameter,
+    name_probe_curves,
+    peft_config,
+)
 
 SCORE_BATCH_SIZE = 64
 
@@ -98,12 +105,6 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base.name)
 
 
-def is_head_parameter(name: str) -> bool:
-    """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
-    and its pooler, where it has one."""
-    return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
-
-
 def _train_head_only(
     ctx: JobContext[RewardModelParams], model: Any, config: Any, train_dataset: Any, tokenizer: Any
 ) -> None:
@@ -125,9 +126,7 @@ def _train_head_only(
         )
     ).train()
     ctx.raise_if_cancelled()
-    for entry in ctx.history[logged_before:]:
-        for key in [key for key in entry if key != "step"]:
-            entry[f"probe_{key}"] = entry.pop(key)
+    name_probe_curves(ctx, logged_before)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(trainable[name])
 

@@ -18,6 +18,21 @@ ConfigT = TypeVar("ConfigT")
 
 # Heads that a reward model (a sequence classifier) always trains: they start random.
 REWARD_HEADS = ("score", "classifier")
+# The kinds that train a sequence classifier (a reward head on an encoder or decoder).
+CLASSIFIER_KINDS = frozenset({JobKind.REWARD_MODEL, JobKind.CLASSIFIER})
+
+
+def is_head_parameter(name: str) -> bool:
+    """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
+    and its pooler, where it has one (the part a probe trains alone, LP-FT: training_jobs/reward_model.py)."""
+    return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
+
+
+def name_probe_curves(ctx: JobContext[Any], logged_before: int) -> None:
+    """The curves a probe logged since `logged_before` become probe_*: the full training's follow them."""
+    for entry in ctx.history[logged_before:]:
+        for key in [key for key in entry if key != "step"]:
+            entry[f"probe_{key}"] = entry.pop(key)
 
 
 def device_settings() -> dict[str, Any]:
@@ -87,7 +102,7 @@ def peft_config(lora: LoraParams | None, *, kind: JobKind) -> Any:
         target_modules=lora.target_modules,
         modules_to_save=lora.modules_to_save,
         bias=lora.bias,
-        task_type=TaskType.SEQ_CLS if kind == JobKind.REWARD_MODEL else TaskType.CAUSAL_LM,
+        task_type=TaskType.SEQ_CLS if kind in CLASSIFIER_KINDS else TaskType.CAUSAL_LM,
     )
 
 
@@ -96,7 +111,7 @@ def apply_trainable(model: Any, prefixes: list[str] | None, *, kind: JobKind) ->
     always trains)."""
     if not prefixes:
         return
-    keep = tuple(prefixes) + (REWARD_HEADS if kind == JobKind.REWARD_MODEL else ())
+    keep = tuple(prefixes) + (REWARD_HEADS if kind in CLASSIFIER_KINDS else ())
     matched = 0
     for name, parameter in model.named_parameters():
         trainable = name.startswith(keep)

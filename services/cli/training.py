@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -21,6 +22,7 @@ from services.cli.render import (
     print_table,
 )
 from services.client import CollectorClient, CollectorError
+from services.client.archives import upload_reward
 from services.core.enums import JobKind, JobStatus, ModelKind, ScoreInput, ScoreTransform
 from services.domain.job_params import describe_kind
 
@@ -109,7 +111,7 @@ def promote(version_id: int = typer.Argument(..., help="Model version id.")) -> 
 @models_app.command()
 def register(
     source: str = typer.Argument(
-        ..., help="A model folder on the collector's machine (policy: or a hub id in its Hugging Face cache)."
+        ..., help="A model folder on the collector's machine, or a hub id in its Hugging Face cache."
     ),
     kind: ModelKind = typer.Option(
         ModelKind.REWARD, help="reward: a sequence classifier; policy: a causal LM or a LoRA adapter folder."
@@ -128,6 +130,11 @@ def register(
         "--input",
         help="reward: what the model reads, response or prompt_response.",
     ),
+    upload: bool = typer.Option(
+        False,
+        "--upload",
+        help="reward: SOURCE is a folder on this machine, sent to the collector as an archive.",
+    ),
 ) -> None:
     """Register a checkpoint trained elsewhere as a version (copied into the artifact store): a classifier as a
     reward version, or a causal LM (a LoRA adapter is merged into its base) as a policy version."""
@@ -135,6 +142,11 @@ def register(
         try:
             if kind == ModelKind.POLICY:
                 version = client.register_policy(source, base_model=base_model)
+            elif upload:
+                folder = Path(source).expanduser()
+                if not folder.is_dir():
+                    fail(f"{source} is not a folder on this machine")
+                version = upload_reward(client, folder, label=label, transform=transform, reads=reads)
             else:
                 version = client.register_model(
                     source, label=int(label) if label.isdigit() else label, transform=transform, reads=reads

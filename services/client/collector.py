@@ -354,7 +354,7 @@ class CollectorClient(CollectorTransport):
         transform: ScoreTransform = ScoreTransform.LOGIT,
         reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
     ) -> ModelVersionPublic:
-        """Register a classifier folder on the collector's machine as a reward version."""
+        """Register a classifier folder (or a cached hub id) on the collector's machine as a reward version."""
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
 

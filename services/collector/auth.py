@@ -18,6 +18,7 @@ from services.domain.api_keys import KeyIdentity
 
 API_PREFIX = "/api/v1"
 IMPORT_SUFFIX = "/import"
+MODEL_UPLOAD_PATH = "/models/upload"
 
 
 class Admin:
@@ -65,8 +66,11 @@ async def authenticate(scope: Scope, token: str | None) -> Refusal | None:
 
 
 def body_limits(scope: Scope) -> BodyLimits:
-    """The JSONL import streams its body to a temporary file: it has its own, larger limits."""
+    """The JSONL import and a model's archive stream their bodies to temporary files: they have their own,
+    larger limits."""
     settings = get_settings()
+    if scope["path"] == API_PREFIX + MODEL_UPLOAD_PATH:
+        return BodyLimits(settings.max_model_upload_bytes, settings.import_timeout_seconds)
     if scope["path"].startswith(API_PREFIX + "/datasets/") and scope["path"].endswith(IMPORT_SUFFIX):
         return BodyLimits(settings.max_import_bytes, settings.import_timeout_seconds)
     return BodyLimits(settings.max_body_bytes, settings.body_timeout_seconds)

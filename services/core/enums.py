@@ -23,6 +23,7 @@ class JobKind(StrEnum):
     SCORE_COMPARISONS = "score_comparisons"
     GRPO = "grpo"
     REJECTION_SAMPLING = "rejection_sampling"
+    CLASSIFIER = "classifier"
     AI_FEEDBACK = "ai_feedback"
 
 

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     # max_concurrent_requests at once (503 with Retry-After).
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    # A model folder uploaded as an archive (POST /api/v1/models/upload): the body, and what it unpacks to.
+    max_model_upload_bytes: int = Field(default=20 * 1024 * 1024 * 1024, ge=0)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
     import_timeout_seconds: float = Field(default=600.0, gt=0)
     max_concurrent_requests: int = Field(default=512, ge=1)

@@ -16,7 +16,7 @@ from services.core.db import fetch_all
 from services.core.enums import DatasetKind, JobKind, Sampling
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset
-from services.domain import job_params
+from services.domain import examples, job_params
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
@@ -166,6 +166,8 @@ def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping
             f"dataset_id: {kind} reads {' or '.join(sorted(wanted))} datasets; "
             f"dataset {dataset.name!r} is a {dataset.kind} dataset"
         )
+    if kind == JobKind.CLASSIFIER:
+        _check_label(session, dataset, params.get("label"))
     if kind != JobKind.GENERATE_COMPARISONS:
         return
     target_id = params.get("target_dataset_id")
@@ -176,6 +178,22 @@ def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping
             f"{where}: comparisons go to a preference dataset; dataset {target.name!r} is a {target.kind} "
             "dataset (give params.target_dataset_id)"
         )
+
+
+def _check_label(session: Session, dataset: Dataset, label: Any) -> None:
+    """A classifier job's `label` (the one its reward scores) is one of the dataset's labels."""
+    names = examples.label_names(session, dataset.id)
+    if len(names) < 2:
+        raise InvalidInputError(
+            f"dataset {dataset.name!r} has {len(names)} distinct label(s): a classifier needs at least two"
+        )
+    if label is None:
+        raise InvalidInputError(
+            f"params.label is missing: name the label whose score is the reward, one of dataset "
+            f"{dataset.name!r}'s labels {names}"
+        )
+    if examples.label_name(label) not in names:
+        raise InvalidInputError(f"params.label {label!r} is not a label of dataset {dataset.name!r}: {names}")
 
 
 def get(session: Session, dataset_id: int) -> Dataset:

@@ -4,6 +4,7 @@ described for the API, the CLI and forms (schema.py). Light imports only: the co
 from services.domain.job_params.ai_feedback import AiFeedbackParams, JudgeParams
 from services.domain.job_params.fields import JobParams, LoraParams, TrainingParams
 from services.domain.job_params.kinds import (
+    ClassifierParams,
     DpoParams,
     GenerateComparisonsParams,
     GrpoParams,
@@ -18,6 +19,7 @@ from services.domain.job_params.resolution import ResolvedParams, params_class, 
 from services.domain.job_params.schema import KindDescription, ParamDescription, describe_kind
 
 __all__ = [
+    "ClassifierParams",
     "AiFeedbackParams",
     "DpoParams",
     "GenerateComparisonsParams",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from services.core.enums import DatasetKind, JobKind
 from services.domain.job_params.ai_feedback import AiFeedbackParams
@@ -84,6 +84,38 @@ class RewardModelParams(VoteTrainingParams):
     )
     DEFAULT_BASE_MODEL: ClassVar[str] = "sentence-transformers/all-MiniLM-L6-v2"
 
+    probe_epochs: float = param(1.0, ge=0, help="epochs of the head-only phase (0 skips it)")
+    probe_learning_rate: float = param(1e-3, gt=0, help="learning rate of the head-only phase")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierParams(TrainingParams):
+    """classifier: a sequence classifier fine-tuned on a labelled dataset's {"text", "label"} rows (transformers'
+    Trainer), one output per distinct label, LP-FT as reward_model. Its version is a reward model: the logit, log-probability or
+    probability of `label` given the response alone."""
+
+    TRL_CONFIG: ClassVar[str | None] = "TrainingArguments"
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.LABELLED})
+    # Fine-tuning an encoder on a few thousand texts (Devlin et al. 2019: lr 2e-5 to 5e-5, batch 16 or 32);
+    # tuned on MiniLM with the movie-review polarity data (benchmarks/ppo_gain.py --reward classifier).
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 5e-5,
+            "num_train_epochs": 2,
+            "per_device_train_batch_size": 16,
+            "weight_decay": 0.01,
+        }
+    )
+    DEFAULT_BASE_MODEL: ClassVar[str] = "sentence-transformers/all-MiniLM-L6-v2"
+
+    label: str | int | bool | None = param(
+        None,
+        help="the label whose score is the reward: one of the dataset's labels (its value or name); required",
+    )
+    transform: Literal["logit", "logprob", "prob"] = param(
+        "logit", help="the reward: the label's logit, its log-probability or its probability"
+    )
+    max_length: int = param(256, ge=8, le=8192, help="longest text in tokens (longer texts keep their start)")
     probe_epochs: float = param(1.0, ge=0, help="epochs of the head-only phase (0 skips it)")
     probe_learning_rate: float = param(1e-3, gt=0, help="learning rate of the head-only phase")
 
@@ -285,6 +317,7 @@ PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
         JobKind.SCORE_COMPARISONS: ScoreComparisonsParams,
         JobKind.GRPO: GrpoParams,
         JobKind.REJECTION_SAMPLING: RejectionSamplingParams,
+        JobKind.CLASSIFIER: ClassifierParams,
         JobKind.AI_FEEDBACK: AiFeedbackParams,
     }
 )

@@ -105,6 +105,7 @@ RECIPES: Mapping[str, Preset] = MappingProxyType(
         "smoke": MappingProxyType(
             {
                 JobKind.REWARD_MODEL: {"max_steps": 2, "probe_epochs": 0.0},
+                JobKind.CLASSIFIER: {"max_steps": 2, "probe_epochs": 0.0},
                 JobKind.SFT: {"max_steps": 2},
                 JobKind.DPO: {"max_steps": 2},
                 JobKind.PPO: {

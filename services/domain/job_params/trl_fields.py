@@ -365,4 +365,5 @@ TRL_CONFIG_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "truncation_mode": ("str",),
         "trust_remote_code": ("bool",),
     },
+    "TrainingArguments": {},
 }

@@ -8,7 +8,9 @@ For each seed and each strategy (`random`, `uncertainty`), through the platform'
    known ETHICS label except with probability `--noise` (then the other side); a reward_model job trains on
    every label so far; its accuracy on the test subset is measured; for `uncertainty`, a score_comparisons
    job rescores the open pool with the new model (the job the collector queues on promotion; submitted
-   explicitly here, so that runs do not promote models under each other).
+   explicitly here, so that runs do not promote models under each other). The job ranks the pool as the
+   server does for every uncertainty dataset: smallest margin first, with RLHF_UNCERTAINTY_RANDOM_SHARE of
+   it at random positions (`--random-share`; 0 is pure margin order).
 
 Reported: accuracy after N labels per strategy (per seed and the mean), and how many labels uncertainty
 sampling needed to reach random sampling's final mean accuracy (goal, reported rather than gating: at most
@@ -38,6 +40,7 @@ from benchmarks.reward_quality import MINILM, read_pairs, run_job, test_accuracy
 from benchmarks.scratch_stack import scratch_stack  # noqa: E402
 from services.client import CollectorClient  # noqa: E402
 from services.core.enums import Choice, JobKind, Sampling  # noqa: E402
+from services.core.settings import Settings  # noqa: E402
 from tests.helpers.paths import DATA_DIR  # noqa: E402
 
 STRATEGIES = (Sampling.RANDOM, Sampling.UNCERTAINTY)
@@ -54,6 +57,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--noise", type=float, default=0.1, help="chance the annotator picks the worse side")
+    parser.add_argument(
+        "--random-share",
+        type=float,
+        default=Settings.model_fields["uncertainty_random_share"].default,
+        help="RLHF_UNCERTAINTY_RANDOM_SHARE for the stack (the server's default unless given)",
+    )
     parser.add_argument("--base-model", default=MINILM)
     parser.add_argument("--params", default="{}", help="reward_model job params (JSON)")
     parser.add_argument("--png", type=Path, default=Path("active_sampling.png"))
@@ -196,7 +205,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     test = read_pairs(DATA_DIR / "ethics_utilitarianism_test.csv", args.test)
     runs: dict[str, list[list[dict[str, Any]]]] = {str(s): [] for s in STRATEGIES}
     started = time.monotonic()
-    with scratch_stack(args.database_url) as stack:
+    env = {"RLHF_UNCERTAINTY_RANDOM_SHARE": str(args.random_share)}
+    with scratch_stack(args.database_url, env=env) as stack:
         for seed in range(args.seeds):
             pool = random.Random(seed).sample(train, args.pool)  # the same pool for both strategies
             for sampling in STRATEGIES:
@@ -220,6 +230,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "seeds": args.seeds,
         "noise": args.noise,
+        "random_share": args.random_share,
         "base_model": args.base_model,
         "mean_curves": {
             s: [{"labels": x, "test_accuracy": round(y, 4)} for x, y in m] for s, m in means.items()

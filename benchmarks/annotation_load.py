@@ -185,6 +185,57 @@ def http_load(
     return tally.summary(seconds, meter)
 
 
+def open_loop_load(
+    url: str, tokens: list[str], dataset_id: int, rate: float, seconds: float, meter: CpuMeter | None = None
+) -> dict[str, Any]:
+    """Annotators arriving at a fixed rate (open loop: one next+vote every 1/rate s, whatever the answers'
+    speed), served by the first free one of len(tokens) annotators. `next` is timed from its arrival's
+    scheduled time, so that waiting for a free annotator counts (no coordinated omission); a vote from its
+    sending, right after its `next`."""
+    arrivals = int(rate * seconds)
+    tally = Tally(arrivals)
+    schedule = iter(range(arrivals))
+    lock = threading.Lock()
+    began_at = time.perf_counter() + 0.2
+
+    def annotate(token: str, seed: int) -> None:
+        client, rng = Http(url, token), random.Random(seed)
+        while True:
+            with lock:
+                number = next(schedule, None)
+            if number is None:
+                return
+            due = began_at + number / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            status, body = client.request("GET", f"/api/v1/datasets/{dataset_id}/next")
+            tally.latency["next"].append(time.perf_counter() - due)
+            if status != 200:
+                tally.error(f"next {status}")
+                continue
+            comparison_id = json.loads(body)["comparison_id"]
+            sent = time.perf_counter()
+            status, body = client.request(
+                "POST",
+                f"/api/v1/comparisons/{comparison_id}/preferences",
+                random_vote(rng),
+                {"Idempotency-Key": uuid.uuid4().hex},
+            )
+            tally.latency["vote"].append(time.perf_counter() - sent)
+            if status == 201:
+                with tally.lock:
+                    tally.acknowledged += 1
+            else:
+                tally.error(f"vote {status}")
+
+    if meter:
+        meter.start()
+    elapsed = run_threads([threading.Thread(target=annotate, args=(t, i)) for i, t in enumerate(tokens)])
+    result = tally.summary(elapsed, meter)
+    result["arrival_rate"] = rate
+    result["arrivals"] = arrivals
+    return result
+
+
 def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter) -> dict[str, Any]:
     """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
     task per annotator on one event loop, on the collector's async pool."""
@@ -227,16 +278,18 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
             await connection.execute("SELECT 1")
             await asyncio.sleep(0.2)  # hold it, so that each task opens a connection of its own
 
-    async def run() -> float:
+    async def run() -> tuple[float, dict[str, Any]]:
         async with async_pool() as pool:
             await asyncio.gather(*(warm_up(pool) for _ in tokens))
             meter.start()
             started = time.perf_counter()
             await asyncio.gather(*(annotate(pool, t, i) for i, t in enumerate(tokens)))
-            return time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            # While the pool's backends live: the meter counts this database's backends alive at stop().
+            return seconds, meter.stop(tally.acknowledged)
 
-    seconds = asyncio.run(run())
-    return tally.summary(seconds, meter)
+    seconds, cpu = asyncio.run(run())
+    return tally.summary(seconds, None) | {"cpu": cpu}
 
 
 def stored_votes(database_url: str, dataset_id: int) -> int:

@@ -57,6 +57,9 @@ class CpuMeter:
 
     PostgreSQL is counted whole: its live processes plus the postmaster's reaped children (backends that
     exited meanwhile), so other databases' work on a shared server counts too; on a quiet machine it is exact.
+    `postgres_database` counts only the backends connected to this database (those alive at stop(): a
+    backend that exited meanwhile is lost, see `database_connections_opened`): the figure to use on a server
+    that other work shares.
     """
 
     def __init__(self, database_url: str, server_pid: int | None, *, server_name: str = "collector") -> None:
@@ -68,6 +71,22 @@ class CpuMeter:
         # Ask for the backend's parent while the connection is open: once closed, the backend exits.
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             return psutil.Process(fetch_one(conn, "SELECT pg_backend_pid()")).parent()
+
+    def _backends(self) -> dict[int, float]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            pids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                ).fetchall()
+            ]
+        seconds = {}
+        for pid in pids:
+            try:
+                seconds[pid] = self._seconds(psutil.Process(pid))
+            except psutil.Error:
+                continue
+        return seconds
 
     def _usage(self) -> dict[str, float]:
         postmaster = self._postmaster()
@@ -99,14 +118,19 @@ class CpuMeter:
     def start(self) -> None:
         self.sessions = self._sessions()
         self.before = self._usage()
+        self.backends_before = self._backends()
 
     def stop(self, units: int, *, unit: str = "vote") -> dict[str, float | None]:
         after = self._usage()
+        backends = self._backends()
         used = {name: after[name] - self.before[name] for name in after}
+        total = sum(used.values())
+        used["postgres_database"] = sum(
+            seconds - self.backends_before.get(pid, 0.0) for pid, seconds in backends.items()
+        )
         per_unit: dict[str, float | None] = {
             f"{name}_ms_per_{unit}": round(1000 * value / max(units, 1), 3) for name, value in used.items()
         }
-        total = sum(used.values())
         per_unit[f"total_ms_per_{unit}"] = round(1000 * total / max(units, 1), 3)
         # Connections opened meanwhile (each costs a backend start): a sign of a pool smaller than the load.
         per_unit["database_connections_opened"] = self._sessions() - self.sessions - 1

@@ -1,6 +1,6 @@
-"""PPO's (or RLOO's) gain on real preferences with the job's default params: a MiniLM reward model from
-movie-review polarity, then a ppo or rloo job on a policy, both through the API and a real Celery worker;
-prints JSON.
+"""PPO's (or RLOO's, GRPO's) gain on real data with the job's default params: a MiniLM reward model from
+movie-review polarity (pairwise preferences, or with --reward classifier a sentiment classifier of labelled
+reviews), then a ppo, rloo or grpo job on a policy, all through the API and a real Celery worker; prints JSON.
 
 1. Imports pairs from movie_review_polarity_v2.zip (Pang & Lee 2004) into a dataset through the collector's
    API: review i of each class gives a pair whose prompt is the first words of one of the two reviews, whose
@@ -10,12 +10,18 @@ prints JSON.
    those words, so the policy writes through its chat template.
 2. Trains a reward_model job on sentence-transformers/all-MiniLM-L6-v2 on those pairs (its held-out pairwise
    accuracy is reported, with its 95 % interval).
-3. Runs a ppo (--algo ppo) or rloo job on --policy against that reward model, with no params but the reward
+3. Runs a ppo (--algo ppo), rloo or grpo job on --policy against that reward model, with no params but the reward
    model version: what `rlhf train ppo` does, so the kind's defaults and the policy's per-base-model defaults
    (services/domain/job_params/presets.py) are what is measured. The job holds out 10 % of the dataset's
    prompts and samples them before and after training: reward_before (the baseline, measured in the same
    run), reward_after, the gain in standard deviations of the starting reward with its 95 % interval
    (bootstrapped over held-out prompts), and the KL to the reference.
+
+With --reward classifier, steps 1 and 2 are instead: the endings of the pairs' reviews (their last 48 words,
+labelled pos or neg: 2,000 reviews for 1,000 pairs) are imported into a labelled dataset, and a classifier job fine-tunes MiniLM on them (its
+held-out accuracy with its 95 % interval is reported); its version's reward is the logit of `pos` given the
+response alone (the exercise of TRL's sentiment example, lvwerra/distilbert-imdb). The policy job's prompts are
+the first words of the reviews, imported as a prompt dataset.
 
 Goals: on builtin:tiny-gpt2, a gain of at least 0.5 σ whose interval excludes 0, the job done within 5 minutes;
 on another policy, at least 1 σ at a KL below 10 nats within 45 minutes. The machine may be shared: the load
@@ -23,6 +29,8 @@ average is printed beside the wall times.
 
     python benchmarks/ppo_gain.py                                   # ppo on builtin:tiny-gpt2, no params
     python benchmarks/ppo_gain.py --algo rloo
+    python benchmarks/ppo_gain.py --algo grpo
+    python benchmarks/ppo_gain.py --reward classifier               # a sentiment classifier as the reward
     python benchmarks/ppo_gain.py --pairs 300 --params '{"total_episodes": 160}' --worker-threads 1
     python benchmarks/ppo_gain.py --policy builtin:smollm2-135m-instruct [--algo rloo]   # LoRA on SmolLM2
 
@@ -37,7 +45,6 @@ import json
 import os
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +53,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.reward_quality import run_job  # noqa: E402
 from benchmarks.scratch_stack import scratch_stack  # noqa: E402
-from services.core.enums import ImportFormat, JobKind  # noqa: E402
+from services.client import CollectorClient  # noqa: E402
+from services.core.enums import DatasetKind, ImportFormat, JobKind  # noqa: E402
 from tests.helpers.paths import DATA_DIR  # noqa: E402
+from tests.helpers.sentiment import labelled_reviews, read_reviews  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TINY_POLICY = "builtin:tiny-gpt2"
@@ -67,6 +76,8 @@ REWARD_PARAMS: dict[str, Any] = {
     "per_device_train_batch_size": 16,
     "num_train_epochs": 1,
 }
+# The classifier job's own defaults, but for what it scores: the logit of the positive class.
+CLASSIFIER_PARAMS: dict[str, Any] = {"label": "pos", "transform": "logit"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,9 +87,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--pairs", type=int, default=1000, help="pairs to import (at most 1,000)")
     parser.add_argument(
-        "--reward-params", default="{}", help="reward_model job params (JSON), over the defaults"
+        "--reward",
+        choices=["reward_model", "classifier"],
+        default="reward_model",
+        help="the reward: a Bradley-Terry reward_model job on pairs, or a classifier job on labelled reviews",
     )
-    parser.add_argument("--algo", choices=["ppo", "rloo"], default="ppo", help="the policy job's kind")
+    parser.add_argument(
+        "--reward-params", default="{}", help="the reward job's params (JSON), over the defaults"
+    )
+    parser.add_argument(
+        "--algo", choices=["ppo", "rloo", "grpo"], default="ppo", help="the policy job's kind"
+    )
     parser.add_argument(
         "--policy", default=TINY_POLICY, help="the policy's base model (default: %(default)s)"
     )
@@ -100,19 +119,15 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get("RLHF_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="server on which a scratch database is created (and dropped)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.algo not in set(JobKind):
+        parser.error(f"--algo {args.algo}: this version of the platform has no {args.algo} job kind")
+    return args
 
 
 def review_pairs(archive: Path, limit: int, *, style: str = "opener") -> list[dict[str, str]]:
     """{"prompt", "chosen", "rejected"}: the i-th positive and negative reviews (files in name order)."""
-    with zipfile.ZipFile(archive) as reviews:
-        by_label = {
-            label: [
-                [line.strip() for line in reviews.read(name).decode().splitlines() if line.strip()]
-                for name in sorted(n for n in reviews.namelist() if f"/{label}/" in n and n.endswith(".txt"))
-            ]
-            for label in ("pos", "neg")
-        }
+    by_label = read_reviews(archive)
     pairs = []
     for i, (positive, negative) in enumerate(zip(by_label["pos"], by_label["neg"], strict=True)):
         opener = (positive if i % 2 == 0 else negative)[0].split()[:PROMPT_WORDS]
@@ -139,7 +154,8 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
-    reward_params = {**REWARD_PARAMS, **json.loads(args.reward_params)}
+    defaults = CLASSIFIER_PARAMS if args.reward == "classifier" else REWARD_PARAMS
+    reward_params = {**defaults, **json.loads(args.reward_params)}
     policy_params = json.loads(args.params)
     kind = JobKind(args.algo)
     style = args.prompt_style or ("opener" if args.policy == TINY_POLICY else "instruction")
@@ -149,6 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "ppo_gain",
         "algo": args.algo,
+        "reward": args.reward,
         "data": {
             "pairs": len(pairs),
             "distinct_prompts": len({pair["prompt"] for pair in pairs}),
@@ -164,39 +181,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # The worker's threads (OMP_NUM_THREADS) go to every process of the stack: only the worker computes.
     with scratch_stack(args.database_url, env=env) as stack:
         client, worker_pid = stack.client, stack.pid("worker")
-        dataset = client.create_dataset("movie-review-polarity")
-        body = "".join(json.dumps(pair) + "\n" for pair in pairs).encode()
-        client.import_jsonl(dataset.id, body, format=ImportFormat.TRL, with_preferences=True)
-        print(f"imported {len(pairs)} pairs; training the reward model", file=sys.stderr)
-        reward_job, reward_wall, reward_mb = run_job(
-            client,
-            JobKind.REWARD_MODEL,
-            dataset.id,
-            base_model=MINILM,
-            params=reward_params,
-            worker_pid=worker_pid,
-        )
-        print(f"reward model {reward_job.model_version_id} ready; {kind}", file=sys.stderr)
+        if args.reward == "classifier":
+            prompts_id, reward_version_id, result["reward_model"] = train_classifier(
+                client, worker_pid, pairs, reward_params, args.data_dir / "movie_review_polarity_v2.zip"
+            )
+        else:
+            prompts_id, reward_version_id, result["reward_model"] = train_reward_model(
+                client, worker_pid, pairs, reward_params
+            )
+        print(f"reward model {reward_version_id} ready; {kind}", file=sys.stderr)
         policy_job, policy_wall, policy_mb = run_job(
             client,
             kind,
-            dataset.id,
+            prompts_id,
             base_model=args.policy,
-            params={**policy_params, "reward_model_version_id": reward_job.model_version_id},
+            params={**policy_params, "reward_model_version_id": reward_version_id},
             worker_pid=worker_pid,
         )
-    rm, metrics = reward_job.metrics, policy_job.metrics
-    result["reward_model"] = {
-        "base_model": MINILM,
-        "params": reward_params,
-        "held_out_accuracy": rm["eval_accuracy"],
-        "held_out_accuracy_ci95": _rounded(rm.get("eval_accuracy_ci95")),
-        "train_pairs": rm["train_pairs"],
-        "eval_pairs": rm["eval_pairs"],
-        "wall_seconds": round(reward_wall, 1),
-        "train_seconds": rm["train_seconds"],
-        "peak_worker_rss_mb": reward_mb,
-    }
+    metrics = policy_job.metrics
     config, sources = policy_job.config, policy_job.config.get("param_sources", {})
     gain, interval = metrics["reward_gain_in_std"], metrics["reward_gain_in_std_ci95"]
     result[args.algo] = {
@@ -205,7 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "defaults_used": {
             name: config[name] for name, source in sorted(sources.items()) if source in ("base_model", "kind")
         },
-        "steps": metrics.get("ppo_steps", metrics.get("rloo_steps")),
+        "steps": metrics.get(f"{args.algo}_steps"),
         "train_prompts": metrics["train_prompts"],
         "held_out_prompts": metrics["eval_prompts"],
         "held_out_samples": metrics["eval_samples"],
@@ -233,6 +235,80 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def train_reward_model(
+    client: CollectorClient, worker_pid: int, pairs: list[dict[str, str]], params: dict[str, Any]
+) -> tuple[int, int, dict[str, Any]]:
+    """The pairs as a preference dataset and a reward_model job on them: (the dataset, whose prompts the
+    policy job reads; the reward version; the reward model's figures)."""
+    dataset = client.create_dataset("movie-review-polarity")
+    body = "".join(json.dumps(pair) + "\n" for pair in pairs).encode()
+    client.import_jsonl(dataset.id, body, format=ImportFormat.TRL, with_preferences=True)
+    print(f"imported {len(pairs)} pairs; training the reward model", file=sys.stderr)
+    job, wall, peak_mb = run_job(
+        client, JobKind.REWARD_MODEL, dataset.id, base_model=MINILM, params=params, worker_pid=worker_pid
+    )
+    rm = job.metrics
+    assert job.model_version_id is not None
+    return (
+        dataset.id,
+        job.model_version_id,
+        {
+            "kind": "reward_model",
+            "base_model": MINILM,
+            "params": params,
+            "held_out_accuracy": rm["eval_accuracy"],
+            "held_out_accuracy_ci95": _rounded(rm.get("eval_accuracy_ci95")),
+            "train_pairs": rm["train_pairs"],
+            "eval_pairs": rm["eval_pairs"],
+            "wall_seconds": round(wall, 1),
+            "train_seconds": rm["train_seconds"],
+            "peak_worker_rss_mb": peak_mb,
+        },
+    )
+
+
+def train_classifier(
+    client: CollectorClient,
+    worker_pid: int,
+    pairs: list[dict[str, str]],
+    params: dict[str, Any],
+    archive: Path,
+) -> tuple[int, int, dict[str, Any]]:
+    """The pairs' reviews' endings as a labelled dataset and a classifier job on it; the pairs' prompts as a prompt
+    dataset: (the prompt dataset, the classifier's reward version, the classifier's figures)."""
+    rows = labelled_reviews(len(pairs), words=RESPONSE_WORDS, archive=archive)  # the reviews of the pairs
+    labelled = client.create_dataset("movie-review-polarity-labelled", kind=DatasetKind.LABELLED)
+    body = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    client.import_jsonl(labelled.id, body, format=ImportFormat.LABELLED)
+    prompts = client.create_dataset("movie-review-openers", kind=DatasetKind.PROMPT)
+    body = "".join(json.dumps({"prompt": pair["prompt"]}) + "\n" for pair in pairs).encode()
+    client.import_jsonl(prompts.id, body, format=ImportFormat.TRL)
+    print(f"imported {len(rows)} labelled reviews; training the classifier", file=sys.stderr)
+    job, wall, peak_mb = run_job(
+        client, JobKind.CLASSIFIER, labelled.id, base_model=MINILM, params=params, worker_pid=worker_pid
+    )
+    m = job.metrics
+    assert job.model_version_id is not None
+    return (
+        prompts.id,
+        job.model_version_id,
+        {
+            "kind": "classifier",
+            "base_model": MINILM,
+            "params": params,
+            "held_out_accuracy": m["eval_accuracy"],
+            "held_out_accuracy_ci95": _rounded(m.get("eval_accuracy_ci95")),
+            "held_out_majority_accuracy": m["eval_majority_accuracy"],
+            "train_examples": m["train_examples"],
+            "eval_examples": m["eval_examples"],
+            "warnings": m.get("warnings", []),
+            "wall_seconds": round(wall, 1),
+            "train_seconds": m["train_seconds"],
+            "peak_worker_rss_mb": peak_mb,
+        },
+    )
 
 
 def _rounded(interval: list[float] | None) -> list[float] | None:

@@ -47,6 +47,8 @@ class ServingStack:
         self.server: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.env: dict[str, str] = {}
+        # The bearer token for /metrics when the service runs with RLHF_INFERENCE_AUTH on.
+        self.token: str | None = None
 
     def __enter__(self) -> ServingStack:
         admin = self.postgres_url
@@ -123,37 +125,53 @@ class ServingStack:
             self.server.terminate()
             self.server.wait(30)
 
+    def add_api_key(self, *scopes: str) -> str:
+        """An API key with these scopes (stored hashed, as `rlhf api-keys add` does); shown only here."""
+        from services.core.enums import ApiKeyScope
+        from services.domain import api_keys
+
+        with session_scope() as session:
+            _, key = api_keys.create(session, name="benchmark", scopes=[ApiKeyScope(s) for s in scopes])
+        return key
+
     def metric(self, name: str, queue: str) -> float:
-        text = httpx.get(self.url + "/metrics").text
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        text = httpx.get(self.url + "/metrics", headers=headers).text
         match = re.search(rf'^{name}{{queue="{queue}"}} ([0-9.e+]+)$', text, re.MULTILINE)
         return float(match.group(1)) if match else 0.0
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection that posts JSON and reads the answer."""
+    """One keep-alive HTTP/1.1 connection that posts JSON and reads the answer (and its Server-Timing)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, token: str | None) -> None:
         self.reader = reader
         self.writer = writer
+        self.auth = b"Authorization: Bearer %s\r\n" % token.encode() if token else b""
+        self.server_timing = b""
 
     @classmethod
-    async def open(cls, url: str) -> Connection:
+    async def open(cls, url: str, token: str | None = None) -> Connection:
         host, port = url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
-        return cls(reader, writer)
+        return cls(reader, writer, token)
 
     async def post(self, path: str, payload: bytes) -> tuple[int, Any]:
         self.writer.write(
-            b"POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-            % (path.encode(), len(payload))
+            b"POST %s HTTP/1.1\r\nHost: bench\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (path.encode(), self.auth, len(payload))
             + payload
         )
         status = int((await self.reader.readline()).split()[1])
         length = 0
+        self.server_timing = b""
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"server-timing":
+                self.server_timing = value.strip()
         body = await self.reader.readexactly(length)
         return status, json.loads(body)
 
@@ -161,12 +179,27 @@ class Connection:
         self.writer.close()
 
 
-async def run_clients(url: str, path: str, payloads: list[bytes], clients: int) -> dict[str, Any]:
+def server_timing(header: bytes) -> dict[str, float]:
+    """`queue;dur=1.2, tokenize;dur=0.3` as {"queue": 1.2, "tokenize": 0.3} (milliseconds)."""
+    timings = {}
+    for metric in header.decode().split(","):
+        name, _, params = metric.strip().partition(";")
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "dur":
+                timings[name] = float(value)
+    return timings
+
+
+async def run_clients(
+    url: str, path: str, payloads: list[bytes], clients: int, *, token: str | None = None
+) -> dict[str, Any]:
     """`clients` connections take the payloads in order, each sending its next one when answered."""
     queue = list(reversed(payloads))
     latencies: list[float] = []
     answers: list[tuple[int, int, Any]] = []
-    connections = [await Connection.open(url) for _ in range(clients)]
+    timings: list[dict[str, float]] = []
+    connections = [await Connection.open(url, token) for _ in range(clients)]
 
     async def client(connection: Connection) -> None:
         while queue:
@@ -176,6 +209,8 @@ async def run_clients(url: str, path: str, payloads: list[bytes], clients: int) 
             status, body = await connection.post(path, payload)
             latencies.append(time.perf_counter() - started)
             answers.append((index, status, body))
+            if connection.server_timing:
+                timings.append(server_timing(connection.server_timing))
 
     started = time.perf_counter()
     await asyncio.gather(*(client(connection) for connection in connections))
@@ -188,6 +223,7 @@ async def run_clients(url: str, path: str, payloads: list[bytes], clients: int) 
         "latencies": latencies,
         "statuses": [status for _, status, _ in answers],
         "bodies": [body for _, _, body in answers],
+        "server_timings": timings,
     }
 
 

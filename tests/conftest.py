@@ -123,6 +123,8 @@ def stack_env(
         "RLHF_POLICY_MODEL": "builtin:tiny-gpt2",
         "RLHF_MODEL_CACHE_DIR": str(state_dir / "models"),
         "HF_HUB_OFFLINE": "1",
+        # The session's own Hugging Face cache: tests place hub repositories there (no hub is reachable).
+        "HF_HUB_CACHE": str(state_dir / "hf-hub"),
         "TRANSFORMERS_OFFLINE": "1",
         "TRL_EXPERIMENTAL_SILENCE": "1",
         "TOKENIZERS_PARALLELISM": "false",

@@ -160,6 +160,29 @@ def load_reward_model(
     return model
 
 
+def load_classifier(
+    name_or_path: str, labels: list[str], *, pad_token_id: int | None = None, full_training: bool = False
+) -> Any:
+    """A sequence classifier with one output per label, named in its config (id2label, label2id); a fresh
+    head when the base has none or has other labels. Its dtype as `load_causal_lm`'s."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name_or_path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            ignore_mismatched_sizes=True,  # a base classifier with another number of labels gets a new head
+            **load_kwargs(full_training=full_training),
+        )
+    except OSError as error:
+        raise _not_found(name_or_path, error) from error
+    if pad_token_id is not None:
+        model.config.pad_token_id = pad_token_id
+    return model
+
+
 def load_scoring_model(path: str, *, pad_token_id: int | None) -> Any:
     """A reward version's classifier as it was saved (one label for a trained reward model, any for a
     registered classifier), to score with; load_reward_model gives training a fresh one-output head."""

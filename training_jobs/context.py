@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback
 
 from services.core.db import session_scope
 from services.core.enums import JobKind, ModelKind
@@ -55,6 +56,8 @@ class JobResult:
     model_kind: ModelKind | None  # None: no model version (generate_comparisons)
     metrics: dict[str, Any]  # final metrics (the pinned keys are in docs/architecture.md)
     base_model: str  # what the new version was trained from
+    # Added to the version's params beside the job's (a classifier's `scoring`: services/modeling/scoring.py)
+    version_params: dict[str, Any] = field(default_factory=dict)
 
 
 def is_main_process() -> bool:
@@ -217,6 +220,17 @@ class JobContext(Generic[P]):
         """Raise JobCancelled when cancel was asked (throttled database read)."""
         if _agree_across_ranks(self.reporter.cancel_requested()):
             raise JobCancelled(f"job {self.job_id} cancelled")
+
+
+TrainerT = TypeVar("TrainerT")
+
+
+def job_trainer(trainer: TrainerT) -> TrainerT:
+    """A trainer built with `ctx.callbacks`, without the PrinterCallback that transformers adds when tqdm is off:
+    it print()s every log dict, and the Celery worker logs stdout at WARNING, so each step was logged twice
+    (JobCallback's line at INFO, then the dict at WARNING). JobCallback logs every step already."""
+    trainer.remove_callback(PrinterCallback)  # type: ignore[attr-defined]
+    return trainer
 
 
 def _agree_across_ranks(flag: bool) -> bool:

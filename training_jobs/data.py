@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 
 from services.core.db import session_scope
-from services.core.enums import DatasetKind
+from services.core.enums import DatasetKind, SourceFilter
 from services.core.orm import Comparison, Dataset, Example, Preference, Prompt
 from services.domain import exports
 from services.domain.prompts import PromptValue, render, stored
@@ -65,30 +65,33 @@ def data_snapshot(dataset_id: int) -> dict[str, Any]:
 
 
 def _export_rows(
-    dataset_id: int, kind: DatasetKind, *, min_trust: float | None = None
+    dataset_id: int, kind: DatasetKind, *, min_trust: float | None = None, source: str = SourceFilter.HUMAN
 ) -> list[dict[str, Any]]:
     return [
         json.loads(line)
-        for chunk in exports.stream(dataset_id, kind, format="trl", min_trust=min_trust)
+        for chunk in exports.stream(dataset_id, kind, format="trl", min_trust=min_trust, source=source)
         for line in chunk.decode().splitlines()
         if line
     ]
 
 
-def preference_pairs(dataset_id: int, *, min_trust: float | None = None) -> PreferenceData:
+def preference_pairs(
+    dataset_id: int, *, min_trust: float | None = None, source: str = SourceFilter.HUMAN
+) -> PreferenceData:
     """One decided pair per comparison: majority vote, ties and skips left out, margin from strength; gold
-    items left out, and the votes of annotators trusted less than min_trust (None: every vote).
+    items left out, and the votes of annotators trusted less than min_trust (None: every vote); the votes of
+    `source` only (human, ai or all: services/domain/ai_preferences.py).
 
     The aggregation is the collector's `trl` export (services.domain.exports), so a model trained here
     and one trained elsewhere on `rlhf export --format trl` see the same pairs.
     """
     _require(dataset_id, {DatasetKind.PREFERENCE})
     snapshot = data_snapshot(dataset_id)
-    pairs = _export_rows(dataset_id, DatasetKind.PREFERENCE, min_trust=min_trust)
+    pairs = _export_rows(dataset_id, DatasetKind.PREFERENCE, min_trust=min_trust, source=source)
     if not pairs:
         raise JobInputError(
-            f"dataset {dataset_id} has no decided comparisons: every comparison needs a majority of a/b votes "
-            "(ties and skips do not count); collect or import preferences first"
+            f"dataset {dataset_id} has no decided comparisons among the {source} preferences: every comparison "
+            "needs a majority of a/b votes (ties and skips do not count); collect or import preferences first"
         )
     return PreferenceData(pairs=pairs, snapshot=snapshot)
 
@@ -102,12 +105,14 @@ def _require(dataset_id: int, kinds: set[DatasetKind]) -> DatasetKind:
     return kind
 
 
-def demonstrations(dataset_id: int, *, min_trust: float | None = None) -> PreferenceData:
+def demonstrations(
+    dataset_id: int, *, min_trust: float | None = None, source: str = SourceFilter.HUMAN
+) -> PreferenceData:
     """(prompt, completion) pairs for supervised fine-tuning: a demonstration dataset's rows, or the chosen
-    response of each decided pair of a preference dataset (min_trust: as in preference_pairs)."""
+    response of each decided pair of a preference dataset (min_trust, source: as in preference_pairs)."""
     kind = _require(dataset_id, {DatasetKind.DEMONSTRATION, DatasetKind.PREFERENCE})
     if kind == DatasetKind.PREFERENCE:
-        data = preference_pairs(dataset_id, min_trust=min_trust)
+        data = preference_pairs(dataset_id, min_trust=min_trust, source=source)
         rows = [{"prompt": pair["prompt"], "completion": pair["chosen"]} for pair in data.pairs]
         return PreferenceData(pairs=rows, snapshot=data.snapshot)
     snapshot = data_snapshot(dataset_id)
@@ -135,6 +140,15 @@ def dataset_prompts(
     """The distinct prompts of a preference dataset (its comparisons, up to max_comparison_id) or a prompt
     dataset (its rows, up to max_example_id), in the order they first appeared, each a string or a message
     list."""
+    rows = dataset_prompt_rows(dataset_id, max_comparison_id=max_comparison_id, max_example_id=max_example_id)
+    return [prompt for prompt, _ in rows]
+
+
+def dataset_prompt_rows(
+    dataset_id: int, *, max_comparison_id: int | None = None, max_example_id: int | None = None
+) -> list[tuple[PromptValue, str | None]]:
+    """dataset_prompts with each prompt's reference (for ROUGE and BLEU rewards): that of the row (comparison
+    or prompt row) where the prompt first appeared, None when it has none."""
     kind = _require(dataset_id, {DatasetKind.PROMPT, DatasetKind.PREFERENCE})
     table: type[Comparison] | type[Example] = Comparison if kind == DatasetKind.PREFERENCE else Example
     bound = max_comparison_id if kind == DatasetKind.PREFERENCE else max_example_id
@@ -148,11 +162,12 @@ def dataset_prompts(
             first_seen = first_seen.where(table.id <= bound)
         first = first_seen.subquery()
         rows = session.execute(
-            select(Prompt.text, Prompt.messages)
+            select(Prompt.text, Prompt.messages, table.reference)
             .join(first, first.c.prompt_id == Prompt.id)
+            .join(table, table.id == first.c.first_id)
             .order_by(first.c.first_id)
         )
-        prompts = [stored(text, messages) for text, messages in rows.tuples()]
+        prompts = [(stored(text, messages), reference) for text, messages, reference in rows.tuples()]
     if not prompts:
         raise JobInputError(f"dataset {dataset_id} has no prompts: add comparisons or import prompts first")
     return prompts

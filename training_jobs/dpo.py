@@ -18,7 +18,7 @@ from services.domain.intervals import wilson
 from services.domain.job_params import DpoParams
 from training_jobs import checkpoints, data, metric_warnings
 from training_jobs.chat_format import describe, trainer_prompt, trainer_response
-from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
 from training_jobs.trl_config import (
     apply_trainable,
     batch_size,
@@ -36,7 +36,7 @@ def run(ctx: JobContext[DpoParams]) -> JobResult:
         raise JobInputError("a dpo job needs a dataset")
     params = ctx.params
     start = checkpoints.policy_source(ctx, params.policy_version_id)
-    preferences = data.preference_pairs(ctx.dataset_id, min_trust=params.min_trust)
+    preferences = data.preference_pairs(ctx.dataset_id, min_trust=params.min_trust, source=params.source)
     ctx.data_snapshot = preferences.snapshot
     rows = [
         {"prompt": p["prompt"], "chosen": p["chosen"], "rejected": p["rejected"]} for p in preferences.pairs
@@ -69,15 +69,17 @@ def run(ctx: JobContext[DpoParams]) -> JobResult:
             ]
         )
 
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=reference,
-        args=config,
-        train_dataset=examples(train_rows),
-        eval_dataset=examples(eval_rows) if eval_rows else None,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
-        peft_config=lora,
+    trainer = job_trainer(
+        DPOTrainer(
+            model=model,
+            ref_model=reference,
+            args=config,
+            train_dataset=examples(train_rows),
+            eval_dataset=examples(eval_rows) if eval_rows else None,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+            peft_config=lora,
+        )
     )
     keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -201,6 +201,8 @@ class OnlineRLSources:
     reward: ModelSource | RewardSpec  # a reward version, or a named reward's version
     train_prompts: list[Prompt]
     eval_prompts: list[Prompt]
+    # Each prompt's reference, by the prompt as the reward reads it (prompt_text): for ROUGE and BLEU rewards.
+    references: dict[str, str] = field(default_factory=dict)
 
 
 def online_rl_sources(ctx: JobContext[RLParams]) -> OnlineRLSources:
@@ -209,6 +211,7 @@ def online_rl_sources(ctx: JobContext[RLParams]) -> OnlineRLSources:
         checkpoints.policy_source(ctx, params.policy_version_id),
         checkpoints.reward_source(params.reward, params.reward_model_version_id),
         *held_out_split(ctx, eval_fraction=params.eval_fraction),
+        references=prompt_references(ctx),
     )
     ctx.log(
         f"{len(sources.train_prompts)} training prompts, {len(sources.eval_prompts)} held out; "
@@ -279,6 +282,17 @@ def held_out_split(ctx: JobContext[Any], *, eval_fraction: float) -> tuple[list[
             "(one to train on, one held out) with eval_fraction between 0 and 1"
         )
     return train, held_out
+
+
+def prompt_references(ctx: JobContext[Any]) -> dict[str, str]:
+    """The references of the dataset's prompts (up to the job's snapshot), by prompt as the reward reads it."""
+    assert ctx.dataset_id is not None
+    rows = data.dataset_prompt_rows(
+        ctx.dataset_id,
+        max_comparison_id=ctx.data_snapshot.get("max_comparison_id"),
+        max_example_id=ctx.data_snapshot.get("max_example_id"),
+    )
+    return {prompt_text(prompt): reference for prompt, reference in rows if reference is not None}
 
 
 def prompt_budget(tokenizer: Any, policy: Any, response_length: int) -> int:

@@ -62,6 +62,16 @@ class Outcome:
     log_tail: str
 
 
+def quiet_progress_bars() -> None:
+    """No progress bars from datasets (`map`) and transformers (loading weights): they write to stderr, which
+    the Celery worker logs at WARNING, a line per update. The job's log says what the job is doing."""
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+
+
 def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobReporter) -> Outcome:
     """Run the job's module in this process (one rank of a launched job runs this too)."""
     from services.modeling.device import device
@@ -81,6 +91,7 @@ def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobRe
         scratch_dir=scratch_dir,
     )
     ctx.data_snapshot = data.data_snapshot(spec.dataset_id)
+    quiet_progress_bars()
     module = importlib.import_module(f"training_jobs.{spec.kind}")
     rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
     ctx.log(f"{spec.kind} job {spec.id} started on {device()} (rank {rank} of {world})")

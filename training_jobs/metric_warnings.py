@@ -9,15 +9,27 @@ from typing import Any
 MIN_EVAL_PAIRS = 50
 
 
-def small_eval(eval_pairs: int, metric: str, value: Any, interval: list[float] | None) -> list[str]:
+def small_eval(
+    eval_pairs: int, metric: str, value: Any, interval: list[float] | None, *, what: str = "pairs"
+) -> list[str]:
     if eval_pairs >= MIN_EVAL_PAIRS:
         return []
     if eval_pairs == 0:
-        return [f"no held-out pairs: {metric} was not measured (raise eval_fraction or add data)"]
+        return [f"no held-out {what}: {metric} was not measured (raise eval_fraction or add data)"]
     shown = f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "unknown"
     return [
-        f"{metric} {value:.3g} was measured on only {eval_pairs} held-out pairs (fewer than {MIN_EVAL_PAIRS}): "
+        f"{metric} {value:.3g} was measured on only {eval_pairs} held-out {what} (fewer than {MIN_EVAL_PAIRS}): "
         f"its 95 % interval is {shown}"
+    ]
+
+
+def below_baseline(accuracy: float | None, baseline: float, interval: list[float] | None) -> list[str]:
+    """When a classifier is not clearly better than always answering the most common training label."""
+    if accuracy is None or interval is None or interval[0] > baseline:
+        return []
+    return [
+        f"eval_accuracy {accuracy:.3f} (95 % interval [{interval[0]:.2f}, {interval[1]:.2f}]) is not clearly "
+        f"above {baseline:.3f}, the accuracy of always answering the most common training label"
     ]
 
 

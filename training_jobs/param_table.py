@@ -33,15 +33,18 @@ from __future__ import annotations
 
 
 def _config_classes() -> dict[str, type]:
+    import transformers
     import trl
     from trl.experimental.ppo import PPOConfig
 
     available = {
+        "TrainingArguments": transformers.TrainingArguments,  # the classifier kind: transformers' own Trainer
         "RewardConfig": trl.RewardConfig,
         "SFTConfig": trl.SFTConfig,
         "DPOConfig": trl.DPOConfig,
         "PPOConfig": PPOConfig,
         "RLOOConfig": trl.RLOOConfig,
+        "GRPOConfig": trl.GRPOConfig,
     }
     wanted = sorted({cls.TRL_CONFIG for cls in PARAMS_BY_KIND.values() if cls.TRL_CONFIG is not None})
     return {name: available[name] for name in wanted}

@@ -30,7 +30,7 @@ from services.modeling.chat import prompt_text
 from services.modeling.device import device
 from training_jobs import checkpoints, evaluation
 from training_jobs.chat_format import describe, encode_prompt
-from training_jobs.context import JobContext, JobInputError, JobResult
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
 from training_jobs.evaluation import prompt_budget
 from training_jobs.reward_adapter import PolicyTokenRewardModel, load_scorer, value_model
 from training_jobs.trl_config import apply_trainable, build_config, keep_trainable_fp32, peft_config
@@ -56,7 +56,7 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     lora = peft_config(params.lora, kind=ctx.kind)
     policy = checkpoints.load_causal_lm(start.path, full_training=lora is None)
     reference = None if lora is not None else checkpoints.load_causal_lm(start.path).requires_grad_(False)
-    scorer = load_scorer(reward)
+    scorer = load_scorer(reward, prompts=train_prompts + eval_prompts, references=sources.references)
     scorer.module.to(device())
     critic = value_model(start.path, tokenizer, scorer)
     apply_trainable(policy, params.trainable, kind=ctx.kind)
@@ -89,18 +89,20 @@ def run(ctx: JobContext[PpoParams]) -> JobResult:
     )
     before = evaluation.evaluate_start(ctx, policy, tokenizer, eval_prompts, eval_ids, scorer, sampling)
 
-    trainer = PPOTrainer(
-        args=config,
-        processing_class=tokenizer,
-        model=policy,
-        ref_model=reference,
-        # TRL reads only `base_model_prefix` and `score` of it (see reward_adapter)
-        reward_model=PolicyTokenRewardModel(scorer, tokenizer, known),  # type: ignore[arg-type]
-        value_model=critic,
-        train_dataset=Dataset.from_dict({"input_ids": train_ids}),
-        eval_dataset=Dataset.from_dict({"input_ids": eval_ids}),
-        callbacks=ctx.callbacks,
-        peft_config=lora,
+    trainer = job_trainer(
+        PPOTrainer(
+            args=config,
+            processing_class=tokenizer,
+            model=policy,
+            ref_model=reference,
+            # TRL reads only `base_model_prefix` and `score` of it (see reward_adapter)
+            reward_model=PolicyTokenRewardModel(scorer, tokenizer, known),  # type: ignore[arg-type]
+            value_model=critic,
+            train_dataset=Dataset.from_dict({"input_ids": train_ids}),
+            eval_dataset=Dataset.from_dict({"input_ids": eval_ids}),
+            callbacks=ctx.callbacks,
+            peft_config=lora,
+        )
     )
     keep_trainable_fp32(trainer.model)
     ctx.trainer_span = (0.05, 0.9)

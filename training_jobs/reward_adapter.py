@@ -28,8 +28,8 @@ the policy's own weights with a fresh scalar head: the one network at hand that 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -83,11 +83,12 @@ class RewardScorer:
 @dataclass
 class CombinedScorer:
     """A named reward's version: its model components' scorers and its functions, combined as the inference
-    service combines them (services/modeling/combined_reward.py). Online RL prompts carry no references, so a
-    reward with ROUGE or BLEU is refused when loaded."""
+    service combines them (services/modeling/combined_reward.py). ROUGE and BLEU compare each response with
+    its prompt's reference, found by the prompt's text (`references`: the dataset's, see load_scorer)."""
 
     spec: RewardSpec
     scorers: dict[int, RewardScorer]
+    references: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -95,13 +96,17 @@ class CombinedScorer:
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         raw = []
+        references = [self.references.get(prompt) for prompt in prompts]
         for component in self.spec.components:
             if component.model_version_id is not None:
                 raw.append(self.scorers[component.model_version_id](prompts, responses))
             else:
                 assert component.function is not None
                 raw.append(
-                    [score_function(component.function, component.options, r, None) for r in responses]
+                    [
+                        score_function(component.function, component.options, response, reference)
+                        for response, reference in zip(responses, references, strict=True)
+                    ]
                 )
         return self.spec.combine(raw, [False] * len(responses))
 
@@ -122,21 +127,36 @@ def load_reward_scorer(source: ModelSource) -> RewardScorer:
     return RewardScorer(model, tokenizer, max_length, source.name, source.path, source.head)
 
 
-def load_scorer(reward: ModelSource | RewardSpec) -> Scorer:
-    """The scorer of a job's reward (evaluation.OnlineRLSources.reward)."""
+def load_scorer(
+    reward: ModelSource | RewardSpec,
+    *,
+    prompts: Sequence[Prompt] = (),
+    references: Mapping[str, str] | None = None,
+) -> Scorer:
+    """The scorer of a job's reward (evaluation.OnlineRLSources.reward). A reward with ROUGE or BLEU needs a
+    reference for every one of the job's `prompts` (`references`, by prompt text: OnlineRLSources.references)."""
     if isinstance(reward, ModelSource):
         return load_reward_scorer(reward)
+    references = references or {}
     if reward.needs_reference:
-        raise JobInputError(
-            f"the reward {reward.label} compares responses with references (ROUGE, BLEU), which the prompts of "
-            "an online RL job do not carry"
-        )
+        if not prompts:
+            raise JobInputError(
+                f"the reward {reward.label} compares responses with references (ROUGE, BLEU), which this job "
+                "does not give it"
+            )
+        missing = [p for p in map(prompt_text, prompts) if p not in references]
+        if missing:
+            raise JobInputError(
+                f"the reward {reward.label} compares responses with references (ROUGE, BLEU): "
+                f"{len(missing)} of the job's {len(prompts)} prompts have none, e.g. {missing[:1]} (import "
+                "prompt rows or comparisons with a `reference`)"
+            )
     scorers = {
         c.model_version_id: load_reward_scorer(checkpoints.model_version_source(c.model_version_id))
         for c in reward.components
         if c.model_version_id is not None
     }
-    return CombinedScorer(reward, scorers)
+    return CombinedScorer(reward, scorers, dict(references))
 
 
 class _TextScoringBackbone(nn.Module):

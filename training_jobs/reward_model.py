@@ -29,8 +29,15 @@ from services.modeling.reward_inputs import encode_reward_input
 from services.modeling.scoring import score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data, metric_warnings
-from training_jobs.context import JobContext, JobInputError, JobResult
-from training_jobs.trl_config import REWARD_HEADS, apply_trainable, batch_size, build_config, peft_config
+from training_jobs.context import JobContext, JobInputError, JobResult, job_trainer
+from training_jobs.trl_config import (
+    apply_trainable,
+    batch_size,
+    build_config,
+    is_head_parameter,
+    name_probe_curves,
+    peft_config,
+)
 
 SCORE_BATCH_SIZE = 64
 
@@ -42,7 +49,7 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
 
     params = ctx.params
     base = checkpoints.base_model_source(ctx.base_model or RewardModelParams.DEFAULT_BASE_MODEL)
-    preferences = data.preference_pairs(_dataset_id(ctx), min_trust=params.min_trust)
+    preferences = data.preference_pairs(_dataset_id(ctx), min_trust=params.min_trust, source=params.source)
     ctx.data_snapshot = preferences.snapshot
     train_pairs, eval_pairs = data.split_train_eval(preferences.pairs, eval_fraction=params.eval_fraction)
     if not train_pairs:
@@ -71,13 +78,15 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
         _train_head_only(ctx, model, probe_config, train_dataset, tokenizer)
 
     apply_trainable(model, params.trainable, kind=ctx.kind)
-    trainer = RewardTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
-        peft_config=peft_config(params.lora, kind=ctx.kind),
+    trainer = job_trainer(
+        RewardTrainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+            peft_config=peft_config(params.lora, kind=ctx.kind),
+        )
     )
     ctx.trainer_span = (0.3 if params.probe_epochs > 0 else 0.05, 0.9)
     output = trainer.train()
@@ -96,12 +105,6 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base.name)
 
 
-def is_head_parameter(name: str) -> bool:
-    """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
-    and its pooler, where it has one."""
-    return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
-
-
 def _train_head_only(
     ctx: JobContext[RewardModelParams], model: Any, config: Any, train_dataset: Any, tokenizer: Any
 ) -> None:
@@ -113,17 +116,17 @@ def _train_head_only(
         parameter.requires_grad_(is_head_parameter(name))
     logged_before = len(ctx.history)
     ctx.trainer_span = (0.05, 0.3)
-    RewardTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        processing_class=tokenizer,
-        callbacks=ctx.callbacks,
+    job_trainer(
+        RewardTrainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+        )
     ).train()
     ctx.raise_if_cancelled()
-    for entry in ctx.history[logged_before:]:
-        for key in [key for key in entry if key != "step"]:
-            entry[f"probe_{key}"] = entry.pop(key)
+    name_probe_curves(ctx, logged_before)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(trainable[name])
 

@@ -20,11 +20,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from services.core.artifacts import CURVES_FILE, new_version_dir, version_path
 from services.core.db import session_scope
 from services.core.enums import JobStatus
 from services.core.settings import get_settings
-from services.domain import jobs, model_versions
+from services.domain import jobs, model_versions, retention
 from services.domain.job_params import TrainingParams
 from services.queue import broker
 from training_jobs import run_dirs, shutdown
@@ -174,7 +176,7 @@ def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:
             base_model=result.base_model,
             path=name,
             metrics=metrics,
-            params=spec.params,
+            params={**spec.params, **result.version_params},
             data_snapshot=outcome.data_snapshot,
             log_tail=outcome.log_tail,
             attempt=spec.attempt,
@@ -184,7 +186,25 @@ def finish(spec: JobSpec, outcome: Outcome, output_dir: Path) -> str | None:
         shutil.rmtree(version_path(name), ignore_errors=True)
         return None
     logger.info("job %s produced model version %s", spec.id, name)
+    keep = get_settings().keep_unpromoted_versions
+    if keep is not None:
+        apply_retention(kind=result.model_kind, base_model=result.base_model, keep=keep)
     return "succeeded"
+
+
+def apply_retention(*, kind: str, base_model: str, keep: int) -> None:
+    """RLHF_KEEP_UNPROMOTED_VERSIONS after a job that made a version: prune that version's kind and base model.
+    The job has succeeded by then: a failure here is logged, and the next job or `rlhf models prune` retries."""
+    try:
+        with session_scope() as session:
+            pruned = retention.prune_unpromoted(session, keep=keep, kind=kind, base_model=base_model)
+    except (SQLAlchemyError, OSError):
+        logger.warning(
+            "could not delete old unpromoted versions (RLHF_KEEP_UNPROMOTED_VERSIONS)", exc_info=True
+        )
+        return
+    for version in pruned.deleted:
+        logger.info("deleted %s (older than the %s newest unpromoted %s versions)", version.name, keep, kind)
 
 
 def _write_metadata(
@@ -198,7 +218,7 @@ def _write_metadata(
         "job_id": spec.id,
         "job_kind": spec.kind,
         "dataset_id": spec.dataset_id,
-        "params": spec.params,
+        "params": {**spec.params, **result.version_params},
         "data_snapshot": outcome.data_snapshot,
         "metrics": metrics,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -1,7 +1,7 @@
 """score_comparisons: a reward model's margin on each open comparison of the dataset it has not scored yet,
-|r(x, y_a) - r(x, y_b)|, stored per comparison and version (services/domain/scores.py): the order in which
-uncertainty sampling serves the dataset. Batches are stored as they are scored, so a cancelled job keeps what
-it finished and a new one carries on. No model version.
+|r(x, y_a) - r(x, y_b)|, stored per comparison and version (services/domain/scores.py); once all are scored,
+they become the order in which uncertainty sampling serves the dataset (scores.rank). Batches are stored as
+they are scored, so a cancelled job keeps what it finished and a new one carries on. No model version.
 
 Params: ScoreComparisonsParams (services/domain/job_params/kinds.py).
 """
@@ -56,7 +56,9 @@ def run(ctx: JobContext[ScoreComparisonsParams]) -> JobResult:
         after = batch[-1].comparison_id
         ctx.progress(min(1.0, done / max(total, 1)), scored=done)
         ctx.raise_if_cancelled()
-    ctx.log(f"scored {done} comparisons")
+    with session_scope() as session:
+        scores.rank(session, ctx.dataset_id, source.version_id)
+    ctx.log(f"scored {done} comparisons; the dataset's uncertainty order is {source.name}'s")
     return JobResult(
         model_kind=None, metrics={"scored": done, "reward_model": source.name}, base_model=source.name
     )

@@ -18,6 +18,21 @@ ConfigT = TypeVar("ConfigT")
 
 # Heads that a reward model (a sequence classifier) always trains: they start random.
 REWARD_HEADS = ("score", "classifier")
+# The kinds that train a sequence classifier (a reward head on an encoder or decoder).
+CLASSIFIER_KINDS = frozenset({JobKind.REWARD_MODEL, JobKind.CLASSIFIER})
+
+
+def is_head_parameter(name: str) -> bool:
+    """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
+    and its pooler, where it has one (the part a probe trains alone, LP-FT: training_jobs/reward_model.py)."""
+    return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
+
+
+def name_probe_curves(ctx: JobContext[Any], logged_before: int) -> None:
+    """The curves a probe logged since `logged_before` become probe_*: the full training's follow them."""
+    for entry in ctx.history[logged_before:]:
+        for key in [key for key in entry if key != "step"]:
+            entry[f"probe_{key}"] = entry.pop(key)
 
 
 def device_settings() -> dict[str, Any]:
@@ -48,6 +63,23 @@ def build_config(config_cls: type[ConfigT], ctx: JobContext[Any]) -> ConfigT:
     except (TypeError, ValueError) as error:
         raise JobInputError(f"invalid training parameters: {error}") from error
     ctx.record_config(config, platform=frozenset(platform) - set(ctx.resolved.trl))
+    with_min_warmup(config, getattr(ctx.params, "min_warmup_steps", 0))
+    return config
+
+
+def with_min_warmup(config: Any, minimum: int) -> Any:
+    """Make the trainer warm up for at least `minimum` steps (params.min_warmup_steps): Llama 2's "3 % of the
+    total number of steps, with a minimum of 5" (§3.2.2). transformers has a fraction (warmup_steps < 1) or a
+    count, not both; every trainer asks the config's get_warmup_steps(total steps) when it builds its
+    scheduler (transformers.Trainer.create_scheduler, which TRL's PPO uses too)."""
+    if minimum <= 0:
+        return config
+    by_fraction = config.get_warmup_steps
+
+    def get_warmup_steps(num_training_steps: int) -> int:
+        return max(minimum, int(by_fraction(num_training_steps)))
+
+    config.get_warmup_steps = get_warmup_steps
     return config
 
 
@@ -70,7 +102,7 @@ def peft_config(lora: LoraParams | None, *, kind: JobKind) -> Any:
         target_modules=lora.target_modules,
         modules_to_save=lora.modules_to_save,
         bias=lora.bias,
-        task_type=TaskType.SEQ_CLS if kind == JobKind.REWARD_MODEL else TaskType.CAUSAL_LM,
+        task_type=TaskType.SEQ_CLS if kind in CLASSIFIER_KINDS else TaskType.CAUSAL_LM,
     )
 
 
@@ -79,7 +111,7 @@ def apply_trainable(model: Any, prefixes: list[str] | None, *, kind: JobKind) ->
     always trains)."""
     if not prefixes:
         return
-    keep = tuple(prefixes) + (REWARD_HEADS if kind == JobKind.REWARD_MODEL else ())
+    keep = tuple(prefixes) + (REWARD_HEADS if kind in CLASSIFIER_KINDS else ())
     matched = 0
     for name, parameter in model.named_parameters():
         trainable = name.startswith(keep)

@@ -1,3 +1,3 @@
-from services.cli.main import app
+from services.cli.main import run
 
-app()
+run()

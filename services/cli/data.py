@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from services.cli.render import console, fail, fail_request
 from services.client import CollectorClient, CollectorError
-from services.core.enums import DatasetKind, ExportFormat, ImportFormat
+from services.core.enums import DatasetKind, ExportFormat, ImportFormat, SourceFilter
 from services.domain.import_formats import EXAMPLES
 
 UPLOAD_CHUNK = 1 << 20
@@ -97,14 +97,19 @@ def export(
     include_gold: bool = typer.Option(
         False, "--include-gold", help="Gold items too (trl: by their answers)."
     ),
+    source: SourceFilter = typer.Option(
+        SourceFilter.HUMAN,
+        "--source",
+        help="Whose votes: human (people and imported winners), ai (ai_feedback judges) or all.",
+    ),
 ) -> None:
     """Export a dataset: trl (decided pairs with margins, JSONL), raw (every vote, JSONL) or parquet (the trl
     pairs as a Parquet file)."""
     with CollectorClient.from_settings(timeout=3600) as client:
         try:
-            source = dataset_id(client, dataset)
+            source_id = dataset_id(client, dataset)
             with client.export(
-                source, format=format, min_trust=min_trust, include_gold=include_gold
+                source_id, format=format, min_trust=min_trust, include_gold=include_gold, source=source
             ) as chunks:
                 if str(output) == "-":
                     for chunk in chunks:

@@ -11,8 +11,9 @@ from rich.table import Table
 
 from services.cli.render import console, fail, fail_request, print_table
 from services.client import CollectorClient, CollectorError
-from services.collector.schemas import DatasetPublic, StatsPublic
-from services.core.enums import DatasetKind, Sampling
+from services.collector.schemas import DatasetPublic
+from services.collector.stats_schemas import StatsPublic
+from services.core.enums import DatasetKind, Sampling, SourceFilter
 
 datasets_app = typer.Typer(help="List, create, show and delete datasets.", invoke_without_command=True)
 
@@ -84,6 +85,9 @@ def create(
     sampling: Sampling = typer.Option(
         Sampling.SEQUENTIAL, "--sampling", help="The order annotators get comparisons in (docs/quality.md)."
     ),
+    reward: str | None = typer.Option(
+        None, "--reward", help="The named reward uncertainty sampling scores with (default: `default`)."
+    ),
 ) -> None:
     """Create an empty dataset (`rlhf import` fills it)."""
     with CollectorClient.from_settings() as client:
@@ -95,10 +99,42 @@ def create(
                 annotations_per_comparison=annotations,
                 gold_rate=gold_rate,
                 sampling=sampling,
+                reward=reward,
             )
         except CollectorError as error:
             fail_request(error)
     console.print(f"created {created.kind.value} dataset {escape(created.name)!r} (id {created.id})")
+
+
+@datasets_app.command("set")
+def set_(
+    dataset: str = DATASET_ARGUMENT,
+    gold_rate: float | None = typer.Option(
+        None, "--gold-rate", min=0.0, max=1.0, help="Chance of a gold item."
+    ),
+    sampling: Sampling | None = typer.Option(
+        None, "--sampling", help="The order annotators get comparisons in."
+    ),
+    reward: str | None = typer.Option(
+        None, "--reward", help="The named reward uncertainty sampling scores with; `default` goes back to it."
+    ),
+) -> None:
+    """Change a dataset's gold rate, sampling or reward (docs/quality.md)."""
+    changes: dict[str, object] = {}
+    if gold_rate is not None:
+        changes["gold_rate"] = gold_rate
+    if sampling is not None:
+        changes["sampling"] = sampling.value
+    if reward is not None:
+        changes["reward"] = None if reward == "default" else reward
+    if not changes:
+        fail("nothing to change: give --gold-rate, --sampling or --reward")
+    with CollectorClient.from_settings() as client:
+        try:
+            updated = client.update_dataset(find_dataset(client, dataset).id, changes)
+        except CollectorError as error:
+            fail_request(error)
+    console.print(f"gold rate: {updated.gold_rate:g}; sampling: {escape(updated.sampling_state)}")
 
 
 @datasets_app.command()
@@ -114,6 +150,7 @@ def show(dataset: str = DATASET_ARGUMENT) -> None:
     )
     console.print(f"kind: {found.kind.value}; annotations per comparison: {found.annotations_per_comparison}")
     console.print(f"gold rate: {found.gold_rate:g}; sampling: {escape(found.sampling_state)}")
+    console.print(f"reward: {escape(found.reward or 'default')}")
     if found.examples:
         console.print(f"examples: {found.examples}")
     console.print(
@@ -145,12 +182,20 @@ def delete(
     console.print(f"deleted dataset {escape(found.name)!r} (id {found.id})")
 
 
-def stats(dataset: str = DATASET_ARGUMENT) -> None:
-    """A dataset's counts, choices, per-annotator work, agreement and policy win rates."""
+def stats(
+    dataset: str = DATASET_ARGUMENT,
+    source: SourceFilter = typer.Option(
+        SourceFilter.HUMAN,
+        "--source",
+        help="Whose votes the choices, agreement and win rates count: human, ai or all.",
+    ),
+) -> None:
+    """A dataset's counts, choices, per-annotator work, agreement, policy win rates, and each AI judge's
+    agreement with people."""
     with CollectorClient.from_settings() as client:
         try:
             found = find_dataset(client, dataset)
-            answer = client.stats(found.id)
+            answer = client.stats(found.id, source=source)
         except CollectorError as error:
             fail_request(error)
     print_stats(found, answer)
@@ -196,5 +241,17 @@ def print_stats(dataset: DatasetPublic, answer: StatsPublic) -> None:
                 str(rate.ties),
                 f"{rate.win_rate_a:.3f}",
                 f"{rate.ci95_low:.3f}-{rate.ci95_high:.3f} ({rate.interval})",
+            )
+        print_table(table)
+    if answer.ai_agreement:
+        table = Table("AI judge", "comparisons", "agreement with people", "95% interval", "Cohen's kappa")
+        for judge in answer.ai_agreement:
+            interval = judge.agreement_ci95
+            table.add_row(
+                escape(judge.name),
+                str(judge.comparisons),
+                "-" if judge.agreement is None else f"{judge.agreement:.1%}",
+                "-" if interval is None else f"{interval[0]:.1%}-{interval[1]:.1%}",
+                "-" if judge.cohen_kappa is None else f"{judge.cohen_kappa:.3f}",
             )
         print_table(table)

@@ -28,7 +28,8 @@ from rich.table import Table
 
 from services.cli.render import console, follow_job
 from services.client import CollectorClient, CollectorError
-from services.collector.schemas import JobPublic, StatsPublic
+from services.collector.schemas import JobPublic
+from services.collector.stats_schemas import StatsPublic
 from services.core.enums import Choice, ImportFormat, JobKind, JobStatus
 from services.core.settings import get_settings
 from services.domain.demo import DEMO_FILE, DEMO_GUIDELINES

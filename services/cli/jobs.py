@@ -102,16 +102,58 @@ def eta(job: JobPublic) -> str:
 
 
 @jobs_app.command()
-def logs(job_id: int = JOB_ARGUMENT) -> None:
+def logs(
+    job_id: int = JOB_ARGUMENT,
+    follow: bool = typer.Option(
+        False,
+        "--follow",
+        "-f",
+        help="Keep printing new lines until the job ends (exit 1 unless it succeeded).",
+    ),
+) -> None:
     """The tail of a job's log (the last lines the worker kept)."""
     with CollectorClient.from_settings() as client:
         try:
-            job = client.get_job(job_id)
+            if follow:
+                final = client.follow(job_id, on_update=LogFollower().show)
+            else:
+                job = client.get_job(job_id)
         except CollectorError as error:
             fail_request(error)
-    console.print(
-        escape(job.log_tail) if job.log_tail else f"(job {job_id} has logged nothing yet)", soft_wrap=True
-    )
+    if not follow:
+        console.print(
+            escape(job.log_tail) if job.log_tail else f"(job {job_id} has logged nothing yet)", soft_wrap=True
+        )
+        return
+    print_job_result(final)
+    if final.status != JobStatus.SUCCEEDED:
+        raise typer.Exit(1)
+
+
+class LogFollower:
+    """Prints the lines of each new log tail that the previous one did not end with. The tail is a window over
+    the last lines the worker kept (training_jobs/context.py): new lines push old ones out of its start, and
+    once it is at its size in characters its first line is cut, so that line may match nothing."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def show(self, job: JobPublic) -> None:
+        lines = job.log_tail.splitlines()
+        start = _overlap(self.shown, lines)
+        if start == 0 and self.shown and (after_cut := _overlap(self.shown, lines[1:])):
+            start = 1 + after_cut
+        for line in lines[start:]:
+            console.print(escape(line), soft_wrap=True)
+        self.shown = lines
+
+
+def _overlap(before: list[str], after: list[str]) -> int:
+    """The length of the longest end of `before` that `after` starts with."""
+    for size in range(min(len(before), len(after)), 0, -1):
+        if before[-size:] == after[:size]:
+            return size
+    return 0
 
 
 @jobs_app.command()

@@ -36,9 +36,12 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 
 
 def fail_request(error: CollectorError) -> NoReturn:
-    """The API's own message first, then which request and which token it was."""
+    """The API's own message first, then which request, where its URL and its token came from."""
     console.print(f"[red]{escape(error.message)}[/red]")
-    console.print(f"({escape(error.request)}; token from {escape(error.token_source)})", style="dim")
+    console.print(
+        f"({escape(error.request)}; URL from {escape(error.url_source)}; token from {escape(error.token_source)})",
+        style="dim",
+    )
     raise typer.Exit(1)
 
 

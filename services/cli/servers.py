@@ -125,6 +125,8 @@ def worker(
     from services.core.settings import GPU_QUEUE
     from services.queue.broker import WORKER_APP_MODULE
 
+    get_settings()  # a configuration error is said here in one line (services/cli/main.py), not by Celery
+
     # `celery -A training_jobs.celery_app worker ...` in this process: the worker imports the training code,
     # the CLI only names it.
     argv = [

@@ -1,10 +1,11 @@
 """Client commands for training: `rlhf train KIND` (one command per job kind, whose --help lists what it
-takes), `rlhf models [promote|unpromote|delete ID | register FOLDER]`."""
+takes), `rlhf models [promote|unpromote|delete ID | register FOLDER | prune]`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -21,6 +22,7 @@ from services.cli.render import (
     print_table,
 )
 from services.client import CollectorClient, CollectorError
+from services.client.archives import upload_reward
 from services.core.enums import JobKind, JobStatus, ModelKind, ScoreInput, ScoreTransform
 from services.domain.job_params import describe_kind
 
@@ -29,9 +31,10 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 models_app = typer.Typer(
-    help="List model versions; promote, unpromote or delete one (`rlhf models promote ID`), or register a "
+    help="List model versions; promote, unpromote or delete one (`rlhf models promote ID`), register a "
     "checkpoint trained elsewhere (`rlhf models register FOLDER --label POSITIVE`, a classifier as a reward "
-    "version; `rlhf models register FOLDER --kind policy`, a causal LM or LoRA adapter as a policy version).",
+    "version; `rlhf models register FOLDER --kind policy`, a causal LM or LoRA adapter as a policy version), "
+    "or delete old unpromoted versions (`rlhf models prune --keep 3`).",
     invoke_without_command=True,
 )
 
@@ -108,7 +111,7 @@ def promote(version_id: int = typer.Argument(..., help="Model version id.")) -> 
 @models_app.command()
 def register(
     source: str = typer.Argument(
-        ..., help="A model folder on the collector's machine (policy: or a hub id in its Hugging Face cache)."
+        ..., help="A model folder on the collector's machine, or a hub id in its Hugging Face cache."
     ),
     kind: ModelKind = typer.Option(
         ModelKind.REWARD, help="reward: a sequence classifier; policy: a causal LM or a LoRA adapter folder."
@@ -127,6 +130,11 @@ def register(
         "--input",
         help="reward: what the model reads, response or prompt_response.",
     ),
+    upload: bool = typer.Option(
+        False,
+        "--upload",
+        help="reward: SOURCE is a folder on this machine, sent to the collector as an archive.",
+    ),
 ) -> None:
     """Register a checkpoint trained elsewhere as a version (copied into the artifact store): a classifier as a
     reward version, or a causal LM (a LoRA adapter is merged into its base) as a policy version."""
@@ -134,6 +142,11 @@ def register(
         try:
             if kind == ModelKind.POLICY:
                 version = client.register_policy(source, base_model=base_model)
+            elif upload:
+                folder = Path(source).expanduser()
+                if not folder.is_dir():
+                    fail(f"{source} is not a folder on this machine")
+                version = upload_reward(client, folder, label=label, transform=transform, reads=reads)
             else:
                 version = client.register_model(
                     source, label=int(label) if label.isdigit() else label, transform=transform, reads=reads
@@ -187,3 +200,36 @@ def delete(
         except CollectorError as error:
             fail_request(error)
     console.print(f"deleted {version.name}")
+
+
+@models_app.command()
+def prune(
+    keep: int | None = typer.Option(
+        None,
+        "--keep",
+        min=0,
+        help="Unpromoted versions to keep per kind and base model, newest first "
+        "(default: RLHF_KEEP_UNPROMOTED_VERSIONS on the collector).",
+    ),
+    kind: ModelKind | None = typer.Option(None, "--kind", help="Only versions of this kind."),
+    base_model: str | None = typer.Option(None, "--base-model", help="Only versions trained from this."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete old unpromoted versions and their files; promoted ones, and ones in use or named by a reward,
+    stay."""
+    if not yes and not typer.confirm(
+        "Delete the unpromoted versions past the newest "
+        + (f"{keep}" if keep is not None else "RLHF_KEEP_UNPROMOTED_VERSIONS")
+        + " of each kind and base model, with their files?"
+    ):
+        raise typer.Exit(1)
+    with CollectorClient.from_settings() as client:
+        try:
+            pruned = client.prune_models(keep=keep, kind=kind, base_model=base_model)
+        except CollectorError as error:
+            fail_request(error)
+    for version in pruned.deleted:
+        console.print(f"deleted {version.name} ({escape(version.base_model)})")
+    for version in pruned.kept:
+        console.print(f"kept {version.name}: {escape(version.reason or '')}", style="yellow")
+    console.print(f"{len(pruned.deleted)} deleted, {len(pruned.kept)} kept past the limit")

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from services.client.sources import admin_sources
 from services.client.transport import CollectorTransport
+from services.collector.prune_schemas import ModelsPruned
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
@@ -31,8 +33,8 @@ from services.collector.schemas import (
     ModelVersionPublic,
     ModelVersionsPublic,
     PreferencePublic,
-    StatsPublic,
 )
+from services.collector.stats_schemas import StatsPublic
 from services.core.enums import (
     ApiKeyScope,
     Choice,
@@ -45,6 +47,7 @@ from services.core.enums import (
     Sampling,
     ScoreInput,
     ScoreTransform,
+    SourceFilter,
 )
 from services.core.settings import Settings, get_settings
 
@@ -63,10 +66,7 @@ class CollectorClient(CollectorTransport):
         """The admin's client: the URL from RLHF_COLLECTOR_URL (else RLHF_HOST and RLHF_COLLECTOR_PORT), the
         token from RLHF_ADMIN_TOKEN (else the file in the state dir)."""
         settings = settings or get_settings()
-        url_source = "RLHF_COLLECTOR_URL" if settings.collector_url else "RLHF_HOST and RLHF_COLLECTOR_PORT"
-        token_source = (
-            "RLHF_ADMIN_TOKEN" if settings.admin_token else str(settings.state_dir.resolve() / "admin_token")
-        )
+        url_source, token_source = admin_sources(settings)
         return cls(
             settings.resolved_collector_url,
             settings.resolved_admin_token(),
@@ -105,16 +105,17 @@ class CollectorClient(CollectorTransport):
         annotations_per_comparison: int = 1,
         gold_rate: float = 0.0,
         sampling: Sampling = Sampling.SEQUENTIAL,
+        reward: str | None = None,
     ) -> DatasetPublic:
-        body = {
-            "name": name,
-            "kind": kind.value,
-            "guidelines": guidelines,
-            "annotations_per_comparison": annotations_per_comparison,
-            "gold_rate": gold_rate,
-            "sampling": sampling.value,
-        }
-        return self._post(f"{API}/datasets", DatasetPublic, json=body)
+        body: dict[str, Any] = {"name": name, "kind": kind.value, "guidelines": guidelines, "reward": reward}
+        body |= {"annotations_per_comparison": annotations_per_comparison, "gold_rate": gold_rate}
+        return self._post(f"{API}/datasets", DatasetPublic, json=body | {"sampling": sampling.value})
+
+    def update_dataset(self, dataset_id: int, changes: dict[str, Any]) -> DatasetPublic:
+        """PATCH the dataset's settings: the fields in `changes` (a reward of None: back to `default`)."""
+        return DatasetPublic.model_validate(
+            self._request("PATCH", f"{API}/datasets/{dataset_id}", json=changes).json()
+        )
 
     def delete_dataset(self, dataset_id: int) -> None:
         """Delete a dataset with its comparisons and votes (refused, 409, while an unfinished job uses it)."""
@@ -176,10 +177,15 @@ class CollectorClient(CollectorTransport):
         format: ExportFormat,
         min_trust: float | None = None,
         include_gold: bool = False,
+        source: SourceFilter = SourceFilter.HUMAN,
     ) -> Iterator[Iterator[bytes]]:
         """`with client.export(id, format=...) as chunks:` the JSONL export, streamed."""
         url = f"{API}/datasets/{dataset_id}/export"
-        params: dict[str, Any] = {"format": format.value, "include_gold": str(include_gold).lower()}
+        params: dict[str, Any] = {
+            "format": format.value,
+            "include_gold": str(include_gold).lower(),
+            "source": source.value,
+        }
         if min_trust is not None:
             params["min_trust"] = min_trust
         with self.http.stream("GET", url, params=params) as response:
@@ -188,8 +194,8 @@ class CollectorClient(CollectorTransport):
                 raise self._error(response)
             yield response.iter_bytes()
 
-    def stats(self, dataset_id: int) -> StatsPublic:
-        return self._get(f"{API}/datasets/{dataset_id}/stats", StatsPublic)
+    def stats(self, dataset_id: int, *, source: SourceFilter = SourceFilter.HUMAN) -> StatsPublic:
+        return self._get(f"{API}/datasets/{dataset_id}/stats?source={source.value}", StatsPublic)
 
     def annotator_quality(self, dataset_id: int) -> list[AnnotatorQualityPublic]:
         """Per annotator on the dataset: gold accuracy, agreement, timing, position bias, trust, pause."""
@@ -348,7 +354,7 @@ class CollectorClient(CollectorTransport):
         transform: ScoreTransform = ScoreTransform.LOGIT,
         reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
     ) -> ModelVersionPublic:
-        """Register a classifier folder on the collector's machine as a reward version."""
+        """Register a classifier folder (or a cached hub id) on the collector's machine as a reward version."""
         body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
         return self._post(f"{API}/models", ModelVersionPublic, json=body)
 
@@ -367,6 +373,13 @@ class CollectorClient(CollectorTransport):
     def delete_model(self, version_id: int) -> None:
         """Delete a version and its artifacts (refused, 409, while promoted or used by an unfinished job)."""
         self._request("DELETE", f"{API}/models/{version_id}")
+
+    def prune_models(
+        self, *, keep: int | None = None, kind: ModelKind | None = None, base_model: str | None = None
+    ) -> ModelsPruned:
+        """Delete the unpromoted versions past the `keep` newest of each kind and base model."""
+        body = {"keep": keep, "kind": kind, "base_model": base_model}
+        return self._post(f"{API}/models/prune", ModelsPruned, json=body)
 
     def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
         """Where the API serves training curves (PNG): a job's, or a model version's."""

@@ -7,7 +7,8 @@ from typing import Any
 
 class CollectorError(Exception):
     """A request that failed: refused by the collector (`status_code`, its `detail`) or that never reached it
-    (status_code None). `request` names the method and URL, `token_source` where the bearer token came from."""
+    (status_code None). `request` names the method and URL, `url_source` where that URL came from, `token_source`
+    where the bearer token came from."""
 
     def __init__(
         self,
@@ -15,12 +16,14 @@ class CollectorError(Exception):
         *,
         request: str,
         token_source: str,
+        url_source: str = "given",
         status_code: int | None = None,
         detail: Any = None,
     ) -> None:
-        super().__init__(f"{message} ({request}; token from {token_source})")
+        super().__init__(f"{message} ({request}; URL from {url_source}; token from {token_source})")
         self.message = message
         self.request = request
+        self.url_source = url_source
         self.token_source = token_source
         self.status_code = status_code
         self.detail = detail

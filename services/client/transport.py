@@ -61,6 +61,7 @@ class CollectorTransport:
             raise CollectorError(
                 f"cannot reach the collector ({type(error).__name__}: {error}); its URL came from {self.url_source}",
                 request=f"{method} {self.base_url}{path}",
+                url_source=self.url_source,
                 token_source=self.token_source,
             ) from error
         if response.is_error:
@@ -75,6 +76,7 @@ class CollectorTransport:
         return CollectorError(
             f"error {response.status_code}: {detail}",
             request=f"{response.request.method} {response.request.url}",
+            url_source=self.url_source,
             token_source=self.token_source,
             status_code=response.status_code,
             detail=detail,

@@ -39,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     # The job watchdog (lost workers, lost broker messages); an advisory lock keeps it to one collector.
     task = asyncio.create_task(watchdog.run_forever())
     try:
-        # The annotator's endpoints reach it as request.state.db_pool (deps.get_connection).
+        # The annotator's endpoints reach it as request.state.db_pool (deps.get_pool).
         async with async_pool() as db_pool:
             yield {"db_pool": db_pool}
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from starlette.types import Scope
 
+from services.core.db import lookup_connection
 from services.core.guard import PRINCIPAL, BodyLimits, Refusal
 from services.core.security import tokens_equal
 from services.core.settings import get_settings
@@ -17,6 +18,7 @@ from services.domain.api_keys import KeyIdentity
 
 API_PREFIX = "/api/v1"
 IMPORT_SUFFIX = "/import"
+MODEL_UPLOAD_PATH = "/models/upload"
 
 
 class Admin:
@@ -43,7 +45,7 @@ async def authenticate(scope: Scope, token: str | None) -> Refusal | None:
         return None
     pool = state["db_pool"]
     try:
-        async with pool.connection() as connection:
+        async with lookup_connection(pool) as connection:
             if api_keys.is_api_key(token):
                 found: Identity | KeyIdentity | None = await api_keys.get_by_key(connection, token)
             else:
@@ -64,8 +66,11 @@ async def authenticate(scope: Scope, token: str | None) -> Refusal | None:
 
 
 def body_limits(scope: Scope) -> BodyLimits:
-    """The JSONL import streams its body to a temporary file: it has its own, larger limits."""
+    """The JSONL import and a model's archive stream their bodies to temporary files: they have their own,
+    larger limits."""
     settings = get_settings()
+    if scope["path"] == API_PREFIX + MODEL_UPLOAD_PATH:
+        return BodyLimits(settings.max_model_upload_bytes, settings.import_timeout_seconds)
     if scope["path"].startswith(API_PREFIX + "/datasets/") and scope["path"].endswith(IMPORT_SUFFIX):
         return BodyLimits(settings.max_import_bytes, settings.import_timeout_seconds)
     return BodyLimits(settings.max_body_bytes, settings.body_timeout_seconds)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic
-from services.collector.schemas import WinRatePublic
+from services.collector.quality_schemas import DatasetReward
+from services.collector.stats_schemas import WinRatePublic
 from services.core.enums import ImportFormat, Sampling
 from services.core.inputs import StrictInput
 
@@ -23,6 +24,7 @@ class DatasetUpdate(StrictInput):
     )
     gold_rate: float | None = Field(default=None, ge=0, le=1)
     sampling: Sampling | None = None
+    reward: DatasetReward = None  # the named reward uncertainty sampling scores with; null: back to `default`
 
 
 class ImportFormatPublic(BaseModel):

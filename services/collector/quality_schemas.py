@@ -4,14 +4,17 @@ of its request and response models are in schemas.py."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.inputs import StrictInput
+from services.domain import rewards
 
 # A gold item's answer: a real judgement (services/core/enums.JUDGEMENTS), never a skip.
 Gold = Literal["a", "b", "tie"]
+# The named reward a dataset's uncertainty sampling scores with; null: `default`.
+DatasetReward = Annotated[str | None, Field(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)]
 
 
 class GoldUpdate(StrictInput):

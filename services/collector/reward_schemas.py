@@ -142,7 +142,7 @@ class ModelRegister(_Input):
     source: str = Field(
         min_length=1,
         max_length=1000,
-        description="a model folder on the server, or a hub id in the server's Hugging Face cache (policy)",
+        description="a model folder on the server, or a hub id in the server's Hugging Face cache",
     )
     label: str | int = Field(default=0, description="reward: the label scored, its id2label name or index")
     transform: ScoreTransform = ScoreTransform.LOGIT

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic, Prompt
-from services.collector.quality_schemas import Gold
+from services.collector.quality_schemas import DatasetReward, Gold
 from services.core.enums import (
     AnnotatorStatus,
     ApiKeyScope,
@@ -137,6 +137,7 @@ class DatasetCreate(_Input):
     annotations_per_comparison: int = Field(default=1, ge=1, le=100)
     gold_rate: float = Field(default=0.0, ge=0, le=1, description="chance that `next` offers a gold item")
     sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
+    reward: DatasetReward = None
 
 
 class DatasetPublic(BaseModel):
@@ -148,6 +149,7 @@ class DatasetPublic(BaseModel):
     gold_rate: float
     sampling: Sampling  # as configured
     sampling_state: str  # what `next` does now, e.g. uncertainty falling back to sequential, and why
+    reward: str | None  # the named reward uncertainty sampling scores with; null: `default`
     created_at: datetime
     gold: int  # gold items: outside the counts below
     comparisons: int  # in the dataset
@@ -243,57 +245,6 @@ class PreferencePublic(BaseModel):
     idempotency_key: str | None
     leased_at: datetime | None
     created_at: datetime
-
-
-# --- Stats ------------------------------------------------------------------------------------------------
-
-
-class ChoiceCounts(BaseModel):
-    a: int
-    b: int
-    tie: int  # ties that are not "both bad"
-    both_bad: int
-    skip: int
-
-
-class AnnotatorStats(BaseModel):
-    annotator_id: int
-    name: str
-    votes: int  # a, b, tie
-    skips: int
-    median_time_spent_ms: float | None
-
-
-class AgreementPublic(BaseModel):
-    comparisons: int = Field(description="comparisons with at least two non-skip votes")
-    pairs: int = Field(description="pairs of votes on the same comparison")
-    percent_agreement: float | None = Field(description="agreeing pairs / pairs")
-    krippendorff_alpha: float | None = Field(description="nominal over a/b/tie; null when undefined")
-
-
-class WinRatePublic(BaseModel):
-    version_a: int
-    version_b: int
-    wins_a: int
-    wins_b: int
-    ties: int
-    win_rate_a: float = Field(description="(wins_a + ties / 2) / votes")
-    ci95_low: float
-    ci95_high: float
-    interval: str = Field(description="how the 95% interval is computed: wilson (score interval)")
-
-
-class StatsPublic(BaseModel):
-    dataset_id: int
-    comparisons: int
-    complete: int
-    votes: int
-    skips: int
-    choices: ChoiceCounts
-    annotators: list[AnnotatorStats]
-    votes_per_comparison: dict[str, int] = Field(description="slot-filling votes -> number of comparisons")
-    agreement: AgreementPublic
-    win_rates: list[WinRatePublic]
 
 
 # --- Jobs and model versions (training) -------------------------------------------------------------------

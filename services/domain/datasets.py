@@ -16,7 +16,7 @@ from services.core.db import fetch_all
 from services.core.enums import DatasetKind, JobKind, Sampling
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset
-from services.domain import job_params
+from services.domain import examples, job_params
 from services.domain.annotators import Identity
 from services.domain.limits import check_text
 
@@ -69,6 +69,7 @@ def create(
     annotations_per_comparison: int = 1,
     gold_rate: float = 0.0,
     sampling: str = Sampling.SEQUENTIAL,
+    reward: str | None = None,
     commit: bool = True,
 ) -> Dataset:
     """Create a dataset; commit=False leaves the transaction open (an import creates its dataset in its own)."""
@@ -92,6 +93,7 @@ def create(
         annotations_per_comparison=annotations_per_comparison,
         gold_rate=gold_rate,
         sampling=sampling,
+        reward=reward,
     )
     session.add(dataset)
     try:
@@ -110,8 +112,11 @@ def update(
     annotations_per_comparison: int | None = None,
     gold_rate: float | None = None,
     sampling: str | None = None,
+    reward: str | None = None,
+    clear_reward: bool = False,
 ) -> Dataset:
-    """Change a dataset's settings (None: unchanged). A new k (annotations_per_comparison) re-decides which
+    """Change a dataset's settings (None: unchanged; clear_reward: the reward back to `default`; a reward is a
+    name that need not exist yet: uncertainty sampling says so until it does). A new k (annotations_per_comparison) re-decides which
     comparisons are complete from the votes they hold: raising it reopens them for more annotators, lowering
     it closes those that already have enough. (A vote being stored at that very instant may still be counted
     against the old k: it read k under its own comparison lock, which this update waits for or precedes.)"""
@@ -129,6 +134,8 @@ def update(
         if sampling not in list(Sampling):
             raise InvalidInputError(f"sampling must be one of {', '.join(Sampling)}")
         dataset.sampling = sampling
+    if reward is not None or clear_reward:
+        dataset.reward = reward
     if (
         annotations_per_comparison is not None
         and annotations_per_comparison != dataset.annotations_per_comparison
@@ -159,6 +166,8 @@ def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping
             f"dataset_id: {kind} reads {' or '.join(sorted(wanted))} datasets; "
             f"dataset {dataset.name!r} is a {dataset.kind} dataset"
         )
+    if kind == JobKind.CLASSIFIER:
+        _check_label(session, dataset, params.get("label"))
     if kind != JobKind.GENERATE_COMPARISONS:
         return
     target_id = params.get("target_dataset_id")
@@ -169,6 +178,22 @@ def check_for_job(session: Session, kind: str, dataset: Dataset, params: Mapping
             f"{where}: comparisons go to a preference dataset; dataset {target.name!r} is a {target.kind} "
             "dataset (give params.target_dataset_id)"
         )
+
+
+def _check_label(session: Session, dataset: Dataset, label: Any) -> None:
+    """A classifier job's `label` (the one its reward scores) is one of the dataset's labels."""
+    names = examples.label_names(session, dataset.id)
+    if len(names) < 2:
+        raise InvalidInputError(
+            f"dataset {dataset.name!r} has {len(names)} distinct label(s): a classifier needs at least two"
+        )
+    if label is None:
+        raise InvalidInputError(
+            f"params.label is missing: name the label whose score is the reward, one of dataset "
+            f"{dataset.name!r}'s labels {names}"
+        )
+    if examples.label_name(label) not in names:
+        raise InvalidInputError(f"params.label {label!r} is not a label of dataset {dataset.name!r}: {names}")
 
 
 def get(session: Session, dataset_id: int) -> Dataset:
@@ -203,7 +228,7 @@ _EXAMPLES = text("SELECT dataset_id, count(*) FROM example WHERE dataset_id = AN
 _SKIPS = text(
     """
     SELECT c.dataset_id, count(*) FROM preference p JOIN comparison c ON c.id = p.comparison_id
-    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL
+    WHERE c.dataset_id = ANY(:ids) AND p.choice = 'skip' AND c.gold IS NULL AND p.source = 'human'
     GROUP BY c.dataset_id
     """
 )

@@ -95,3 +95,29 @@ def insert_batch(
 def _key(prompt_id: int, item: NewExample) -> tuple[Any, ...]:
     # json.dumps keeps 1 and true apart, as JSONB does
     return (prompt_id, item.completion, item.reference, json.dumps(item.label))
+
+
+def label_name(label: Label) -> str:
+    """A label as a classifier's id2label names it: the string itself, an integer's digits, `true`/`false`."""
+    if isinstance(label, bool):
+        return "true" if label else "false"
+    return str(label)
+
+
+def label_names(session: Session, dataset_id: int) -> list[str]:
+    """The distinct labels of a labelled dataset as id2label names, in a stable order (numbers by value, then
+    the rest alphabetically): a classifier's output i is label i of this list."""
+    values = session.scalars(
+        select(Example.label).where(Example.dataset_id == dataset_id, Example.label.is_not(None)).distinct()
+    ).all()
+    return sorted_label_names(values)
+
+
+def sorted_label_names(values: Sequence[Label]) -> list[str]:
+    names = {label_name(value) for value in values}
+    numbers = sorted((name for name in names if _is_integer(name)), key=int)
+    return numbers + sorted(names - set(numbers))
+
+
+def _is_integer(name: str) -> bool:
+    return name.lstrip("-").isdigit()

@@ -24,9 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.core.db import get_sessionmaker
-from services.core.enums import DatasetKind, ExportFormat
+from services.core.enums import DatasetKind, ExportFormat, SourceFilter
 from services.core.errors import InvalidInputError
 from services.domain import quality
+from services.domain.ai_preferences import source_filter
 
 CHUNK_ROWS = 2000
 
@@ -47,7 +48,9 @@ def answer(column: str) -> str:
 # "negligibly better" or unrated (imported) pairs, 1 when every winning vote says "much better"
 # (Llama 2 used such a margin in its Bradley-Terry loss; TRL's RewardTrainer reads the `margin` column).
 # Gold items are left out, unless include_gold: then each with answer a or b is one pair by its known answer
-# (margin 0), whatever the votes on it say. Votes of the annotators in `excluded` (min_trust) do not count.
+# (margin 0), whatever the votes on it say. Votes of the annotators in `excluded` (min_trust) do not count, nor
+# votes of a source not in `sources` (people's only, unless asked: AI preferences are services/domain/
+# ai_preferences.py).
 _TRL = f"""
     WITH tally AS (
         SELECT v.comparison_id,
@@ -57,7 +60,7 @@ _TRL = f"""
                avg(coalesce(v.strength, 1)) FILTER (WHERE v.choice = 'b') AS strength_b
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
         WHERE c.dataset_id = %(dataset_id)s AND c.gold IS NULL AND v.choice IN ('a', 'b')
-          AND v.annotator_id <> ALL(%(excluded)s::bigint[])
+          AND v.annotator_id <> ALL(%(excluded)s::bigint[]) AND v.source = ANY(%(sources)s::text[])
         GROUP BY v.comparison_id
     ), decided AS (
         SELECT comparison_id, a > b AS a_wins,
@@ -99,12 +102,14 @@ _RAW = f"""
         'created_at', v.created_at,
         'server_time_ms', (extract(epoch FROM v.created_at - v.leased_at) * 1000)::float8,
         'gold', c.gold,
-        'flagged', ap.paused_at IS NOT NULL
+        'flagged', ap.paused_at IS NOT NULL,
+        'source', v.source,
+        'preference_metadata', v.metadata
     )::text
     FROM preference v JOIN comparison c ON c.id = v.comparison_id JOIN prompt p ON p.id = c.prompt_id
     LEFT JOIN annotator_pause ap ON ap.annotator_id = v.annotator_id AND ap.dataset_id = c.dataset_id
     WHERE c.dataset_id = %(dataset_id)s AND (%(include_gold)s OR c.gold IS NULL)
-      AND v.annotator_id <> ALL(%(excluded)s::bigint[])
+      AND v.annotator_id <> ALL(%(excluded)s::bigint[]) AND v.source = ANY(%(sources)s::text[])
     ORDER BY c.id, v.id
 """
 
@@ -141,15 +146,18 @@ def stream(
     format: str,
     min_trust: float | None = None,
     include_gold: bool = False,
+    source: str = SourceFilter.HUMAN,
 ) -> Iterator[bytes]:
     """The chunks of the export of a dataset of this kind; opens its own session, which lives as long as the
     stream. A format the dataset cannot have is refused here, before the stream starts.
 
     min_trust: leave out the votes of annotators whose trust on the dataset is below it (services/domain/
     quality.py; None: keep all). include_gold: gold items too (trl, parquet: as pairs by their known
-    answers). Both concern votes, so only preference datasets."""
+    answers). source: whose votes (human, ai or all; services/core/enums.SourceFilter). These concern votes,
+    so only preference datasets."""
     if format not in list(ExportFormat):
         raise InvalidInputError(f"format must be one of {', '.join(ExportFormat)}")
+    sources = source_filter(source).sources
     if min_trust is not None and not 0 <= min_trust <= 1:
         raise InvalidInputError("min_trust must be between 0 and 1")
     if kind != DatasetKind.PREFERENCE:
@@ -159,7 +167,12 @@ def stream(
         return _lines(query, {"dataset_id": dataset_id})
     with get_sessionmaker()() as session:
         excluded = quality.untrusted(session, dataset_id, min_trust)
-    params = {"dataset_id": dataset_id, "excluded": excluded, "include_gold": include_gold}
+    params = {
+        "dataset_id": dataset_id,
+        "excluded": excluded,
+        "include_gold": include_gold,
+        "sources": [str(value) for value in sources],
+    }
     if format == ExportFormat.PARQUET:
         return _parquet(params, _parquet_schema(dataset_id))
     return _lines(_TRL if format == ExportFormat.TRL else _RAW, params)

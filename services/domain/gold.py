@@ -25,7 +25,7 @@ from services.core.settings import get_settings
 _TALLY = """
     SELECT count(*) AS answered, count(*) FILTER (WHERE p.choice = c.gold) AS correct
     FROM comparison c JOIN preference p ON p.comparison_id = c.id AND p.annotator_id = %(annotator_id)s
-    WHERE c.dataset_id = %(dataset_id)s AND c.gold IS NOT NULL AND p.choice <> 'skip'
+    WHERE c.dataset_id = %(dataset_id)s AND c.gold IS NOT NULL AND p.choice <> 'skip' AND p.source = 'human'
       AND p.created_at > coalesce((SELECT lifted_at FROM annotator_pause
                                    WHERE annotator_id = %(annotator_id)s AND dataset_id = %(dataset_id)s),
                                   '-infinity')

@@ -14,7 +14,7 @@ from services.core.enums import JobKind, ModelKind
 from services.core.errors import InvalidInputError
 from services.core.orm import ModelVersion
 from services.core.settings import get_settings
-from services.domain.job_params import RewardModelParams
+from services.domain.job_params import ClassifierParams, RewardModelParams
 
 
 def defaults_base_model(
@@ -25,6 +25,8 @@ def defaults_base_model(
     it to the base model at the root."""
     if kind == JobKind.REWARD_MODEL:
         return base_model or RewardModelParams.DEFAULT_BASE_MODEL
+    if kind == JobKind.CLASSIFIER:
+        return base_model or ClassifierParams.DEFAULT_BASE_MODEL
     version: ModelVersion | None
     if params.get("policy_version_id") is not None:
         version = session.get(ModelVersion, params["policy_version_id"])

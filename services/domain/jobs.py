@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.core.enums import FINISHED_JOB_STATUSES, JobKind, JobStatus, ModelKind
 from services.core.errors import ConflictError, InvalidInputError, NotFoundError
 from services.core.orm import Dataset, Job, ModelVersion
-from services.domain import datasets, job_params, job_start, rewards
+from services.domain import ai_preferences, datasets, job_params, job_start, rewards
 from services.domain.limits import check_json
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def _check_references(session: Session, params: Mapping[str, Any]) -> None:
             raise InvalidInputError(
                 f"params.{key}: model version {version.name} is a {version.kind} model, not a {model_kind} model"
             )
+    ai_preferences.check_judge_version(session, params.get("judge"))
     reward = params.get("reward")
     if reward is not None:
         try:

@@ -27,6 +27,7 @@ from services.core.errors import InvalidInputError
 from services.core.orm import ModelVersion
 from services.domain import model_versions
 from services.domain.model_registration import read_config
+from services.domain.model_sources import resolve_source
 
 # Causal LMs' classes end so in transformers (LlamaForCausalLM, GPT2LMHeadModel); a *ForConditionalGeneration
 # may be an encoder-decoder, which /generate does not serve.
@@ -39,33 +40,6 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 NOT_COPIED = ("checkpoint-*",)
 # A merge loads the base and the adapter: minutes for a 7B model on a CPU.
 MERGE_TIMEOUT_SECONDS = 3600
-
-
-def resolve_source(source: str) -> tuple[Path, str | None]:
-    """(the folder on the server, the hub id when it came from the Hugging Face cache) for a source."""
-    folder = Path(source).expanduser()
-    if folder.exists():
-        if not folder.is_dir():
-            raise InvalidInputError(f"source {source!r} is not a folder on the server")
-        return folder.resolve(), None
-    if source.startswith(("/", ".", "~")) or source.count("/") > 1:
-        raise InvalidInputError(f"source {source!r} is not a folder on the server")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.constants import HF_HUB_CACHE
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(source, local_files_only=True)), source
-    except HFValidationError as error:
-        raise InvalidInputError(
-            f"source {source!r} is neither a folder on the server nor a hub id"
-        ) from error
-    except LocalEntryNotFoundError as error:
-        raise InvalidInputError(
-            f"source {source!r} is neither a folder on the server nor a model in its Hugging Face cache "
-            f"({HF_HUB_CACHE}); the collector reaches no model hub: fetch it on the server first "
-            f"(`hf download {source}`) or register its folder"
-        ) from error
 
 
 def _has(folder: Path, patterns: tuple[str, ...]) -> bool:

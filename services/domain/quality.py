@@ -2,7 +2,8 @@
 the others, time per judgement measured by the server (lease to vote), position bias, and the trust score
 that combines them (docs/quality.md gives the formula and why).
 
-Only people count here: the built-in `import` annotator's votes are the dataset's own data, never filtered.
+Only people count here: the built-in `import` annotator's votes are the dataset's own data, never filtered, and
+AI judges' preferences (source `ai`) are neither measured nor part of the majority people are measured against.
 """
 
 from __future__ import annotations
@@ -93,14 +94,14 @@ _MAJORITY = text(
                count(*) FILTER (WHERE v.choice = 'b') AS b,
                count(*) FILTER (WHERE v.choice = 'tie') AS t
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip'
+        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip' AND v.source = 'human'
         GROUP BY v.comparison_id HAVING count(*) >= 2
     ), others AS (
         SELECT v.annotator_id, v.choice,
                t.a - (v.choice = 'a')::int AS a, t.b - (v.choice = 'b')::int AS b,
                t.t - (v.choice = 'tie')::int AS t
         FROM preference v JOIN tally t ON t.comparison_id = v.comparison_id
-        WHERE v.choice <> 'skip'
+        WHERE v.choice <> 'skip' AND v.source = 'human'
     ), judged AS (
         SELECT annotator_id, choice,
                CASE WHEN a > b AND a > t THEN 'a' WHEN b > a AND b > t THEN 'b'

@@ -1,9 +1,13 @@
 """Deleting what an operator no longer wants: a dataset (its comparisons and votes), a model version (its
-row and its artifact files). Both are refused while a queued or running job uses them, so no job loses its
-input under it; a promoted version is refused too (the inference service serves it), and so is one that
-named rewards or generated comparisons name."""
+row and its artifact files), the unpromoted versions past the newest few (`prune_unpromoted`). Deletion is
+refused while a queued or running job uses them, so no job loses its input under it; a promoted version is
+refused too (the inference service serves it), and so is one that named rewards or generated comparisons
+name."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -94,3 +98,55 @@ def delete_version(session: Session, version_id: int) -> None:
     session.execute(delete(ModelVersion).where(ModelVersion.id == version_id))
     session.commit()
     remove_version_dir(path)
+
+
+@dataclass(frozen=True)
+class PrunedVersion:
+    id: int
+    name: str
+    kind: str
+    base_model: str
+    reason: str | None = None  # why it had to stay; None when it was deleted
+
+
+@dataclass
+class Pruned:
+    """What `prune_unpromoted` did: the versions deleted, and those it had to keep with the reason."""
+
+    deleted: list[PrunedVersion] = field(default_factory=list)
+    kept: list[PrunedVersion] = field(default_factory=list)
+
+
+def prune_unpromoted(
+    session: Session, *, keep: int, kind: str | None = None, base_model: str | None = None
+) -> Pruned:
+    """Delete the unpromoted versions of each (kind, base model) past its `keep` newest, with their files.
+
+    Counted per kind and base model, so that trying a new base model does not push out the last versions of
+    another. A promoted version is never touched; one that `delete_version` refuses (used by an unfinished
+    job, named by a reward or by generated comparisons) stays and is reported with the reason.
+    """
+    query = select(ModelVersion).where(ModelVersion.promoted.is_(False)).order_by(ModelVersion.id.desc())
+    if kind is not None:
+        query = query.where(ModelVersion.kind == kind)
+    if base_model is not None:
+        query = query.where(ModelVersion.base_model == base_model)
+    seen: dict[tuple[str, str], int] = {}
+    candidates = []
+    for version in session.scalars(query):
+        line = (version.kind, version.base_model)
+        seen[line] = seen.get(line, 0) + 1
+        if seen[line] > keep:
+            candidates.append(PrunedVersion(version.id, version.name, version.kind, version.base_model))
+    session.rollback()  # end the read: each deletion below is a transaction of its own
+    result = Pruned()
+    for candidate in candidates:
+        try:
+            delete_version(session, candidate.id)
+        except NotFoundError:
+            continue  # deleted meanwhile by someone else
+        except ConflictError as error:
+            result.kept.append(dataclasses.replace(candidate, reason=error.message))
+        else:
+            result.deleted.append(candidate)
+    return result

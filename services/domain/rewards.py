@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from services.core.db import fetch_all
 from services.core.enums import ModelKind
 from services.core.errors import InvalidInputError, NotFoundError
 from services.core.orm import ModelVersion, Reward
@@ -92,8 +95,50 @@ def resolve(session: Session, name: str | None) -> Resolved:
     promoted = session.scalar(
         select(ModelVersion).where(ModelVersion.kind == ModelKind.REWARD, ModelVersion.promoted)
     )
-    if reward is not None and (
-        promoted is None or promoted.promoted_at is None or promoted.promoted_at <= reward.created_at
+    if reward is not None and _named_default_serves(
+        reward.created_at, promoted is not None, promoted.promoted_at if promoted is not None else None
     ):
         return Resolved(reward, None)
     return Resolved(None, promoted)
+
+
+def _named_default_serves(created_at: datetime, promoted: bool, promoted_at: datetime | None) -> bool:
+    """Whether the newest reward named default (created at `created_at`) serves rather than the promoted
+    reward model: whichever came last."""
+    return not promoted or promoted_at is None or promoted_at <= created_at
+
+
+@dataclass(frozen=True)
+class StoredReward:
+    name: str
+    version: int
+    components: list[dict[str, Any]]
+    safety_gate: dict[str, Any] | None
+
+
+_SERVING = f"""
+    SELECT r.name, r.version, r.components, r.safety_gate, r.created_at, promoted.at AS promoted_at,
+           promoted.id IS NOT NULL AS promoted
+    FROM (SELECT 1) one
+    LEFT JOIN LATERAL (
+        SELECT name, version, components, safety_gate, created_at FROM reward
+        WHERE name = %(name)s ORDER BY version DESC LIMIT 1
+    ) r ON true
+    LEFT JOIN LATERAL (
+        SELECT id, promoted_at AS at FROM model_version WHERE kind = '{ModelKind.REWARD}' AND promoted
+    ) promoted ON true
+"""
+
+
+async def serving(connection: psycopg.AsyncConnection[Any], name: str | None) -> StoredReward | None:
+    """`resolve`'s rule in one statement on the async driver (the inference service's hot path, on its event
+    loop): the stored version that serves `name`; None when the promoted reward model serves `default`."""
+    name = name or DEFAULT
+    row = (await fetch_all(connection, _SERVING, {"name": name}))[0]
+    if row["name"] is None:
+        if name != DEFAULT:
+            raise NotFoundError(f"no reward named {name!r}")
+        return None
+    if name == DEFAULT and not _named_default_serves(row["created_at"], row["promoted"], row["promoted_at"]):
+        return None
+    return StoredReward(row["name"], row["version"], row["components"], row["safety_gate"])

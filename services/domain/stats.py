@@ -2,7 +2,7 @@
 head-to-head win rates of policy versions.
 
 Agreement is computed over comparisons with at least two non-skip votes, on the nominal categories a, b
-and tie ("both bad" counts as a tie). Gold items (services/domain/gold.py) stay out of the counts, the
+and tie ("both bad" counts as a tie), of people's votes unless asked for AI judges' (`source`). Gold items (services/domain/gold.py) stay out of the counts, the
 histogram and agreement; docs/quality.md covers them per annotator. Every query aggregates in PostgreSQL; Python only folds small tallies.
 """
 
@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.core.enums import Choice
+from services.core.enums import Choice, SourceFilter
 from services.domain import datasets
+from services.domain.ai_agreement import ai_agreement
+from services.domain.ai_preferences import source_filter
 
 CATEGORIES = (Choice.A, Choice.B, Choice.TIE)  # what agreement is measured over; a skip is no vote
 Z_95 = 1.959963984540054
@@ -101,7 +103,7 @@ _COUNTS = text(
            count(*) FILTER (WHERE v.both_bad) AS both_bad,
            count(*) FILTER (WHERE v.choice = 'skip') AS skip
     FROM preference v JOIN comparison c ON c.id = v.comparison_id
-    WHERE c.dataset_id = :dataset_id AND c.gold IS NULL
+    WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.source = ANY(:sources)
     """
 )
 _PER_ANNOTATOR = text(
@@ -111,7 +113,7 @@ _PER_ANNOTATOR = text(
            count(*) FILTER (WHERE v.choice = 'skip') AS skips,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY v.time_spent_ms) AS median_time_spent_ms
     FROM preference v JOIN comparison c ON c.id = v.comparison_id JOIN annotator a ON a.id = v.annotator_id
-    WHERE c.dataset_id = :dataset_id
+    WHERE c.dataset_id = :dataset_id AND v.source = ANY(:sources)
     GROUP BY v.annotator_id, a.name
     ORDER BY v.annotator_id
     """
@@ -127,7 +129,7 @@ _TALLIES = text(
                count(*) FILTER (WHERE v.choice = 'b') AS b,
                count(*) FILTER (WHERE v.choice = 'tie') AS t
         FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip'
+        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip' AND v.source = ANY(:sources)
         GROUP BY v.comparison_id
         HAVING count(*) >= 2
     ) per_comparison
@@ -143,8 +145,11 @@ _HEAD_TO_HEAD_SQL = """
       AND c.source_a_version_id <> c.source_b_version_id
     GROUP BY 1, 2, 3
 """
-_HEAD_TO_HEAD = text(_HEAD_TO_HEAD_SQL.format(where="c.dataset_id = :dataset_id AND"))
-_ALL_HEAD_TO_HEAD = text(_HEAD_TO_HEAD_SQL.format(where=""))
+_HEAD_TO_HEAD = text(
+    _HEAD_TO_HEAD_SQL.format(where="c.dataset_id = :dataset_id AND v.source = ANY(:sources) AND")
+)
+# Across datasets, people's votes only (AI judges' preferences stand outside: services/domain/ai_preferences.py).
+_ALL_HEAD_TO_HEAD = text(_HEAD_TO_HEAD_SQL.format(where="v.source = 'human' AND"))
 
 
 def win_rates(rows: list[tuple[int, int, str, int]]) -> list[WinRate]:
@@ -166,9 +171,13 @@ def win_rates(rows: list[tuple[int, int, str, int]]) -> list[WinRate]:
     return results
 
 
-def dataset_stats(session: Session, dataset_id: int) -> dict[str, Any]:
+def dataset_stats(session: Session, dataset_id: int, *, source: str = SourceFilter.HUMAN) -> dict[str, Any]:
+    """The queue's counts (comparisons, complete, votes, skips, votes per comparison: people's, as `next` sees
+    them); choices, annotators, agreement and win rates over the votes of `source`; and each AI judge's
+    agreement with people (services/domain/ai_agreement.py)."""
+    chosen = source_filter(source)
     progress = datasets.with_progress(session, dataset_id).progress
-    params = {"dataset_id": dataset_id}
+    params = {"dataset_id": dataset_id, "sources": [str(value) for value in chosen.sources]}
     choices = session.execute(_COUNTS, params).one()._asdict()
     tallies = [((a, b, t), n) for a, b, t, n in session.execute(_TALLIES, params)]
     return {
@@ -182,6 +191,8 @@ def dataset_stats(session: Session, dataset_id: int) -> dict[str, Any]:
         "votes_per_comparison": {str(votes): n for votes, n in session.execute(_HISTOGRAM, params)},
         "agreement": agreement_from_tallies(tallies),
         "win_rates": win_rates([tuple(row) for row in session.execute(_HEAD_TO_HEAD, params)]),
+        "source": chosen,
+        "ai_agreement": ai_agreement(session, dataset_id),
     }
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import psycopg
 from starlette.types import Scope
 
+from services.core.db import lookup_connection
 from services.core.enums import ApiKeyScope
 from services.core.guard import BodyLimits, Refusal
 from services.core.security import tokens_equal
@@ -43,9 +44,9 @@ async def authenticate(scope: Scope, token: str | None) -> Refusal | None:
         return None
     if not api_keys.is_api_key(token):
         return UNAUTHORIZED
-    pool = scope["app"].state.auth_pool
+    pool = scope["app"].state.db_pool
     try:
-        async with pool.connection() as connection:
+        async with lookup_connection(pool) as connection:
             key = await api_keys.get_by_key(connection, token)
     except psycopg.OperationalError:
         await pool.check()

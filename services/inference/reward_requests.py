@@ -4,11 +4,10 @@ checked (sizes, references) before anything is queued."""
 
 from __future__ import annotations
 
-import asyncio
+import psycopg
+from psycopg_pool import PoolTimeout
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from services.core.db import session_scope
+from services.core.db import lookup_connection
 from services.core.enums import ModelKind
 from services.core.errors import NotFoundError
 from services.domain import rewards
@@ -19,27 +18,26 @@ from services.inference.validation import check_text_size
 from services.modeling.combined_reward import RewardSpec
 
 
-def _stored_spec(name: str | None) -> RewardSpec | None:
-    with session_scope() as session:
-        resolved = rewards.resolve(session, name)
-        if resolved.reward is None:
-            return None
-        reward = resolved.reward
-        return RewardSpec.from_stored(reward.name, reward.version, reward.components, reward.safety_gate)
-
-
 async def resolve_spec(runtime: Runtime, name: str | None) -> RewardSpec | None:
-    """The named reward's newest version; None: the promoted reward model serves (503 at once when none)."""
+    """The named reward's newest version; None: the promoted reward model serves (503 at once when none).
+    One statement on the event loop's pool: no thread hop, no ORM session per request."""
+    spec = None
+    pool = runtime.db_pool
     try:
-        spec = await asyncio.to_thread(_stored_spec, name)
+        async with lookup_connection(pool) as connection:
+            stored = await rewards.serving(connection, name)
+        if stored is not None:
+            spec = RewardSpec.from_stored(stored.name, stored.version, stored.components, stored.safety_gate)
     except NotFoundError as exc:
         raise RewardNotFoundError(f"{exc.message}: create it with POST /api/v1/rewards") from exc
-    except SQLAlchemyError as exc:
+    except (psycopg.Error, PoolTimeout) as exc:
+        if isinstance(exc, psycopg.OperationalError):
+            await pool.check()  # after a PostgreSQL restart every idle pooled connection is dead
         if name not in (None, rewards.DEFAULT):
             raise ModelUnavailableError(
                 f"cannot read the reward {name!r}: the database is unreachable"
             ) from exc
-        spec = None  # as before named rewards: the promoted model keeps serving while the database is away
+        # As before named rewards: the promoted model keeps serving while the database is away.
     if spec is None:
         runtime.serving(ModelKind.REWARD)
     return spec

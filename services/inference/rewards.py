@@ -14,8 +14,9 @@ passes, and requests of named rewards share a forward pass per model version the
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.core.db import session_scope
@@ -26,7 +27,7 @@ from services.inference.errors import ModelUnavailableError, ScoringError, Valid
 from services.inference.loading import LoadedModel, ModelRegistry, load_reward, version_target
 from services.modeling.combined_reward import RewardSpec
 from services.modeling.reward_functions import score_function
-from services.modeling.reward_inputs import encode_input
+from services.modeling.reward_inputs import encode_inputs
 from services.modeling.scoring import score_encoded
 
 # Reward-model versions of named rewards kept loaded besides the promoted one; the least recently used goes.
@@ -49,14 +50,19 @@ class ScoreRequest:
     spec: RewardSpec | None = None
 
 
+@dataclass
+class BatchTiming:
+    """Where a batch's time went, for each of its requests' Server-Timing header: when the batch started, and
+    the seconds spent tokenizing and in forward passes (shared by the batch's requests)."""
+
+    started: float = field(default_factory=time.monotonic)
+    tokenize: float = 0.0
+    forward: float = 0.0
+
+
 def encode_pairs(reward: LoadedModel, pairs: list[tuple[str, str]]) -> list[list[int]]:
     assert reward.window is not None
-    return [
-        encode_input(
-            reward.tokenizer, prompt, response, max_length=reward.window, reads=reward.target.head.input
-        )
-        for prompt, response in pairs
-    ]
+    return encode_inputs(reward.tokenizer, pairs, max_length=reward.window, reads=reward.target.head.input)
 
 
 def score_pairs(
@@ -74,16 +80,20 @@ def score_pairs(
 
 
 def score_requests(
-    reward: LoadedModel, requests: list[list[tuple[str, str]]], *, batch_size: int, max_tokens: int
+    reward: LoadedModel,
+    requests: list[list[tuple[str, str]]],
+    *,
+    batch_size: int,
+    max_tokens: int,
+    timing: BatchTiming | None = None,
 ) -> list[list[float] | Exception]:
     """One outcome per request of a micro-batch: its scores, or its own 422 when its pairs cannot be
-    encoded (the others are scored all the same). Their pairs share the forward passes."""
-    encoded: list[list[list[int]] | Exception] = []
-    for pairs in requests:
-        try:
-            encoded.append(encode_pairs(reward, pairs))
-        except Exception as exc:  # noqa: BLE001 - this request's input, not the batch's
-            encoded.append(ValidationError(f"{type(exc).__name__}: {exc}"))
+    encoded (the others are scored all the same). Their pairs are tokenized together and share the forward
+    passes."""
+    timing = timing if timing is not None else BatchTiming()
+    started = time.monotonic()
+    encoded = _encode_requests(reward, requests)
+    scored = time.monotonic()
     scores = score_encoded(
         reward.model,
         [ids for item in encoded if not isinstance(item, Exception) for ids in item],
@@ -92,6 +102,8 @@ def score_requests(
         max_tokens=max_tokens,
         head=reward.target.head,
     )
+    timing.tokenize += scored - started
+    timing.forward += time.monotonic() - scored
     outcomes: list[list[float] | Exception] = []
     offset = 0
     for item in encoded:
@@ -101,6 +113,27 @@ def score_requests(
             outcomes.append(scores[offset : offset + len(item)])
             offset += len(item)
     return outcomes
+
+
+def _encode_requests(
+    reward: LoadedModel, requests: list[list[tuple[str, str]]]
+) -> list[list[list[int]] | Exception]:
+    """Each request's token ids, every pair of the batch in one tokenizer call; if that call fails, request by
+    request, so that only the request whose input the tokenizer refuses fails."""
+    try:
+        flat = encode_pairs(reward, [pair for pairs in requests for pair in pairs])
+    except Exception:  # noqa: BLE001 - find the request it belongs to below
+        encoded: list[list[list[int]] | Exception] = []
+        for pairs in requests:
+            try:
+                encoded.append(encode_pairs(reward, pairs))
+            except Exception as exc:  # noqa: BLE001 - this request's input, not the batch's
+                encoded.append(ValidationError(f"{type(exc).__name__}: {exc}"))
+        return encoded
+    offsets = [0]
+    for pairs in requests:
+        offsets.append(offsets[-1] + len(pairs))
+    return [flat[start:end] for start, end in zip(offsets, offsets[1:], strict=False)]
 
 
 class ComponentModels:
@@ -153,8 +186,14 @@ def no_reward_message(registry: ModelRegistry) -> str:
 def score_batch(
     registry: ModelRegistry, models: ComponentModels, settings: Settings, batch: list[ScoreRequest]
 ) -> list[Any]:
-    """One outcome per request: (rewards, what scored them), or the error that stopped it alone."""
-    sizes = {"batch_size": settings.reward_max_batch_size, "max_tokens": settings.reward_max_batch_tokens}
+    """One outcome per request: (rewards, what scored them, the batch's timing), or the error that stopped
+    it alone."""
+    timing = BatchTiming()
+    sizes: dict[str, Any] = {
+        "batch_size": settings.reward_max_batch_size,
+        "max_tokens": settings.reward_max_batch_tokens,
+        "timing": timing,
+    }
     outcomes: list[Any] = [None] * len(batch)
     promoted = [number for number, request in enumerate(batch) if request.spec is None]
     if promoted:
@@ -167,7 +206,9 @@ def score_batch(
         else:
             scored = score_requests(reward, [_pairs(batch[n]) for n in promoted], **sizes)
             for number, outcome in zip(promoted, scored, strict=True):
-                outcomes[number] = outcome if isinstance(outcome, Exception) else (outcome, reward.name)
+                outcomes[number] = (
+                    outcome if isinstance(outcome, Exception) else (outcome, reward.name, timing)
+                )
     named = [number for number, request in enumerate(batch) if request.spec is not None]
     model_scores = _component_model_scores(models, batch, named, sizes)
     for number in named:
@@ -179,7 +220,7 @@ def score_batch(
                 for k in range(len(request.spec.components))
             ]
             rewards = request.spec.combine(raw, [i.safety_relevant for i in request.inputs])
-            outcomes[number] = (rewards, request.spec.label)
+            outcomes[number] = (rewards, request.spec.label, timing)
         except Exception as exc:  # noqa: BLE001 - one request's failure (a model that cannot load) is its own
             known = isinstance(exc, ModelUnavailableError | ScoringError | ValidationError)
             outcomes[number] = exc if known else ScoringError(f"{type(exc).__name__}: {exc}")
@@ -195,7 +236,7 @@ ModelScores = dict[int, dict[int, list[float] | Exception]]
 
 
 def _component_model_scores(
-    models: ComponentModels, batch: list[ScoreRequest], named: list[int], sizes: dict[str, int]
+    models: ComponentModels, batch: list[ScoreRequest], named: list[int], sizes: dict[str, Any]
 ) -> ModelScores:
     """Each model version's scores of the requests that use it; those requests share its forward passes."""
     users: dict[int, list[int]] = {}

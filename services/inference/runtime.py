@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import torch
 from fastapi import Depends, FastAPI, Request
+from psycopg_pool import AsyncConnectionPool
 
 from services.core.db import async_pool
 from services.core.enums import ModelKind
@@ -23,7 +25,13 @@ from services.inference.batching import MicroBatcher, settle
 from services.inference.errors import GenerationError, ModelUnavailableError, ScoringError
 from services.inference.generation import GenerationRequest, GenerationResult, TokenInfo, generate_batch
 from services.inference.loading import LoadedModel, ModelRegistry
-from services.inference.rewards import ComponentModels, ScoreRequest, no_reward_message, score_batch
+from services.inference.rewards import (
+    BatchTiming,
+    ComponentModels,
+    ScoreRequest,
+    no_reward_message,
+    score_batch,
+)
 
 
 def torch_threads(settings: Settings) -> int:
@@ -92,6 +100,17 @@ def _cancel(requests: list[GenerationRequest], future: asyncio.Future[Any]) -> N
     future.cancel()
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A request's rewards, what computed them (a version's name, or a named reward's), and where its time
+    went: `queued` seconds before its batch started, and the batch's tokenize and forward seconds."""
+
+    rewards: list[float]
+    model: str
+    queued: float
+    timing: BatchTiming
+
+
 # Called on the event loop for each new token of a group's request: (index in the group, token, result).
 TokenForward = Callable[[int, TokenInfo, GenerationResult | None], None]
 
@@ -102,6 +121,7 @@ class Runtime:
     registry: ModelRegistry
     reward_batcher: MicroBatcher[ScoreRequest]
     generate_batcher: MicroBatcher[list[GenerationRequest]]
+    db_pool: AsyncConnectionPool
 
     def serving(self, kind: ModelKind) -> LoadedModel:
         """The model of this kind that answers now; 503 when there is none."""
@@ -161,10 +181,11 @@ class Runtime:
             raise GenerationError("generation ended without a token")
         return stream
 
-    async def score(self, request: ScoreRequest) -> tuple[list[float], str]:
-        """Rewards of a request's inputs and what computed them (a version's name, or a named reward's)."""
-        rewards, model = await self.reward_batcher.submit(request, units=len(request.inputs))
-        return rewards, model
+    async def score(self, request: ScoreRequest) -> Scored:
+        """Rewards of a request's inputs, what computed them and where the time went."""
+        submitted = time.monotonic()
+        rewards, model, timing = await self.reward_batcher.submit(request, units=len(request.inputs))
+        return Scored(rewards, model, timing.started - submitted, timing)
 
 
 def no_model_message(registry: ModelRegistry, kind: ModelKind) -> str:
@@ -230,13 +251,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     reward_batcher.start()
     generate_batcher.start()
-    app.state.runtime = Runtime(settings, registry, reward_batcher, generate_batcher)
     try:
-        async with AsyncExitStack() as stack:
-            if settings.inference_auth_on:
-                # API keys are looked up on the event loop, before a request's body is read (auth.py).
-                pool = async_pool(min_size=1, max_size=8, application_name="rlhf-inference-auth")
-                app.state.auth_pool = await stack.enter_async_context(pool)
+        # On the event loop: API keys, looked up before a request's body is read (auth.py), and the reward a
+        # /reward request names (reward_requests.py); no thread hop per request.
+        async with async_pool(min_size=1, max_size=8, application_name="rlhf-inference") as pool:
+            app.state.db_pool = pool
+            app.state.runtime = Runtime(settings, registry, reward_batcher, generate_batcher, pool)
             yield
     finally:
         reward_batcher.stop()

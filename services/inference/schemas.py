@@ -75,6 +75,25 @@ class PrefillToken(BaseModel):
     logprob: float | None
 
 
+class BestOfSequence(BaseModel):
+    generated_text: str
+    finish_reason: FinishReason
+    generated_tokens: int
+    seed: int | None
+    prefill: list[PrefillToken]
+    tokens: list[Token]
+    top_tokens: list[list[Token]] | None = None
+    score: float = Field(description="its score under the best_of criterion (not in TGI)")
+
+
+class BestOfCriterion(BaseModel):
+    """How a best_of request's sequence was chosen (not in TGI, which always uses mean_logprob)."""
+
+    name: Literal["mean_logprob", "reward"]
+    reward: str | None = Field(default=None, description="what scored the sequences (the default reward)")
+    score: float = Field(description="the returned sequence's score")
+
+
 class Details(BaseModel):
     finish_reason: FinishReason
     generated_tokens: int
@@ -82,6 +101,8 @@ class Details(BaseModel):
     prefill: list[PrefillToken]
     tokens: list[Token]
     top_tokens: list[list[Token]] | None = None
+    best_of_sequences: list[BestOfSequence] | None = None
+    best_of_criterion: BestOfCriterion | None = None
 
 
 class GenerateResponse(BaseModel):

@@ -25,17 +25,28 @@ def generate_json(body: GenerateRequest, params: SamplingParams, result: Generat
     """A GenerateResponse: the text, and the details when asked for."""
     answer: dict[str, Any] = {"generated_text": output_text(body, result)}
     if body.parameters.details or params.decoder_input_details:
-        details: dict[str, Any] = {
-            "finish_reason": result.finish_reason,
-            "generated_tokens": len(result.tokens),
-            "seed": result.seed,
-            "prefill": [{"id": t.id, "text": t.text, "logprob": t.logprob} for t in result.prefill],
-            "tokens": [token_json(token) for token in result.tokens],
-        }
-        if params.top_n_tokens:
-            details["top_tokens"] = [[token_json(t) for t in token.top_tokens] for token in result.tokens]
-        answer["details"] = details
+        answer["details"] = _details(params, result)
     return answer
+
+
+def best_of_sequence_json(
+    body: GenerateRequest, params: SamplingParams, result: GenerationResult
+) -> dict[str, Any]:
+    """A BestOfSequence: one of the sequences a best_of request did not return (its text and details)."""
+    return {"generated_text": output_text(body, result), **_details(params, result)}
+
+
+def _details(params: SamplingParams, result: GenerationResult) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "finish_reason": result.finish_reason,
+        "generated_tokens": len(result.tokens),
+        "seed": result.seed,
+        "prefill": [{"id": t.id, "text": t.text, "logprob": t.logprob} for t in result.prefill],
+        "tokens": [token_json(token) for token in result.tokens],
+    }
+    if params.top_n_tokens:
+        details["top_tokens"] = [[token_json(t) for t in token.top_tokens] for token in result.tokens]
+    return details
 
 
 def stream_event(

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from services.inference.errors import ValidationError
 from services.inference.schemas import GenerateParameters
 
-# TGI's launcher defaults (--max-stop-sequences 4, --max-top-n-tokens 5); best_of needs several sequences
-# per request, which this service does not do.
+# TGI's launcher defaults (--max-stop-sequences 4, --max-top-n-tokens 5); best_of's limit is a setting
+# (RLHF_MAX_BEST_OF).
 MAX_STOP_SEQUENCES = 4
 MAX_TOP_N_TOKENS = 5
-MAX_BEST_OF = 1
 # TGI's documented default when the client sends no max_new_tokens.
 DEFAULT_MAX_NEW_TOKENS = 100
 
@@ -39,6 +38,8 @@ class SamplingParams:
     truncate: int | None = None
     top_n_tokens: int = 0
     decoder_input_details: bool = False
+    # Sequences sampled for the request, of which one is returned (TGI's best_of; services/inference/best_of.py).
+    best_of: int = 1
     # Tokens to generate when the request names no limit (TGI's 100; the OpenAI routes: up to the cap).
     default_max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     # OpenAI's penalties, over the generated tokens only: each token's logit is lowered by
@@ -57,7 +58,12 @@ class SamplingParams:
 
 
 def validate_parameters(
-    inputs: str, parameters: GenerateParameters, *, max_new_tokens_cap: int, stream: bool
+    inputs: str,
+    parameters: GenerateParameters,
+    *,
+    max_new_tokens_cap: int,
+    stream: bool,
+    max_best_of: int = 1,
 ) -> SamplingParams:
     """TGI's checks, in TGI's order; raises ValidationError (422) with TGI's message."""
     p = parameters
@@ -66,8 +72,10 @@ def validate_parameters(
         raise ValidationError("`best_of` != 1 is not supported when streaming tokens")
     if stream and p.decoder_input_details:
         raise ValidationError("`decoder_input_details` == true is not supported when streaming tokens")
-    if best_of != MAX_BEST_OF:
+    if best_of != 1 and max_best_of == 1:
         raise ValidationError("`best_of` != 1 is not allowed for this endpoint")
+    if not 0 < best_of <= max_best_of:
+        raise ValidationError(f"`best_of` must be > 0 and <= {max_best_of}. Given: {best_of}")
     temperature = 1.0 if p.temperature is None else p.temperature
     if temperature <= 0.0:
         raise ValidationError("`temperature` must be strictly positive")
@@ -107,7 +115,7 @@ def validate_parameters(
         raise ValidationError("watermark is not supported")
     if p.adapter_id is not None:
         raise ValidationError("adapters are not supported: promote a merged model version instead")
-    return SamplingParams(
+    params = SamplingParams(
         max_new_tokens=p.max_new_tokens,
         temperature=temperature,
         top_k=p.top_k or 0,
@@ -122,7 +130,15 @@ def validate_parameters(
         truncate=p.truncate,
         top_n_tokens=top_n_tokens,
         decoder_input_details=bool(p.decoder_input_details),
+        best_of=best_of,
     )
+    # TGI's rules: several sequences of one greedy decoding would all be the same, and one seed would give
+    # them all the same draws (each sequence gets its own seed: services/inference/best_of.py).
+    if best_of > 1 and not params.sampling:
+        raise ValidationError("you must use sampling when `best_of` is > 1")
+    if best_of > 1 and p.seed is not None:
+        raise ValidationError("`seed` must not be set when `best_of` > 1")
+    return params
 
 
 def check_text_size(text: str, what: str, limit: int) -> None:

@@ -9,7 +9,7 @@ classifier registered with a `ScoreHead`, the logit, log-probability or probabil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,21 +78,44 @@ def score_encoded(
     head: ScoreHead = ScoreHead(),
 ) -> list[float]:
     """Scores of token-id inputs, in the order given; the model is used as it is (put it in eval mode)."""
+    scores = [0.0] * len(encoded)
+    for chunk, logits in _forward(model, encoded, pad_token_id, batch_size, max_tokens):
+        for i, value in zip(chunk, head_scores(logits, head), strict=True):
+            scores[i] = value
+    return scores
+
+
+def logits_encoded(
+    model: Any, encoded: list[list[int]], *, pad_token_id: int, batch_size: int
+) -> list[list[float]]:
+    """Every label's logit of token-id inputs, in the order given (a classifier's predictions)."""
+    rows: list[list[float]] = [[] for _ in encoded]
+    for chunk, logits in _forward(model, encoded, pad_token_id, batch_size, None):
+        for i, values in zip(chunk, logits.float().tolist(), strict=True):
+            rows[i] = values
+    return rows
+
+
+def _forward(
+    model: Any, encoded: list[list[int]], pad_token_id: int, batch_size: int, max_tokens: int | None
+) -> Iterator[tuple[list[int], Any]]:
+    """(indices, their logits) per forward pass, inputs grouped by length and right-padded with a mask."""
     import torch
 
     device = next(model.parameters()).device
-    scores = [0.0] * len(encoded)
     with torch.inference_mode():
         for chunk in chunks_by_length(
             [len(ids) for ids in encoded], batch_size=batch_size, max_tokens=max_tokens
         ):
             width = max(len(encoded[i]) for i in chunk)
-            input_ids = torch.full((len(chunk), width), pad_token_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                input_ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                attention_mask[row, : len(encoded[i])] = 1
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-            for i, value in zip(chunk, head_scores(logits, head), strict=True):
-                scores[i] = value
-    return scores
+            # Padded as lists and made one tensor each: no small tensor and slice assignment per row.
+            input_ids = torch.tensor(
+                [encoded[i] + [pad_token_id] * (width - len(encoded[i])) for i in chunk], dtype=torch.long
+            )
+            attention_mask = torch.tensor(
+                [[1] * len(encoded[i]) + [0] * (width - len(encoded[i])) for i in chunk], dtype=torch.long
+            )
+            yield (
+                chunk,
+                model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits,
+            )

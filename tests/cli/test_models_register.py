@@ -44,6 +44,23 @@ def test_register_prints_the_version_and_refuses_an_unknown_label(
     assert "label 'happy' is not in this model's id2label" in refused.stdout + refused.stderr
 
 
+def test_register_upload_sends_a_local_folder_as_an_archive(
+    collector_url: str, admin: httpx.Client, tmp_path: Path
+) -> None:
+    folder = build_tiny_reward(tmp_path / "sentiment", seed=4, labels=["neg", "pos"])
+
+    done = rlhf(collector_url, "models", "register", str(folder), "--upload", "--label", "1", "--transform",
+                "logprob", "--input", "response")  # fmt: skip
+    missing = rlhf(collector_url, "models", "register", str(tmp_path / "nothing"), "--upload")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = re.search(r"registered reward-(\d+) .*the logprob of label 'pos' \(index 1\)", done.stdout)
+    assert found is not None, done.stdout
+    version = admin.get(f"/api/v1/models/{found.group(1)}").raise_for_status().json()
+    assert version["base_model"] == "upload:sentiment.tar.gz"
+    assert missing.returncode != 0 and "is not a folder on this machine" in missing.stdout + missing.stderr
+
+
 def test_register_policy_prints_the_version_and_refuses_a_classifier(
     collector_url: str, admin: httpx.Client, tmp_path: Path
 ) -> None:

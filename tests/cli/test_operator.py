@@ -51,7 +51,17 @@ def test_datasets_create_list_show_stats_delete(collector_url: str, admin: httpx
     assert row.split("│")[3].strip() == "preference" and row.split("│")[5].strip() == "3"
     shown = rlhf(collector_url, "datasets", "show", str(dataset["id"]))
     assert name in shown.stdout and "Be kind [really]." in shown.stdout and "3 open" in shown.stdout
-    assert "gold rate: 0.1; sampling: random" in shown.stdout
+    assert "gold rate: 0.1; sampling: random" in shown.stdout and "reward: default" in shown.stdout
+
+    reward = unique("cli-reward")
+    changed = rlhf(collector_url, "datasets", "set", name, "--sampling", "uncertainty", "--reward", reward)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert f"sampling: sequential (the dataset's reward {reward!r} does not exist)" in changed.stdout
+    assert admin.get(f"/api/v1/datasets/{dataset['id']}").json()["reward"] == reward
+    back = rlhf(collector_url, "datasets", "set", name, "--reward", "default", "--sampling", "random")
+    assert back.returncode == 0 and "sampling: random" in back.stdout
+    assert admin.get(f"/api/v1/datasets/{dataset['id']}").json()["reward"] is None
+    assert rlhf(collector_url, "datasets", "set", name).returncode == 1
 
     token = admin.post("/api/v1/annotators", json={"name": unique("cli-voter")}).json()["token"]
     httpx.post(
@@ -118,3 +128,20 @@ def test_models_unpromote_and_delete(collector_url: str, admin: httpx.Client, db
     deleted = rlhf(collector_url, "models", "delete", str(version.id), "--yes")
     assert deleted.returncode == 0 and f"deleted {version.name}" in deleted.stdout
     assert not version_path(version.path).exists()
+
+
+def test_models_prune_deletes_the_older_unpromoted_versions(collector_url: str, db: Session) -> None:
+    versions = [add_version(db, kind=ModelKind.REWARD, seed=seed) for seed in (7, 8, 9)]
+    base = unique("prune-base")
+    for version in versions:
+        version.base_model = base
+    db.commit()
+
+    declined = rlhf(collector_url, "models", "prune", "--keep", "1", "--base-model", base, input="n\n")
+    assert declined.returncode == 1 and all(version_path(v.path).is_dir() for v in versions)
+    pruned = rlhf(collector_url, "models", "prune", "--keep", "1", "--base-model", base, "--yes")
+
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "2 deleted, 0 kept past the limit" in pruned.stdout
+    assert f"deleted {versions[0].name}" in pruned.stdout and f"deleted {versions[1].name}" in pruned.stdout
+    assert [version_path(v.path).is_dir() for v in versions] == [False, False, True]

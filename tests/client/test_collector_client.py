@@ -59,7 +59,9 @@ def test_from_settings_says_which_admin_token_it_uses(tmp_path: Path):
     )
     stored = CollectorClient.from_settings(Settings(admin_token=None, state_dir=tmp_path))
 
-    assert given.token_source == "RLHF_ADMIN_TOKEN" and given.url_source == "RLHF_COLLECTOR_URL"
+    # The test session sets RLHF_ADMIN_TOKEN in the environment, not RLHF_COLLECTOR_URL.
+    assert given.token_source == "RLHF_ADMIN_TOKEN in the environment"
+    assert given.url_source == "RLHF_COLLECTOR_URL"
     assert given.base_url == "http://collector:8000"
     assert stored.token_source == str(tmp_path.resolve() / "admin_token")
     assert stored.url_source == "RLHF_HOST and RLHF_COLLECTOR_PORT"

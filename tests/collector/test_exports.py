@@ -127,7 +127,10 @@ def test_raw_export_has_every_vote_with_its_details(
         "server_time_ms",
         "gold",
         "flagged",
+        "source",
+        "preference_metadata",
     }
+    assert (first["source"], first["preference_metadata"]) == ("human", {})
     assert first["server_time_ms"] >= 0 and lines[1]["server_time_ms"] is None
     assert first["gold"] is None and first["flagged"] is False
 

@@ -14,7 +14,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.core.enums import ModelKind
 from tests.helpers.collector import AnnotatorClient, comparison_items, table_counts, unique
+from tests.helpers.tiny_models import add_version
 
 GOLD_ITEMS = 40
 ORDINARY_ITEMS = 30
@@ -254,9 +256,77 @@ def test_uncertainty_without_scores_falls_back_to_sequential_and_says_so(
         text("SELECT count(*) FROM model_version WHERE kind = 'reward' AND promoted")
     ).scalar_one()
     if not promoted:
-        assert "needs a promoted reward model" in dataset["sampling_state"]
+        assert "needs a reward" in dataset["sampling_state"]
     assert (
         admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"] == dataset["sampling_state"]
     )
     voted, last = work(make_annotator(), dataset["id"], lambda _: "a")
     assert voted == dataset["ids"] and last.status_code == 204
+
+
+def scoring_jobs(admin: httpx.Client, dataset_id: int) -> list[dict[str, Any]]:
+    jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
+    return [job for job in jobs if job["dataset_id"] == dataset_id]
+
+
+def test_uncertainty_scores_with_the_datasets_named_reward_and_says_which(
+    admin: httpx.Client, make_dataset: Callable, db: Session
+) -> None:
+    name = unique("helpful")
+    dataset = make_dataset(3, sampling="uncertainty", reward=name)
+    assert dataset["reward"] == name
+    assert dataset["sampling_state"] == f"sequential (the dataset's reward {name!r} does not exist)"
+    assert scoring_jobs(admin, dataset["id"]) == []
+
+    # A new reward version made of one reward model: the collector queues a scoring job with that model.
+    version = add_version(db, kind=ModelKind.REWARD, seed=7)
+    body = {
+        "name": name,
+        "components": [{"model_version_id": version.id, "weight": 2, "whiten": {"mean": 1.0, "std": 2.0}}],
+    }
+    assert admin.post("/api/v1/rewards", json=body).status_code == 201
+    jobs = scoring_jobs(admin, dataset["id"])
+    assert [job["params"] for job in jobs] == [{"reward_model_version_id": version.id}]
+    state = admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"]
+    if state.startswith("sequential"):  # the job has not run (no worker in these tests, or not yet)
+        assert state.endswith(f"reward {name}@v1: reward model {version.name})")
+
+    # A combination cannot score comparisons: back to sequential, and why.
+    other = add_version(db, kind=ModelKind.REWARD, seed=8)
+    body = {"name": name, "components": [{"model_version_id": version.id}, {"model_version_id": other.id}]}
+    assert admin.post("/api/v1/rewards", json=body).status_code == 201
+    state = admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"]
+    assert state == (
+        f"sequential (reward {name}@v2 is not one reward model; uncertainty sampling scores with a single "
+        "reward model)"
+    )
+    assert len(scoring_jobs(admin, dataset["id"])) == 1
+
+    # PATCH: back to `default` with null; the other fields stay.
+    updated = admin.patch(f"/api/v1/datasets/{dataset['id']}", json={"reward": None}).json()
+    assert updated["reward"] is None and updated["sampling"] == "uncertainty" and updated["gold_rate"] == 0
+    assert "default" in updated["sampling_state"] or "needs a reward" in updated["sampling_state"]
+    updated = admin.patch(f"/api/v1/datasets/{dataset['id']}", json={"sampling": "random", "gold_rate": 0.2})
+    assert updated.json()["sampling"] == "random" and updated.json()["gold_rate"] == 0.2
+    assert updated.json()["sampling_state"] == "random"
+
+
+def test_bad_dataset_changes_are_refused_and_change_nothing(
+    admin: httpx.Client, make_dataset: Callable, db: Session
+) -> None:
+    dataset = make_dataset(1, sampling="uncertainty", gold_rate=0.1)
+    path = f"/api/v1/datasets/{dataset['id']}"
+    for body in (
+        {"gold_rate": 1.5},
+        {"gold_rate": -0.1},
+        {"sampling": "best"},
+        {"reward": "no spaces"},
+        {"reward": ""},
+        {"reward": "x" * 101},
+        {"name": "renamed"},
+    ):
+        assert admin.patch(path, json=body).status_code == 422, body
+    assert admin.post("/api/v1/datasets", json={"name": unique("ds"), "reward": "a b"}).status_code == 422
+    assert admin.patch("/api/v1/datasets/999999999", json={"gold_rate": 0.5}).status_code == 404
+    after = admin.get(path).json()
+    assert (after["gold_rate"], after["sampling"], after["reward"]) == (0.1, "uncertainty", None)

@@ -3,14 +3,16 @@ running job uses them or a version is promoted; otherwise gone with their compar
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from services.core.artifacts import version_path
+from services.core.artifacts import new_version_dir, version_path
 from services.core.enums import ModelKind
+from services.core.orm import ModelVersion
 from tests.helpers.collector import table_counts
 from tests.helpers.jobs import submit, wait_for_job
 from tests.helpers.tiny_models import add_version
@@ -114,3 +116,66 @@ def test_model_delete_is_refused_while_a_named_reward_scores_with_it(
 
     assert refused.status_code == 409 and f"{name} v1" in refused.json()["detail"]
     assert version_path(version.path).is_dir()
+
+
+def _versions(db: Session, *, kind: ModelKind, base_model: str, count: int) -> list[int]:
+    """Unpromoted version rows with a file each in the artifact store, oldest first."""
+    ids = []
+    for _ in range(count):
+        name = f"test-prune-{uuid.uuid4().hex[:8]}"
+        with new_version_dir(f"tests/{name}") as directory:
+            (directory / "config.json").write_text("{}")
+        version = ModelVersion(name=name, kind=kind, base_model=base_model, path=f"tests/{name}")
+        db.add(version)
+        db.commit()
+        ids.append(version.id)
+    return ids
+
+
+def test_prune_deletes_old_unpromoted_versions_but_keeps_promoted_and_used_ones(
+    admin: httpx.Client, make_dataset: Callable, db: Session
+) -> None:
+    base = f"prune-base-{uuid.uuid4().hex[:8]}"
+    promoted, used, old, older_kept, newest = _versions(db, kind=ModelKind.REWARD, base_model=base, count=5)
+    other_base = _versions(db, kind=ModelKind.REWARD, base_model=base + "-other", count=2)
+    admin.post(f"/api/v1/models/{promoted}/promote").raise_for_status()
+    job_id = submit(admin, "ppo", make_dataset(2)["id"], params={"reward_model_version_id": used})
+    paths = {
+        row.id: version_path(row.path)
+        for row in db.scalars(select(ModelVersion).where(ModelVersion.base_model == base))
+    }
+
+    pruned = admin.post("/api/v1/models/prune", json={"keep": 2, "kind": "reward", "base_model": base})
+
+    assert pruned.status_code == 200, pruned.text
+    answer = pruned.json()
+    assert sorted(version["id"] for version in answer["deleted"]) == [old]
+    assert [(version["id"], f"job(s) {job_id}" in version["reason"]) for version in answer["kept"]] == [
+        (used, True)
+    ]
+    left = {
+        version["id"] for version in admin.get("/api/v1/models", params={"kind": "reward"}).json()["data"]
+    }
+    assert {promoted, used, older_kept, newest, *other_base} <= left and old not in left
+    assert not paths[old].exists() and all(paths[v].is_dir() for v in (promoted, used, older_kept, newest))
+    _cancel(admin, job_id)
+    admin.post(f"/api/v1/models/{promoted}/unpromote").raise_for_status()
+
+
+def test_prune_without_keep_or_setting_is_refused_and_deletes_nothing(
+    admin: httpx.Client, db: Session
+) -> None:
+    base = f"prune-base-{uuid.uuid4().hex[:8]}"
+    ids = _versions(db, kind=ModelKind.POLICY, base_model=base, count=2)
+    before = table_counts(db)
+
+    for body in (
+        {"base_model": base},
+        {"keep": -1, "base_model": base},
+        {"keep": 1, "base_model": base, "x": 1},
+    ):
+        refused = admin.post("/api/v1/models/prune", json=body)
+        assert refused.status_code == 422, (body, refused.text)
+
+    assert table_counts(db) == before
+    assert all(admin.get(f"/api/v1/models/{version_id}").status_code == 200 for version_id in ids)

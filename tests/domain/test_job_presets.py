@@ -11,6 +11,7 @@ from services.domain.job_params import (
     GenerateComparisonsParams,
     LoraParams,
     PpoParams,
+    RewardModelParams,
     SftParams,
     resolve,
 )
@@ -102,7 +103,7 @@ def test_smollm2_defaults_turn_lora_on_and_an_explicit_trainable_or_null_turns_i
         (
             "ppo",
             {"recipe": "fastest"},
-            "params.recipe must name a recipe of ppo (known: smoke), got 'fastest'",
+            "params.recipe must name a recipe of ppo (known: llama2, smoke), got 'fastest'",
         ),
         ("ppo", {"recipe": 3}, "params.recipe must name a recipe of ppo"),
         ("generate_comparisons", {}, "params.other_policy_version_id is missing"),
@@ -123,3 +124,59 @@ def test_a_policy_compared_with_itself_only_when_asked():
 
     assert isinstance(own, GenerateComparisonsParams)
     assert own.allow_self_comparison and own.other_policy_version_id is None
+
+
+def test_llama2_recipe_resolves_to_the_papers_settings_with_their_source():
+    reward_model = resolve("reward_model", {"recipe": "llama2"})
+    sft = resolve("sft", {"recipe": "llama2"}, base_model=TINY)
+    ppo = resolve("ppo", {"recipe": "llama2"}, base_model=TINY)  # over the tiny model's own ppo defaults
+
+    assert isinstance(reward_model.own, RewardModelParams) and reward_model.own.min_warmup_steps == 5
+    assert reward_model.trl["learning_rate"] == 1e-5 and reward_model.trl["num_train_epochs"] == 1
+    assert reward_model.trl["lr_scheduler_type"] == "cosine_with_min_lr"
+    assert reward_model.trl["lr_scheduler_kwargs"] == {"min_lr_rate": 0.1}
+    assert reward_model.trl["warmup_steps"] == 0.03
+    batch = reward_model.trl["per_device_train_batch_size"] * reward_model.trl["gradient_accumulation_steps"]
+    assert batch == 512
+    assert all(
+        reward_model.sources[name] == ParamSource.RECIPE
+        for name in ("learning_rate", "lr_scheduler_type", "warmup_steps", "min_warmup_steps")
+    )
+    assert sft.trl["lr_scheduler_type"] == "cosine" and sft.trl["lr_scheduler_kwargs"] == {}
+    assert (sft.trl["learning_rate"], sft.trl["weight_decay"], sft.trl["num_train_epochs"]) == (2e-5, 0.1, 2)
+    assert sft.sources["learning_rate"] == ParamSource.RECIPE
+    expected_ppo = {
+        "adam_beta1": 0.9,
+        "adam_beta2": 0.95,
+        "adam_epsilon": 1e-5,
+        "weight_decay": 0.1,
+        "max_grad_norm": 1.0,
+        "learning_rate": 1e-6,
+        "lr_scheduler_type": "constant",
+        "cliprange": 0.2,
+        "kl_coef": 0.01,
+        "num_ppo_epochs": 1,
+    }
+    assert {name: ppo.trl[name] for name in expected_ppo} == expected_ppo
+    assert all(ppo.sources[name] == ParamSource.RECIPE for name in expected_ppo)
+    rollout = ppo.trl["per_device_train_batch_size"] * ppo.trl["gradient_accumulation_steps"]
+    assert rollout == 64 and rollout * ppo.trl["num_mini_batches"] == 512
+    assert ppo.trl["total_episodes"] == 480 and ppo.sources["total_episodes"] == ParamSource.BASE_MODEL
+
+
+def test_explicit_params_override_the_llama2_recipe_and_the_record_names_each_source():
+    resolved = resolve(
+        "reward_model", {"recipe": "llama2", "learning_rate": 5e-6, "min_warmup_steps": 10}
+    )  # the paper's 70B rate
+
+    record = resolved.record()
+
+    assert record["learning_rate"] == 5e-6 and record[SOURCES_KEY]["learning_rate"] == "explicit"
+    assert record["min_warmup_steps"] == 10 and record[SOURCES_KEY]["min_warmup_steps"] == "explicit"
+    assert record["warmup_steps"] == 0.03 and record[SOURCES_KEY]["warmup_steps"] == "recipe"
+    assert record[SOURCES_KEY]["lr_scheduler_kwargs"] == "recipe"
+
+
+def test_llama2_recipe_covers_reward_model_sft_and_ppo_only():
+    with pytest.raises(InvalidInputError, match="params.recipe must name a recipe of dpo"):
+        resolve("dpo", {"recipe": "llama2"})

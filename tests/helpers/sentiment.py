@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.helpers.jobs import submit, wait_for_job
+from tests.helpers.paths import DATA_DIR
 
 POSITIVE = [
     "It was wonderful.",
@@ -85,3 +88,39 @@ def train_minilm_reward_model(client: httpx.Client, dataset_id: int) -> dict[str
     )
     assert job["status"] == "succeeded", job
     return job
+
+
+# ---- the movie-review polarity data (Pang & Lee 2004) as labelled rows, for classifier jobs ----
+
+MOVIE_REVIEWS = DATA_DIR / "movie_review_polarity_v2.zip"
+
+
+def read_reviews(archive: Path = MOVIE_REVIEWS) -> dict[str, list[list[str]]]:
+    """{"pos": reviews, "neg": reviews}, each review its non-empty lines, files in name order."""
+    with zipfile.ZipFile(archive) as reviews:
+        return {
+            label: [
+                [line.strip() for line in reviews.read(name).decode().splitlines() if line.strip()]
+                for name in sorted(n for n in reviews.namelist() if f"/{label}/" in n and n.endswith(".txt"))
+            ]
+            for label in ("pos", "neg")
+        }
+
+
+def review_ending(lines: list[str], words: int) -> str:
+    """A review's last `words` words of its last two lines: mostly its verdict."""
+    return " ".join(" ".join(lines[-2:]).split()[-words:])
+
+
+def labelled_reviews(
+    per_label: int, *, words: int = 48, offset: int = 0, archive: Path = MOVIE_REVIEWS
+) -> list[dict[str, str]]:
+    """{"text", "label"} rows: the endings of reviews offset .. offset + per_label of each class, alternating."""
+    reviews = read_reviews(archive)
+    rows = []
+    for positive, negative in list(zip(reviews["pos"], reviews["neg"], strict=True))[
+        offset : offset + per_label
+    ]:
+        rows.append({"text": review_ending(positive, words), "label": "pos"})
+        rows.append({"text": review_ending(negative, words), "label": "neg"})
+    return rows

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 from openai import OpenAI
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.core.enums import ModelKind
-from services.core.orm import ModelVersion
+from services.core.orm import ModelVersion, Reward
 from tests.helpers.inference import wait_for
 from tests.helpers.servers import start_inference
 from tests.helpers.tiny_models import add_version, build_tiny_chat_gpt2, build_tiny_gpt2
@@ -114,6 +114,18 @@ def demote_all(db: Session, restore_promotions: None) -> Callable[[str], None]:
         db.commit()
 
     return run
+
+
+@pytest.fixture
+def no_default_reward(db: Session) -> Iterator[None]:
+    """No reward named default before the test, nor any it created after it (the promoted model serves)."""
+    db.rollback()
+    db.execute(delete(Reward).where(Reward.name == "default"))
+    db.commit()
+    yield
+    db.rollback()
+    db.execute(delete(Reward).where(Reward.name == "default"))
+    db.commit()
 
 
 @pytest.fixture

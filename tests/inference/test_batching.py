@@ -53,6 +53,28 @@ def test_concurrent_submissions_share_one_batch() -> None:
     assert batches == [[0, 1, 2, 3, 4]]
 
 
+def test_without_a_window_requests_queued_in_one_loop_turn_share_one_batch() -> None:
+    batches: list[list[int]] = []
+
+    def process(items: list[int]) -> list[int]:
+        batches.append(items)
+        return items
+
+    # No window: the worker is woken once, at the end of the event loop's turn that queued them.
+    worker = batcher(process, max_wait_s=0.0)
+
+    async def run() -> list[int]:
+        return await asyncio.gather(*(worker.submit(i) for i in range(5)))
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        worker.stop()
+
+    assert results == [0, 1, 2, 3, 4]
+    assert batches == [[0, 1, 2, 3, 4]]
+
+
 def test_batches_never_exceed_max_batch_size_in_units() -> None:
     sizes: list[int] = []
 

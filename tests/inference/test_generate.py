@@ -279,7 +279,8 @@ INVALID = [
     pytest.param(
         {"parameters": {"stop": list("abcde")}}, "`stop` supports up to 4 stop sequences", id="stop-5"
     ),
-    pytest.param({"parameters": {"best_of": 2}}, "`best_of` != 1", id="best_of-2"),
+    # /generate: greedy decoding cannot give several sequences; /generate_stream: never several sequences
+    pytest.param({"parameters": {"best_of": 2}}, "`best_of`", id="best_of-2"),
     pytest.param({"parameters": {"top_n_tokens": 6}}, "`top_n_tokens` must be >= 0 and <= 5", id="top_n-6"),
     pytest.param({"parameters": {"truncate": 0}}, "`truncate` must be strictly positive", id="truncate-0"),
     pytest.param(

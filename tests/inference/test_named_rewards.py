@@ -4,16 +4,14 @@ is rouge-score's own F-measure, `default` is the latest of a promotion and a rew
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from rouge_score import rouge_scorer
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
-from services.core.orm import ModelVersion, Reward
+from services.core.orm import ModelVersion
 from tests.helpers.inference import wait_serving
 
 TOLERANCE = 1e-5
@@ -116,15 +114,6 @@ def test_reference_reward_without_reference_answers_422(inference: httpx.Client,
     assert response.status_code == 422
     assert "inputs[1] has no reference" in response.json()["error"]
     assert "(bleu)" in response.json()["error"]
-
-
-@pytest.fixture
-def no_default_reward(db: Session) -> Iterator[None]:
-    """Rewards named default created by the test are gone afterwards (the promoted model serves again)."""
-    yield
-    db.rollback()
-    db.execute(delete(Reward).where(Reward.name == "default"))
-    db.commit()
 
 
 def test_default_is_the_latest_of_a_promotion_and_a_reward_named_default(

@@ -146,6 +146,20 @@ def test_invalid_reward_request_answers_422(
     assert error["detail"] == error["error"]
 
 
+def test_reward_answer_splits_its_time_in_server_timing(
+    inference: httpx.Client, reward_version: ModelVersion
+) -> None:
+    response = inference.post("/reward", json={"inputs": pairs(2)})
+
+    assert response.status_code == 200, response.text
+    # W3C Server Timing: `name;dur=milliseconds`, comma-separated.
+    parts = [part.strip().split(";") for part in response.headers["server-timing"].split(",")]
+    timings = {name: float(duration.removeprefix("dur=")) for name, duration in parts}
+    assert list(timings) == ["queue", "tokenize", "forward", "encode"]
+    assert all(value >= 0 for value in timings.values())
+    assert timings["forward"] > 0
+
+
 def test_a_request_that_cannot_be_encoded_fails_alone_in_its_batch(tmp_path: Path) -> None:
     directory = build_tiny_reward(tmp_path / "reward", seed=3)
     reward = load_reward(Target(ModelKind.REWARD, "reward", None, "default", str(directory)))

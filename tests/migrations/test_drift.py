@@ -21,6 +21,7 @@ from services.core.enums import (
     JobKind,
     JobStatus,
     ModelKind,
+    PreferenceSource,
     Sampling,
     Side,
 )
@@ -50,6 +51,7 @@ def test_migrated_database_matches_the_orm_metadata():
         ("api_key_scopes_ck", ApiKeyScope),
         ("dataset_sampling_ck", Sampling),
         ("comparison_gold_ck", JUDGEMENTS),
+        ("preference_source_ck", PreferenceSource),
     ],
 )
 def test_check_constraint_allows_exactly_the_enum_values(

@@ -42,7 +42,21 @@ PARAMS: dict[str, dict[str, Any]] = {
         "num_generations": 2,
         "max_completion_length": 8,
     },
+    "grpo": {
+        **ONLINE,
+        "max_steps": 2,
+        "per_device_train_batch_size": 4,
+        "num_generations": 2,
+        "max_completion_length": 8,
+    },
+    "rejection_sampling": {
+        **ONLINE,
+        **TRAINING,
+        "num_samples": 2,
+        "max_new_tokens": 8,
+    },
 }
+ONLINE_KINDS = ("ppo", "rloo", "grpo", "rejection_sampling")
 LORA = {"r": 4, "alpha": 8}
 # The template's opened assistant turn, as the job logs its first prompt (training_jobs/chat_format.describe).
 ASSISTANT_TURN = "<|im_start|>assistant\\n"
@@ -78,7 +92,7 @@ def run_job(
         if (kind, lora) not in done:
             worker_process.ensure_running()
             params = dict(PARAMS[kind])
-            if kind in ("ppo", "rloo"):
+            if kind in ONLINE_KINDS:
                 params["reward_model_version_id"] = reward_version_id
             if lora:
                 params["lora"] = LORA
@@ -94,7 +108,7 @@ def _q_proj(path: Path) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-@pytest.mark.parametrize("kind", ["sft", "dpo", "ppo", "rloo"])
+@pytest.mark.parametrize("kind", ["sft", "dpo", *ONLINE_KINDS])
 def test_policy_job_on_a_chat_llama_trains_through_its_template(
     admin: httpx.Client, run_job, tiny_llama: Path, kind: str, lora: bool
 ):
@@ -110,7 +124,7 @@ def test_policy_job_on_a_chat_llama_trains_through_its_template(
         AutoTokenizer.from_pretrained(tiny_llama).chat_template
     )
     assert not torch.equal(_q_proj(path), _q_proj(tiny_llama))
-    if kind in ("ppo", "rloo"):
+    if kind in ONLINE_KINDS:
         assert {"reward_before", "reward_after", "kl"} <= job["metrics"].keys()
 
 

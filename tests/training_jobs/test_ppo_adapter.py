@@ -15,6 +15,7 @@ from services.modeling.base_models import MINILM, resolve_base_model
 from training_jobs import evaluation
 from training_jobs.chat_format import encode_prompt
 from training_jobs.checkpoints import ModelSource
+from training_jobs.group_rl import fit_prompt_text
 from training_jobs.reward_adapter import (
     PolicyTokenRewardModel,
     RewardScorer,
@@ -22,7 +23,6 @@ from training_jobs.reward_adapter import (
     reward_function,
     value_model,
 )
-from training_jobs.rloo import fit_prompt_text
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.core.enums import ModelKind
+from services.core.settings import get_settings
 from tests.helpers.collector import AnnotatorClient, comparison_items, unique
 from tests.helpers.jobs import Worker, submit, wait_for_job
 from tests.helpers.tiny_models import add_version
@@ -54,10 +55,30 @@ def test_scores_are_the_reward_models_margins_and_order_next(
     for comparison_id, a, b in zip(dataset["ids"], rewards_a, rewards_b, strict=True):
         assert margins[comparison_id] == pytest.approx(abs(a - b), abs=1e-5)
 
+    # The order: explorers (random key below the share) at random positions, the others by margin rank.
+    share = get_settings().uncertainty_random_share
+    rows = db.execute(
+        text("SELECT id, sample_key, reward_margin FROM comparison WHERE dataset_id = :d"),
+        {"d": dataset["id"]},
+    ).all()
+    keys = {row.id: row.reward_margin for row in rows}
+    explorers = {row.id for row in rows if row.sample_key < share}
+    for row in rows:
+        if row.id in explorers:
+            assert row.reward_margin == pytest.approx(row.sample_key / share)
+    ranked = sorted(set(keys) - explorers, key=keys.__getitem__)
+    assert ranked == sorted(ranked, key=margins.__getitem__)
+    if ranked:
+        assert keys[ranked[0]] == 0 and (len(ranked) == 1 or keys[ranked[-1]] == 1)
+
     created = admin.post("/api/v1/annotators", json={"name": unique("ann")}).raise_for_status().json()
     with AnnotatorClient(created, base_url=collector_url, timeout=60) as annotator:
-        served = annotator.get(f"/api/v1/datasets/{dataset['id']}/next").json()["comparison_id"]
-    assert served == min(margins, key=margins.__getitem__)
+        served = []
+        for _ in range(12):
+            served.append(annotator.get(f"/api/v1/datasets/{dataset['id']}/next").json()["comparison_id"])
+            vote = annotator.post(f"/api/v1/comparisons/{served[-1]}/preferences", json={"choice": "a"})
+            assert vote.status_code == 201, vote.text
+    assert served == sorted(keys, key=lambda i: (keys[i], i))
 
 
 def test_collector_queues_scoring_for_new_comparisons_and_promotions(
@@ -87,3 +108,25 @@ def test_collector_queues_scoring_for_new_comparisons_and_promotions(
     finally:
         if before is not None:
             admin.post(f"/api/v1/models/{before}/promote").raise_for_status()
+
+
+def test_a_datasets_named_reward_scores_it_in_the_background(
+    admin: httpx.Client, db: Session, worker: Worker
+) -> None:
+    name = unique("helpful")
+    dataset = admin.post(
+        "/api/v1/datasets", json={"name": unique("unc"), "sampling": "uncertainty", "reward": name}
+    ).json()
+    ids = admin.post(
+        f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": comparison_items(6, prefix=name)}
+    ).json()["ids"]
+    version = add_version(db, kind=ModelKind.REWARD, seed=9)
+    body = {"name": name, "components": [{"model_version_id": version.id, "weight": 1}]}
+    assert admin.post("/api/v1/rewards", json=body).status_code == 201  # queues the scoring job
+    jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
+    (job,) = [j for j in jobs if j["dataset_id"] == dataset["id"]]
+    assert wait_for_job(admin, job["id"])["status"] == "succeeded"
+    assert set(stored_margins(db, version.id)) == set(ids)
+    state = admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"]
+    assert state.startswith("uncertainty (6 of 6 open comparisons scored; ")
+    assert f"reward {name}@v1: reward model {version.name}" in state

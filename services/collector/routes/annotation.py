@@ -1,15 +1,15 @@
 """The annotator's endpoints: me, next, preferences.
 
 They run hundreds of times a second (the web form asks /me after every item), so they authenticate and do
-their database work on the event loop, on one async connection (ConnectionDep): a worker thread per request
-cost about a third of the collector's CPU in thread switches.
+their database work on the event loop, on one async connection of the pool (PoolDep): a worker thread per
+request cost about a third of the collector's CPU in thread switches.
 """
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 
-from services.collector.deps import ConnectionDep, CurrentAnnotator
+from services.collector.deps import CurrentAnnotator, PoolDep
 from services.collector.params import IdPath
 from services.collector.schemas import (
     AssignmentPublic,
@@ -25,9 +25,10 @@ router = APIRouter(tags=["annotation"])
 
 
 @router.get("/me")
-async def me(connection: ConnectionDep, annotator: CurrentAnnotator) -> MePublic:
+async def me(pool: PoolDep, annotator: CurrentAnnotator) -> MePublic:
     """Who the token belongs to, and their progress in every dataset."""
-    mine = await datasets.for_annotator(connection, annotator)
+    async with pool.connection() as connection:
+        mine = await datasets.for_annotator(connection, annotator)
     return MePublic(
         id=annotator.id,
         name=annotator.name,
@@ -41,11 +42,12 @@ async def me(connection: ConnectionDep, annotator: CurrentAnnotator) -> MePublic
     response_model=AssignmentPublic,
 )
 async def next_comparison(
-    dataset_id: IdPath, connection: ConnectionDep, annotator: CurrentAnnotator
+    dataset_id: IdPath, pool: PoolDep, annotator: CurrentAnnotator
 ) -> Response | AssignmentPublic:
     """Lease the next comparison to judge (the same one again while its lease lives); 204 when none; 403 with
     the reason when the annotator is paused on the dataset."""
-    assignment = await annotation.next_comparison(connection, annotator, dataset_id)
+    async with pool.connection() as connection:
+        assignment = await annotation.next_comparison(connection, annotator, dataset_id)
     if assignment is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return AssignmentPublic.model_validate(assignment, from_attributes=True)
@@ -55,12 +57,13 @@ async def next_comparison(
 async def vote(
     comparison_id: IdPath,
     body: PreferenceCreate,
-    connection: ConnectionDep,
+    pool: PoolDep,
     annotator: CurrentAnnotator,
     idempotency_key: Annotated[str | None, Header(max_length=votes.MAX_IDEMPOTENCY_KEY)] = None,
 ) -> PreferencePublic:
     """Record a vote; a retry with the same Idempotency-Key returns the first answer."""
-    stored = await votes.record_preference(
-        connection, annotator, comparison_id, Vote(**body.model_dump()), idempotency_key=idempotency_key
-    )
+    async with pool.connection() as connection:
+        stored = await votes.record_preference(
+            connection, annotator, comparison_id, Vote(**body.model_dump()), idempotency_key=idempotency_key
+        )
     return PreferencePublic.model_validate(stored, from_attributes=True)

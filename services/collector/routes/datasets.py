@@ -7,6 +7,7 @@ from services.collector.schemas import DatasetCreate, DatasetPublic, DatasetsPub
 from services.core.enums import DatasetKind, Sampling
 from services.domain import datasets, retention, scores
 from services.domain.datasets import DatasetProgress
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["datasets"])
 
@@ -22,6 +23,7 @@ def _public(session: SessionDep, item: DatasetProgress) -> DatasetPublic:
         gold_rate=d.gold_rate,
         sampling=Sampling(d.sampling),
         sampling_state=scores.sampling_state(session, d),
+        reward=d.reward,
         created_at=d.created_at,
         gold=p.gold,
         comparisons=p.comparisons,
@@ -46,6 +48,7 @@ def create_dataset(body: DatasetCreate, session: SessionDep, _: AdminDep) -> Dat
         annotations_per_comparison=body.annotations_per_comparison,
         gold_rate=body.gold_rate,
         sampling=body.sampling,
+        reward=body.reward,
     )
     return _public(session, datasets.with_progress(session, dataset.id))
 
@@ -67,7 +70,9 @@ def get_dataset(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> DatasetP
 def update_dataset(
     dataset_id: IdPath, body: DatasetUpdate, session: SessionDep, _: AdminDep
 ) -> DatasetPublic:
-    """Change guidelines, annotations_per_comparison (k), gold_rate or sampling; fields left out stay."""
+    """Change guidelines, annotations_per_comparison (k), gold_rate, sampling or reward (`null`: back to
+    `default`); fields left out stay. An uncertainty dataset whose reward model has comparisons left to score
+    gets a score_comparisons job."""
     datasets.update(
         session,
         dataset_id,
@@ -75,7 +80,10 @@ def update_dataset(
         annotations_per_comparison=body.annotations_per_comparison,
         gold_rate=body.gold_rate,
         sampling=body.sampling,
+        reward=body.reward,
+        clear_reward="reward" in body.model_fields_set and body.reward is None,
     )
+    scores.request_scoring(session, dataset_id, enqueue=enqueue_job)
     return _public(session, datasets.with_progress(session, dataset_id))
 
 

@@ -4,7 +4,8 @@ from fastapi import APIRouter, Query, status
 
 from services.collector.deps import AdminDep, ReadOrTrainDep, SessionDep
 from services.collector.reward_schemas import RewardCreate, RewardPublic, RewardsPublic
-from services.domain import rewards
+from services.domain import rewards, scores
+from services.queue.broker import enqueue_job
 
 router = APIRouter(tags=["rewards"])
 
@@ -12,13 +13,15 @@ router = APIRouter(tags=["rewards"])
 @router.post("/rewards", status_code=status.HTTP_201_CREATED)
 def create_reward(body: RewardCreate, session: SessionDep, _: AdminDep) -> RewardPublic:
     """A new version of the named reward (version 1 for a new name); the inference service scores with it
-    at once (`POST /reward` with `"reward": name`; `default` serves requests that name none)."""
+    at once (`POST /reward` with `"reward": name`; `default` serves requests that name none), and uncertainty
+    datasets whose reward model it changes get a score_comparisons job."""
     reward = rewards.create(
         session,
         body.name,
         [component.stored() for component in body.components],
         body.safety_gate.model_dump() if body.safety_gate is not None else None,
     )
+    scores.request_rescoring(session, enqueue=enqueue_job)
     return RewardPublic.model_validate(reward)
 
 

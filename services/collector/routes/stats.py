@@ -5,16 +5,22 @@ from fastapi import APIRouter, Query
 from services.collector.console_schemas import WinRatesPublic
 from services.collector.deps import ReadDep, ReadOrTrainDep, SessionDep
 from services.collector.params import IdPath
-from services.collector.schemas import StatsPublic, WinRatePublic
+from services.collector.stats_schemas import StatsPublic, WinRatePublic
+from services.core.enums import SourceFilter
 from services.domain import model_versions, stats
 
 router = APIRouter(tags=["stats"])
 
 
 @router.get("/datasets/{dataset_id}/stats")
-def dataset_stats(dataset_id: IdPath, session: SessionDep, _: ReadDep) -> StatsPublic:
-    """Counts, per-annotator work, votes per comparison, agreement and policy win rates."""
-    return StatsPublic.model_validate(stats.dataset_stats(session, dataset_id), from_attributes=True)
+def dataset_stats(
+    dataset_id: IdPath, session: SessionDep, _: ReadDep, source: SourceFilter = SourceFilter.HUMAN
+) -> StatsPublic:
+    """Counts, per-annotator work, votes per comparison, agreement, policy win rates (choices, annotators,
+    agreement and win rates over the votes of `source`), and each AI judge's agreement with people."""
+    return StatsPublic.model_validate(
+        stats.dataset_stats(session, dataset_id, source=source), from_attributes=True
+    )
 
 
 @router.get("/win-rates")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from services.core.enums import DatasetKind
+from services.core.enums import DatasetKind, SourceFilter
 
 # Ids are PostgreSQL bigints.
 MAX_ID = 2**63 - 1
@@ -97,6 +97,12 @@ class TrainingParams(JobParams):
     trainable: list[str] | None = param(
         None, help="train only parameters whose names start with one of these prefixes (heads always train)"
     )
+    min_warmup_steps: int = param(
+        0,
+        ge=0,
+        help="at least this many warm-up steps, whatever warmup_steps gives (Llama 2: 3 % of the steps, at "
+        "least 5)",
+    )
     num_processes: int = param(
         1,
         ge=1,
@@ -123,4 +129,9 @@ class VoteTrainingParams(TrainingParams):
         le=1,
         help="leave out the votes of annotators whose trust on the dataset is below this (docs/quality.md); "
         "null: every vote",
+    )
+    source: SourceFilter = param(
+        SourceFilter.HUMAN,
+        help="whose preferences to train on: human (people and imported winners), ai (ai_feedback judges' "
+        "preferences, docs/ai-feedback.md) or all",
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from services.core.enums import DatasetKind, JobKind
+from services.domain.job_params.ai_feedback import AiFeedbackParams
 from services.domain.job_params.fields import (
     MAX_ID,
     JobParams,
@@ -88,6 +89,38 @@ class RewardModelParams(VoteTrainingParams):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClassifierParams(TrainingParams):
+    """classifier: a sequence classifier fine-tuned on a labelled dataset's {"text", "label"} rows (transformers'
+    Trainer), one output per distinct label, LP-FT as reward_model. Its version is a reward model: the logit, log-probability or
+    probability of `label` given the response alone."""
+
+    TRL_CONFIG: ClassVar[str | None] = "TrainingArguments"
+    DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.LABELLED})
+    # Fine-tuning an encoder on a few thousand texts (Devlin et al. 2019: lr 2e-5 to 5e-5, batch 16 or 32);
+    # tuned on MiniLM with the movie-review polarity data (benchmarks/ppo_gain.py --reward classifier).
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 5e-5,
+            "num_train_epochs": 2,
+            "per_device_train_batch_size": 16,
+            "weight_decay": 0.01,
+        }
+    )
+    DEFAULT_BASE_MODEL: ClassVar[str] = "sentence-transformers/all-MiniLM-L6-v2"
+
+    label: str | int | bool | None = param(
+        None,
+        help="the label whose score is the reward: one of the dataset's labels (its value or name); required",
+    )
+    transform: Literal["logit", "logprob", "prob"] = param(
+        "logit", help="the reward: the label's logit, its log-probability or its probability"
+    )
+    max_length: int = param(256, ge=8, le=8192, help="longest text in tokens (longer texts keep their start)")
+    probe_epochs: float = param(1.0, ge=0, help="epochs of the head-only phase (0 skips it)")
+    probe_learning_rate: float = param(1e-3, gt=0, help="learning rate of the head-only phase")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SftParams(VoteTrainingParams):
     """sft: supervised fine-tuning of a policy on a demonstration dataset, or on the chosen responses of a
     preference dataset's decided comparisons."""
@@ -118,8 +151,8 @@ class DpoParams(VoteTrainingParams):
 
 @dataclass(frozen=True, kw_only=True)
 class OnlineRLParams(TrainingParams):
-    """What ppo and rloo share: a policy, a reward model, and a held-out evaluation before and after; prompts
-    from a prompt dataset or a preference dataset's comparisons."""
+    """What ppo, rloo, grpo and rejection_sampling share: a policy, a reward, and a held-out evaluation before
+    and after; prompts from a prompt dataset or a preference dataset's comparisons."""
 
     DATASET_KINDS: ClassVar[frozenset[DatasetKind]] = frozenset({DatasetKind.PROMPT, DatasetKind.PREFERENCE})
 
@@ -174,6 +207,42 @@ class RlooParams(OnlineRLParams):
             "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
         }
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrpoParams(OnlineRLParams):
+    """grpo: a policy tuned against a reward with TRL's GRPOTrainer (Group Relative Policy Optimization, Shao
+    et al. 2024): `num_generations` samples per prompt, each one's advantage its reward against the group's
+    mean (scaled by the group's std), with a KL penalty (beta) to the starting policy."""
+
+    TRL_CONFIG: ClassVar[str | None] = "GRPOConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "learning_rate": 1e-5,
+            "num_generations": 4,
+            "per_device_train_batch_size": 16,  # 4 prompts × 4 generations
+            "max_completion_length": 48,
+            # DeepSeekMath's KL coefficient (TRL's default is 0: no reference model); the job reports the KL
+            # to the starting policy either way.
+            "beta": 0.04,
+            "disable_dropout": True,  # dropout makes the sampled and the scored log-probabilities disagree
+        }
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectionSamplingParams(OnlineRLParams):
+    """rejection_sampling: Llama 2's rejection-sampling fine-tuning (Touvron et al. 2023, §3.2.3): for each
+    prompt, sample num_samples responses from the policy, score them with the reward, and fine-tune the policy
+    (TRL's SFTTrainer) on the best one; held-out prompts are sampled before and after."""
+
+    TRL_CONFIG: ClassVar[str | None] = "SFTConfig"
+    TRL_DEFAULTS: ClassVar[Mapping[str, Any]] = SftParams.TRL_DEFAULTS
+
+    num_samples: int = param(4, ge=2, le=64, help="responses sampled per prompt, of which the best is kept")
+    max_new_tokens: int = param(48, ge=1, le=2048, help="longest sampled response, in tokens")
+    temperature: float = param(1.0, gt=0, help="sampling temperature of the responses")
+    sampling_seed: int = param(0, help="seed of the sampling (the fine-tuning's is SFTConfig's `seed`)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,5 +315,9 @@ PARAMS_BY_KIND: Mapping[JobKind, type[JobParams]] = MappingProxyType(
         JobKind.RLOO: RlooParams,
         JobKind.GENERATE_COMPARISONS: GenerateComparisonsParams,
         JobKind.SCORE_COMPARISONS: ScoreComparisonsParams,
+        JobKind.GRPO: GrpoParams,
+        JobKind.REJECTION_SAMPLING: RejectionSamplingParams,
+        JobKind.CLASSIFIER: ClassifierParams,
+        JobKind.AI_FEEDBACK: AiFeedbackParams,
     }
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import math
 import typing
 from collections.abc import Mapping
@@ -165,9 +166,11 @@ def _value(annotation: Any, value: Any, *, metadata: Mapping[str, Any], where: s
     nested = nested_params(annotation)
     if nested is not None and isinstance(value, dict):
         return _build(nested, value, prefix=f"{where}.", kind=kind)
-    choices = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+    choices = choices_of(annotation)
     if choices and value not in choices:
         raise InvalidInputError(f"{where} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return annotation(value)
     if isinstance(value, list) and not all(isinstance(item, str) for item in value):
         raise InvalidInputError(f"{where} must be a list of strings")
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -175,6 +178,15 @@ def _value(annotation: Any, value: Any, *, metadata: Mapping[str, Any], where: s
             value = float(value)
         _check_bounds(where, value, metadata)
     return value
+
+
+def choices_of(annotation: Any) -> tuple[Any, ...]:
+    """The values a Literal or an enumeration (services/core/enums.py) allows; () for other types."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(member.value for member in annotation)
+    return ()
 
 
 def nested_params(annotation: Any) -> type[Params] | None:

@@ -13,7 +13,7 @@ from services.domain.job_params.fields import BOUNDS, Params
 from services.domain.job_params.json_kinds import kinds_of
 from services.domain.job_params.kinds import SCHEDULE_DEFAULTS
 from services.domain.job_params.presets import base_models_for, recipes_for
-from services.domain.job_params.resolution import nested_params, params_class
+from services.domain.job_params.resolution import choices_of, nested_params, params_class
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def describe_params(cls: type[Params]) -> tuple[ParamDescription, ...]:
                 default=field.default,
                 help=field.metadata["help"],
                 bounds={bound: field.metadata[bound] for bound in BOUNDS if bound in field.metadata},
-                choices=_choices(hints[field.name]),
+                choices=choices_of(hints[field.name]),
                 fields=describe_params(nested) if nested is not None else (),
             )
         )
@@ -74,7 +74,3 @@ def describe_kind(kind: JobKind | str) -> KindDescription:
         base_model_defaults=base_models_for(JobKind(kind)),
         recipes=recipes_for(JobKind(kind)),
     )
-
-
-def _choices(annotation: Any) -> tuple[Any, ...]:
-    return typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()

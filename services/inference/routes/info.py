@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from services.core.enums import ModelKind
 from services.inference.runtime import RuntimeDep
 from services.inference.schemas import MAX_REWARD_PAIRS
-from services.inference.validation import MAX_BEST_OF, MAX_STOP_SEQUENCES
+from services.inference.validation import MAX_STOP_SEQUENCES
 
 VERSION = "0.1.0"
 
@@ -25,7 +25,7 @@ def info(runtime: RuntimeDep) -> dict[str, Any]:
         "model_device_type": policy.device.type if policy is not None else None,
         "model_pipeline_tag": "text-generation",
         "max_concurrent_requests": settings.max_queue_size,
-        "max_best_of": MAX_BEST_OF,
+        "max_best_of": settings.max_best_of,
         "max_stop_sequences": MAX_STOP_SEQUENCES,
         "max_input_tokens": window - 1 if window is not None else None,
         "max_total_tokens": window,

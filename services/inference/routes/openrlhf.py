@@ -1,15 +1,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from services.domain import rewards
 from services.inference.errors import ERROR_RESPONSES, ValidationError
 from services.inference.openrlhf import GetRewardRequest, split_query
+from services.inference.reward_answers import scored_answer
 from services.inference.reward_requests import resolve_spec, score_request
 from services.inference.rewards import RewardInput
 from services.inference.runtime import RuntimeDep
-from services.inference.schemas import MODEL_HEADER
 
 router = APIRouter(tags=["Reward"])
 
@@ -21,7 +21,7 @@ async def get_reward(
     reward: Annotated[
         str | None, Query(max_length=rewards.NAME_MAX_LENGTH, pattern=rewards.NAME_PATTERN)
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """OpenRLHF's remote reward model (`--remote_rm_url`): `{"query", "prompts", "labels"?}` →
     `{"rewards", "scores", "extra_logs"}`, scored as `POST /reward` scores (`?reward=NAME`, else `default`),
     each query split at its prompt (services/inference/openrlhf.py), labels as references."""
@@ -33,9 +33,14 @@ async def get_reward(
     splits = [split_query(query, prompt) for query, prompt in zip(body.query, body.prompts, strict=True)]
     labels = body.labels or [None] * len(splits)
     inputs = [RewardInput(s.prompt, s.response, label) for s, label in zip(splits, labels, strict=True)]
-    rewards, model = await runtime.score(score_request(runtime, spec, inputs, "query"))
+    scored = await runtime.score(score_request(runtime, spec, inputs, "query"))
     extra_logs = {"prompt_split": [s.how for s in splits]}
-    return JSONResponse(
-        {"rewards": rewards, "scores": rewards, "extra_logs": extra_logs, "model": model},
-        headers={MODEL_HEADER: model},
+    return scored_answer(
+        {
+            "rewards": scored.rewards,
+            "scores": scored.rewards,
+            "extra_logs": extra_logs,
+            "model": scored.model,
+        },
+        scored,
     )

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.core.enums import ModelKind
 from services.inference import tgi
+from services.inference.best_of import generate_best_of
 from services.inference.errors import ERROR_RESPONSES
 from services.inference.generation import GenerationRequest
 from services.inference.prompts import prepare_input
@@ -28,7 +29,11 @@ router = APIRouter(tags=["Text Generation Inference"])
 
 def _validated(runtime: Runtime, body: GenerateRequest, *, stream: bool) -> SamplingParams:
     params = validate_parameters(
-        body.inputs, body.parameters, max_new_tokens_cap=runtime.settings.max_new_tokens_cap, stream=stream
+        body.inputs,
+        body.parameters,
+        max_new_tokens_cap=runtime.settings.max_new_tokens_cap,
+        stream=stream,
+        max_best_of=runtime.settings.max_best_of,
     )
     check_text_size(body.inputs, "`inputs`", runtime.settings.max_text_bytes)
     # The window rules, with the tokenizer serving now; the batcher checks again with the one it uses.
@@ -38,6 +43,8 @@ def _validated(runtime: Runtime, body: GenerateRequest, *, stream: bool) -> Samp
 
 async def _generate(runtime: Runtime, body: GenerateRequest) -> tuple[dict[str, Any], str]:
     params = _validated(runtime, body, stream=False)
+    if params.best_of > 1:
+        return await generate_best_of(runtime, body, params)
     (result,) = await runtime.generate([GenerationRequest(body.inputs, params)])
     return tgi.generate_json(body, params, result), result.model
 

@@ -10,6 +10,7 @@ given `redis_url`.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import uuid
@@ -62,6 +63,9 @@ def scratch_stack(
     saved = dict(os.environ)
     with ExitStack() as cleanup:
         cleanup.callback(_restore_environ, saved)
+        # A benchmark stopped with SIGTERM (`timeout`, `kill`) unwinds like Ctrl-C: the children stop and the
+        # scratch database is dropped instead of being left behind.
+        cleanup.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _exit_on_sigterm))
         server = database_server or (LOCAL_POSTGRES if tcp_open("127.0.0.1", 5432) else None)
         if server is not None and not embedded_postgres:
             os.environ["RLHF_DATABASE_URL"] = cleanup.enter_context(
@@ -107,6 +111,10 @@ def scratch_stack(
             redis_url=os.environ["RLHF_REDIS_URL"],
             state_dir=state_dir,
         )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _restore_environ(saved: dict[str, str]) -> None:

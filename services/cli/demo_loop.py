@@ -53,6 +53,7 @@ class DemoProfile:
     ppo: dict[str, Any]
     generate: dict[str, Any]
     cap_minutes: int | None
+    chat: bool = False  # the policy has a chat template: the last sample comes from /v1/chat/completions
 
 
 PROFILES = {
@@ -74,6 +75,7 @@ PROFILES = {
         ppo={"total_episodes": 96, "response_length": 48},
         generate={"max_new_tokens": 48, "temperature": 0.7, "seed": 0},
         cap_minutes=30,
+        chat=True,
     ),
 }
 
@@ -209,6 +211,16 @@ def _loop(
 
     clock = time.monotonic()
     prompt = pairs[0]["prompt"]
+    if profile.chat:  # /generate takes raw text: a chat model answers well only through its template
+        body = {
+            "model": "policy",
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": 48,
+            "seed": 1,
+        }
+        answer = _ok(inference.post("/v1/chat/completions", json=body))["choices"][0]["message"]["content"]
+        report.add("/v1/chat/completions", f"{prompt!r} → {answer!r}", _since(clock))
+        return
     sample = _ok(
         inference.post(
             "/generate",

@@ -38,9 +38,8 @@ from training_jobs.trl_config import (
     apply_trainable,
     batch_size,
     build_config,
-    is_head_parameter,
-    name_probe_curves,
     peft_config,
+    train_head_only,
 )
 
 SCORE_BATCH_SIZE = 64
@@ -83,7 +82,7 @@ def run(ctx: JobContext[ClassifierParams]) -> JobResult:
             warmup_steps=0,
         )
         ctx.log(f"probe: the head alone for {params.probe_epochs:g} epoch(s), encoder frozen")
-        _train_head_only(ctx, model, probe_config, train_dataset, tokenizer)
+        train_head_only(ctx, Trainer, model, probe_config, train_dataset, tokenizer)
 
     lora = peft_config(params.lora, kind=ctx.kind)
     if lora is not None:
@@ -143,32 +142,6 @@ def run(ctx: JobContext[ClassifierParams]) -> JobResult:
         base_model=base.name,
         version_params={"scoring": scoring},
     )
-
-
-def _train_head_only(
-    ctx: JobContext[ClassifierParams], model: Any, config: Any, train_dataset: Any, tokenizer: Any
-) -> None:
-    """The probe: only the head (pooler and output layer) trains, on the frozen encoder; curves probe_*."""
-    from transformers import Trainer
-
-    trainable = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad_(is_head_parameter(name))
-    logged_before = len(ctx.history)
-    ctx.trainer_span = (0.05, 0.3)
-    job_trainer(
-        Trainer(
-            model=model,
-            args=config,
-            train_dataset=train_dataset,
-            processing_class=tokenizer,
-            callbacks=ctx.callbacks,
-        )
-    ).train()
-    ctx.raise_if_cancelled()
-    name_probe_curves(ctx, logged_before)
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad_(trainable[name])
 
 
 def _encode(tokenizer: Any, row: dict[str, Any], index: dict[str, int], max_length: int) -> dict[str, Any]:

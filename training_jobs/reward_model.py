@@ -34,9 +34,8 @@ from training_jobs.trl_config import (
     apply_trainable,
     batch_size,
     build_config,
-    is_head_parameter,
-    name_probe_curves,
     peft_config,
+    train_head_only,
 )
 
 SCORE_BATCH_SIZE = 64
@@ -75,7 +74,7 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
             warmup_steps=0,
         )
         ctx.log(f"probe: the reward head alone for {params.probe_epochs:g} epoch(s), encoder frozen")
-        _train_head_only(ctx, model, probe_config, train_dataset, tokenizer)
+        train_head_only(ctx, RewardTrainer, model, probe_config, train_dataset, tokenizer)
 
     apply_trainable(model, params.trainable, kind=ctx.kind)
     trainer = job_trainer(
@@ -103,32 +102,6 @@ def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     ctx.progress(0.95, **metrics)
     checkpoints.save_model(trainer.model, tokenizer, ctx.output_dir)
     return JobResult(model_kind=ModelKind.REWARD, metrics=metrics, base_model=base.name)
-
-
-def _train_head_only(
-    ctx: JobContext[RewardModelParams], model: Any, config: Any, train_dataset: Any, tokenizer: Any
-) -> None:
-    """The probe: train only the head (pooler and output layer), on the frozen encoder; curves named probe_*."""
-    from trl import RewardTrainer
-
-    trainable = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad_(is_head_parameter(name))
-    logged_before = len(ctx.history)
-    ctx.trainer_span = (0.05, 0.3)
-    job_trainer(
-        RewardTrainer(
-            model=model,
-            args=config,
-            train_dataset=train_dataset,
-            processing_class=tokenizer,
-            callbacks=ctx.callbacks,
-        )
-    ).train()
-    ctx.raise_if_cancelled()
-    name_probe_curves(ctx, logged_before)
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad_(trainable[name])
 
 
 def _dataset_id(ctx: JobContext[RewardModelParams]) -> int:

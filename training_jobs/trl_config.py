@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from services.core.enums import JobKind
 from services.domain.job_params import LoraParams
-from training_jobs.context import JobContext, JobInputError
+from training_jobs.context import JobContext, JobInputError, job_trainer
 
 ConfigT = TypeVar("ConfigT")
 
@@ -22,17 +22,38 @@ REWARD_HEADS = ("score", "classifier")
 CLASSIFIER_KINDS = frozenset({JobKind.REWARD_MODEL, JobKind.CLASSIFIER})
 
 
-def is_head_parameter(name: str) -> bool:
+def _is_head_parameter(name: str) -> bool:
     """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
-    and its pooler, where it has one (the part a probe trains alone, LP-FT: training_jobs/reward_model.py)."""
+    and its pooler, where it has one."""
     return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
 
 
-def name_probe_curves(ctx: JobContext[Any], logged_before: int) -> None:
-    """The curves a probe logged since `logged_before` become probe_*: the full training's follow them."""
+def train_head_only(
+    ctx: JobContext[Any], trainer_cls: Any, model: Any, config: Any, train_dataset: Any, tokenizer: Any
+) -> None:
+    """The probe of LP-FT (the reward_model and classifier jobs): only the head (pooler and output layer)
+    trains, on the frozen encoder, with `trainer_cls`; its curves are renamed probe_*, the full training's
+    follow them."""
+    trainable = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(_is_head_parameter(name))
+    logged_before = len(ctx.history)
+    ctx.trainer_span = (0.05, 0.3)
+    job_trainer(
+        trainer_cls(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=ctx.callbacks,
+        )
+    ).train()
+    ctx.raise_if_cancelled()
     for entry in ctx.history[logged_before:]:
         for key in [key for key in entry if key != "step"]:
             entry[f"probe_{key}"] = entry.pop(key)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(trainable[name])
 
 
 def device_settings() -> dict[str, Any]:

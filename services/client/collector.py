@@ -15,6 +15,7 @@ from services.client.sources import admin_sources
 from services.client.transport import CollectorTransport
 from services.collector.prune_schemas import ModelsPruned
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
+from services.collector.reward_schemas import RewardPublic, RewardsPublic
 from services.collector.schemas import (
     AnnotatorCreated,
     AnnotatorPublic,
@@ -380,6 +381,15 @@ class CollectorClient(CollectorTransport):
         """Delete the unpromoted versions past the `keep` newest of each kind and base model."""
         body = {"keep": keep, "kind": kind, "base_model": base_model}
         return self._post(f"{API}/models/prune", ModelsPruned, json=body)
+
+    def list_rewards(self, *, name: str | None = None) -> RewardsPublic:
+        """Every version of every named reward (or of `name`), newest first, and what serves by default."""
+        params = {"name": name} if name is not None else {}
+        return self._get(f"{API}/rewards", RewardsPublic, params=params)
+
+    def create_reward(self, body: dict[str, Any]) -> RewardPublic:
+        """A new version of a named reward: `body` as POST /api/v1/rewards takes it (docs/rewards.md)."""
+        return self._post(f"{API}/rewards", RewardPublic, json=body)
 
     def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
         """Where the API serves training curves (PNG): a job's, or a model version's."""

@@ -197,7 +197,7 @@ function progressSection(d) {
     el("p", {}, `${d.complete} of ${d.comparisons} comparisons complete (${d.annotations_per_comparison} per comparison); `,
       `${d.votes} votes, ${d.skips} skips, ${d.votes_needed} votes still needed; ${d.gold} gold items.`),
     progressBar(d.complete, d.comparisons, "Comparisons complete"),
-    el("p", { class: "muted" }, `Sampling: ${d.sampling_state}`),
+    el("p", { class: "muted" }, `Sampling: ${d.sampling_state} · reward: ${d.reward ?? "default"}`),
   );
 }
 
@@ -209,11 +209,14 @@ function settingsForm(d) {
   const k = el("input", { id: "ds-k", type: "number", min: "1", max: "100", value: String(d.annotations_per_comparison) });
   const goldRate = el("input", { id: "ds-gold-rate", type: "number", min: "0", max: "1", step: "0.01", value: String(d.gold_rate) });
   const sampling = el("select", { id: "ds-sampling" }, ["sequential", "random", "uncertainty"].map((s) => el("option", { selected: s === d.sampling }, s)));
+  const reward = el("input", { id: "ds-reward", maxlength: "100", spellcheck: "false", placeholder: "default", value: d.reward ?? "" });
   const save = async (event) => {
     event.preventDefault();
     error.textContent = "";
     const body = { guidelines: guidelines.value };
-    if (preference) Object.assign(body, { annotations_per_comparison: Number(k.value), gold_rate: Number(goldRate.value), sampling: sampling.value });
+    // An empty reward (or `default`) goes back to the default: null.
+    const rewardName = reward.value.trim();
+    if (preference) Object.assign(body, { annotations_per_comparison: Number(k.value), gold_rate: Number(goldRate.value), sampling: sampling.value, reward: rewardName && rewardName !== "default" ? rewardName : null });
     try {
       await api("PATCH", `/api/v1/datasets/${d.id}`, { json: body });
       notify(`Saved the settings of ${d.name}.`);
@@ -233,7 +236,8 @@ function settingsForm(d) {
         ? el("div", { class: "row" },
             el("span", {}, el("label", { for: "ds-k" }, "Annotations per comparison"), k),
             el("span", {}, el("label", { for: "ds-gold-rate" }, "Gold rate"), goldRate),
-            el("span", {}, el("label", { for: "ds-sampling" }, "Sampling"), sampling))
+            el("span", {}, el("label", { for: "ds-sampling" }, "Sampling"), sampling),
+            el("span", {}, el("label", { for: "ds-reward" }, "Reward (uncertainty sampling)"), reward))
         : null,
       error,
       el("button", { type: "submit", class: "primary", id: "ds-save" }, "Save"),

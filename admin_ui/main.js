@@ -1,12 +1,13 @@
-// The operator console: sign in with the admin token, then four sections that call the collector's API.
+// The operator console: sign in with the admin token, then five sections that call the collector's API.
 import * as annotators from "./annotators.js";
 import * as datasets from "./datasets.js";
 import { $, hideNotice, notify } from "./dom.js";
 import { ApiError, api, forgetToken, storeToken, token, whenSignedOut } from "./http.js";
 import * as jobs from "./jobs.js";
 import * as models from "./models.js";
+import * as rewards from "./rewards.js";
 
-const SECTIONS = { datasets, annotators, jobs, models };
+const SECTIONS = { datasets, annotators, jobs, models, rewards };
 const POLL_MS = 2000;
 
 const state = { tab: "datasets", poll: null };

@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from services.cli import annotators, api_keys, data, datasets, jobs, quality, servers, storage, training
+from services.cli import (
+    annotators,
+    api_keys,
+    data,
+    datasets,
+    jobs,
+    quality,
+    rewards,
+    servers,
+    storage,
+    training,
+)
 from services.cli.render import console
 from services.core.settings import Settings
 
@@ -26,6 +37,7 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(datasets.datasets_app, name="datasets")
 app.command()(datasets.stats)
 app.add_typer(training.models_app, name="models")
+app.add_typer(rewards.rewards_app, name="rewards")
 app.add_typer(annotators.annotators_app, name="annotators")
 app.add_typer(api_keys.api_keys_app, name="api-keys")
 

@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from services.client.model_calls import API, ModelCalls
 from services.client.sources import admin_sources
-from services.client.transport import CollectorTransport
-from services.collector.prune_schemas import ModelsPruned
 from services.collector.quality_schemas import AnnotatorQualitiesPublic, AnnotatorQualityPublic, GoldPublic
 from services.collector.schemas import (
     AnnotatorCreated,
@@ -30,8 +29,6 @@ from services.collector.schemas import (
     JobPublic,
     JobsPublic,
     MePublic,
-    ModelVersionPublic,
-    ModelVersionsPublic,
     PreferencePublic,
 )
 from services.collector.stats_schemas import StatsPublic
@@ -43,18 +40,13 @@ from services.core.enums import (
     ImportFormat,
     JobKind,
     JobStatus,
-    ModelKind,
     Sampling,
-    ScoreInput,
-    ScoreTransform,
     SourceFilter,
 )
 from services.core.settings import Settings, get_settings
 
-API = "/api/v1"
 
-
-class CollectorClient(CollectorTransport):
+class CollectorClient(ModelCalls):
     """One bearer token (the admin's, an API key, or an annotator's) and the collector's URL.
 
     Every error is a CollectorError that names the request, the answer, and where the URL and the token
@@ -279,7 +271,7 @@ class CollectorClient(CollectorTransport):
             headers=headers,
         )
 
-    # --- jobs and model versions ----------------------------------------------------------------------
+    # --- jobs (model versions and named rewards: ModelCalls) ----------------------------------------------------------------------
 
     def submit_job(
         self,
@@ -335,61 +327,6 @@ class CollectorClient(CollectorTransport):
 
     def job_kinds(self) -> JobKindsPublic:
         return self._get(f"{API}/job-kinds", JobKindsPublic)
-
-    def list_models(self, *, kind: ModelKind | None = None) -> list[ModelVersionPublic]:
-        params = {"kind": kind.value} if kind is not None else {}
-        return self._get(f"{API}/models", ModelVersionsPublic, params=params).data
-
-    def get_model(self, version_id: int) -> ModelVersionPublic:
-        return self._get(f"{API}/models/{version_id}", ModelVersionPublic)
-
-    def promote(self, version_id: int) -> ModelVersionPublic:
-        return self._post(f"{API}/models/{version_id}/promote", ModelVersionPublic)
-
-    def register_model(
-        self,
-        source: str,
-        *,
-        label: str | int = 0,
-        transform: ScoreTransform = ScoreTransform.LOGIT,
-        reads: ScoreInput = ScoreInput.PROMPT_RESPONSE,
-    ) -> ModelVersionPublic:
-        """Register a classifier folder (or a cached hub id) on the collector's machine as a reward version."""
-        body = {"kind": "reward", "source": source, "label": label, "transform": transform, "input": reads}
-        return self._post(f"{API}/models", ModelVersionPublic, json=body)
-
-    def register_policy(self, source: str, *, base_model: str | None = None) -> ModelVersionPublic:
-        """Register a causal LM folder (or a hub id in the collector's Hugging Face cache), or a LoRA adapter
-        folder with its base, on the collector's machine as a policy version."""
-        body: dict[str, str] = {"kind": ModelKind.POLICY, "source": source}
-        if base_model is not None:
-            body["base_model"] = base_model
-        return self._post(f"{API}/models", ModelVersionPublic, json=body)
-
-    def unpromote(self, version_id: int) -> ModelVersionPublic:
-        """Stop serving a version; with no promoted policy the inference service serves its default."""
-        return self._post(f"{API}/models/{version_id}/unpromote", ModelVersionPublic)
-
-    def delete_model(self, version_id: int) -> None:
-        """Delete a version and its artifacts (refused, 409, while promoted or used by an unfinished job)."""
-        self._request("DELETE", f"{API}/models/{version_id}")
-
-    def prune_models(
-        self, *, keep: int | None = None, kind: ModelKind | None = None, base_model: str | None = None
-    ) -> ModelsPruned:
-        """Delete the unpromoted versions past the `keep` newest of each kind and base model."""
-        body = {"keep": keep, "kind": kind, "base_model": base_model}
-        return self._post(f"{API}/models/prune", ModelsPruned, json=body)
-
-    def curves_url(self, *, job_id: int | None = None, version_id: int | None = None) -> str:
-        """Where the API serves training curves (PNG): a job's, or a model version's."""
-        what = f"jobs/{job_id}" if job_id is not None else f"models/{version_id}"
-        return f"{self.base_url}{API}/{what}/curves.png"
-
-    def curves(self, *, job_id: int | None = None, version_id: int | None = None) -> bytes:
-        """The training curves PNG of a job (its model version's) or of a model version."""
-        url = self.curves_url(job_id=job_id, version_id=version_id).removeprefix(self.base_url)
-        return self._request("GET", url).content
 
 
 def _import_params(format: ImportFormat, with_preferences: bool, dedupe: bool) -> dict[str, str]:

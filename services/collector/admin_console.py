@@ -24,6 +24,7 @@ ASSET_TYPES = {
     "jobs.js": "text/javascript; charset=utf-8",
     "param_form.js": "text/javascript; charset=utf-8",
     "models.js": "text/javascript; charset=utf-8",
+    "rewards.js": "text/javascript; charset=utf-8",
 }
 
 # The form's policy, plus blob: images: training curves are fetched with the token and shown from a blob URL

@@ -162,7 +162,7 @@ def bare_trl_baseline(
     from services.modeling.reward_inputs import encode_reward_input
     from training_jobs import data
     from training_jobs.checkpoints import load_reward_model, load_tokenizer
-    from training_jobs.reward_model import is_head_parameter
+    from training_jobs.trl_config import is_head_parameter
 
     own = resolve("reward_model", params).own  # the job's own params, as the job resolved them
     assert isinstance(own, RewardModelParams)

@@ -22,7 +22,7 @@ REWARD_HEADS = ("score", "classifier")
 CLASSIFIER_KINDS = frozenset({JobKind.REWARD_MODEL, JobKind.CLASSIFIER})
 
 
-def _is_head_parameter(name: str) -> bool:
+def is_head_parameter(name: str) -> bool:
     """Whether a parameter belongs to what a sequence classifier adds on top of the encoder: its output layer
     and its pooler, where it has one."""
     return name.startswith(REWARD_HEADS) or ".pooler." in f".{name}"
@@ -36,7 +36,7 @@ def train_head_only(
     follow them."""
     trainable = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(_is_head_parameter(name))
+        parameter.requires_grad_(is_head_parameter(name))
     logged_before = len(ctx.history)
     ctx.trainer_span = (0.05, 0.3)
     job_trainer(

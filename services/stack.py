@@ -340,6 +340,7 @@ def _print_banner(
         lines.append(f"  web form     {collector}/annotate?token={annotator_token}")
     else:
         lines.append(f"  web form     {collector}/annotate")
+    lines.append(f"  console      {collector}/admin   (sign in with the admin token below)")
     lines.append(f"  collector    {collector}   (API docs: {collector}/docs)")
     if with_inference:
         lines.append(f"  inference    {settings.resolved_inference_url}")

@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -82,7 +83,7 @@ def judge_params(args: argparse.Namespace, inference_port: str) -> dict[str, Any
         judge: dict[str, Any] = {
             "base_url": f"http://127.0.0.1:{inference_port}/v1",
             "model": "policy",
-            "api_key_env": "RLHF_ADMIN_TOKEN",
+            "api_key_env": "RLHF_JUDGE_KEY_BENCHMARK",
         }
     else:
         judge = {"base_model": args.judge}
@@ -133,7 +134,12 @@ def baselines(client: CollectorClient, dataset_id: int) -> dict[str, Any]:
 def main() -> None:
     args = parse_args()
     pairs = ethics_pairs(args.pairs, args.skip)
-    env = {"OMP_NUM_THREADS": args.threads}
+    admin_token = secrets.token_hex(32)  # also the judge's key to the stack's own inference service
+    env = {
+        "OMP_NUM_THREADS": args.threads,
+        "RLHF_ADMIN_TOKEN": admin_token,
+        "RLHF_JUDGE_KEY_BENCHMARK": admin_token,
+    }
     if args.via == "inference":
         env["RLHF_POLICY_MODEL"] = args.judge
     with scratch_stack(args.database_url, with_inference=args.via == "inference", env=env) as stack:

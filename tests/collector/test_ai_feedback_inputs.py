@@ -24,6 +24,20 @@ BAD_JOBS: dict[str, tuple[dict[str, Any], str]] = {
         {"judge": {**ENDPOINT, "api_key_env": "sk-secret key"}},
         "must name an environment variable",
     ),
+    "a worker secret as the judge's key": (
+        {"judge": {**ENDPOINT, "api_key_env": "RLHF_ADMIN_TOKEN"}},
+        "RLHF_ADMIN_TOKEN is not a judge's key variable",
+    ),
+    "the inference key sent elsewhere": (
+        {
+            "judge": {
+                "base_url": "https://judge.example/v1",
+                "model": "m",
+                "api_key_env": "RLHF_INFERENCE_API_KEY",
+            }
+        },
+        "RLHF_INFERENCE_API_KEY is not a judge's key variable",
+    ),
     "unknown judge key": ({"judge": {**ENDPOINT, "api_key": "sk"}}, "unknown key params.judge.api_key"),
     "judge version missing": ({"judge": {"model_version_id": 999_999_999}}, "does not exist"),
     "template without responses": (

@@ -20,7 +20,13 @@ from tests.helpers.tiny_models import build_tiny_gpt2
 
 @pytest.fixture(scope="session")
 def jobs_env(stack_env: dict[str, str], state_dir: Path) -> dict[str, str]:
-    return {**stack_env, **JOB_ENV, "RLHF_WORKER_HEALTH_FILE": str(state_dir / "worker-health")}
+    return {
+        **stack_env,
+        **JOB_ENV,
+        "RLHF_WORKER_HEALTH_FILE": str(state_dir / "worker-health"),
+        # The key ai_feedback's endpoint judges send to the test inference service (test_ai_feedback.py).
+        "RLHF_JUDGE_KEY_TESTS": stack_env["RLHF_ADMIN_TOKEN"],
+    }
 
 
 @pytest.fixture(scope="session")

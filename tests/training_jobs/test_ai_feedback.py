@@ -76,7 +76,7 @@ def judge_url(
 
 
 def endpoint_params(url: str, **extra: Any) -> dict[str, Any]:
-    judge = {"base_url": f"{url}/v1", "model": "policy", "api_key_env": "RLHF_ADMIN_TOKEN"}
+    judge = {"base_url": f"{url}/v1", "model": "policy", "api_key_env": "RLHF_JUDGE_KEY_TESTS"}
     return {"judge": judge, "prompt_template": TEMPLATE, "principles": PRINCIPLES, **extra}
 
 
@@ -298,12 +298,12 @@ def test_a_cancelled_run_keeps_what_it_wrote(
             "could not be reached: ConnectError",
         ),
         (
-            {"base_url": "{url}/v1", "model": "no-such-model", "api_key_env": "RLHF_ADMIN_TOKEN"},
+            {"base_url": "{url}/v1", "model": "no-such-model", "api_key_env": "RLHF_JUDGE_KEY_TESTS"},
             "refused the request with HTTP 404",
         ),
         (
-            {"base_url": "{url}/v1", "model": "policy", "api_key_env": "RLHF_NO_SUCH_KEY"},
-            "RLHF_NO_SUCH_KEY is not set on the worker",
+            {"base_url": "{url}/v1", "model": "policy", "api_key_env": "RLHF_JUDGE_KEY_UNSET"},
+            "RLHF_JUDGE_KEY_UNSET is not set on the worker",
         ),
     ],
     ids=["connection refused", "error status", "api key variable unset"],

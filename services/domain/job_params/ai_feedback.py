@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from services.core.enums import DatasetKind
+from services.core.settings import get_settings
 from services.domain.job_params.fields import JobParams, Params, param, version_id
 
 # Bai et al. 2022 ("Constitutional AI", appendix C) phrase each principle as a question the feedback model
@@ -44,6 +45,26 @@ PLACEHOLDERS = ("prompt", "response_a", "response_b", "principles")
 REQUIRED_PLACEHOLDERS = ("prompt", "response_a", "response_b")
 # An API key's environment variable: a name, never the key itself.
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Which of the worker's variables a job may send to an endpoint: anyone who may start jobs names the URL, so
+# any other variable (the admin token, the database URL with its password) would leak to it. The inference
+# service's key goes only to the platform's own inference service.
+JUDGE_KEY_PREFIX = "RLHF_JUDGE_KEY_"
+JUDGE_KEY_VARIABLES = ("OPENAI_API_KEY",)
+INFERENCE_KEY_VARIABLE = "RLHF_INFERENCE_API_KEY"
+
+
+def judge_key_problem(variable: str, base_url: str) -> str | None:
+    """Why `variable` may not be sent as the API key of the endpoint at `base_url`; None when it may."""
+    if variable.startswith(JUDGE_KEY_PREFIX) or variable in JUDGE_KEY_VARIABLES:
+        return None
+    inference_url = get_settings().resolved_inference_url
+    if variable == INFERENCE_KEY_VARIABLE and f"{base_url.rstrip('/')}/".startswith(f"{inference_url}/"):
+        return None
+    return (
+        f"params.judge.api_key_env: {variable} is not a judge's key variable: use {JUDGE_KEY_PREFIX}<NAME> or "
+        f"{', '.join(JUDGE_KEY_VARIABLES)} (set on the worker), or {INFERENCE_KEY_VARIABLE} for the platform's "
+        f"own inference service ({inference_url}); no other variable of the worker is sent to an endpoint"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +80,8 @@ class JudgeParams(Params):
     api_key_env: str | None = param(
         None,
         help="the environment variable on the worker that holds the endpoint's API key (the key is never "
-        "stored); none: no Authorization header",
+        "stored): RLHF_JUDGE_KEY_<NAME>, OPENAI_API_KEY, or RLHF_INFERENCE_API_KEY for the platform's own "
+        "inference service; none: no Authorization header",
     )
     model_version_id: int | None = version_id("a policy version, run by the worker as the judge")
     base_model: str | None = param(
@@ -79,8 +101,10 @@ class JudgeParams(Params):
                 return "params.judge: an endpoint judge needs both base_url and model"
             if not self.base_url.startswith(("http://", "https://")):
                 return f"params.judge.base_url must be an http:// or https:// URL, got {self.base_url!r}"
-            if self.api_key_env is not None and not ENV_NAME.fullmatch(self.api_key_env):
-                return "params.judge.api_key_env must name an environment variable (letters, digits, _)"
+            if self.api_key_env is not None:
+                if not ENV_NAME.fullmatch(self.api_key_env):
+                    return "params.judge.api_key_env must name an environment variable (letters, digits, _)"
+                return judge_key_problem(self.api_key_env, self.base_url)
         if self.base_model is not None and not self.base_model.strip():
             return "params.judge.base_model must not be empty"
         return None

@@ -16,6 +16,7 @@ import stat
 import tarfile
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -25,6 +26,21 @@ from services.core.artifacts import artifact_root
 from services.core.errors import InvalidInputError
 
 COPY_CHUNK = 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 10_000
+# What reading a bad archive raises besides our own refusals: truncated (EOFError), corrupt (BadZipFile,
+# TarError, zlib.error), encrypted or of an unsupported compression (RuntimeError, NotImplementedError), or
+# members whose paths collide as file and folder (OSError).
+UNREADABLE_ARCHIVE = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    IsADirectoryError,
+    NotADirectoryError,
+    FileExistsError,
+    RuntimeError,
+    NotImplementedError,
+)
 
 
 def resolve_source(source: str) -> tuple[Path, str | None]:
@@ -58,18 +74,30 @@ def resolve_source(source: str) -> tuple[Path, str | None]:
 def unpacked(archive: IO[bytes], *, max_bytes: int) -> Iterator[Path]:
     """The model folder of an uploaded archive, unpacked into a private folder of the artifact store that
     is removed afterwards: the archive's top, or its one top-level folder."""
-    target = artifact_root() / f".upload-{uuid.uuid4().hex}"
+    target = artifact_root() / f".tmp-upload-{uuid.uuid4().hex}"  # .tmp-*: left out of backups
     target.mkdir(parents=True)
     try:
-        if zipfile.is_zipfile(archive):
-            archive.seek(0)
-            _unzip(archive, target, max_bytes)
-        else:
-            archive.seek(0)
-            _untar(archive, target, max_bytes)
+        try:
+            if zipfile.is_zipfile(archive):
+                archive.seek(0)
+                _unzip(archive, target, max_bytes)
+            else:
+                archive.seek(0)
+                _untar(archive, target, max_bytes)
+        except UNREADABLE_ARCHIVE as error:  # truncated, corrupt, encrypted, or colliding member paths
+            raise InvalidInputError(
+                f"the archive cannot be unpacked: {type(error).__name__}: {error}"
+            ) from error
         yield _model_folder(target)
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+def _count_members(count: int) -> None:
+    if count > MAX_ARCHIVE_MEMBERS:
+        raise InvalidInputError(
+            f"the archive has more than {MAX_ARCHIVE_MEMBERS} members; a model folder has a few"
+        )
 
 
 def _safe_name(name: str) -> PurePosixPath:
@@ -89,6 +117,7 @@ def _check_size(total: int, max_bytes: int) -> None:
 def _unzip(archive: IO[bytes], target: Path, max_bytes: int) -> None:
     with zipfile.ZipFile(archive) as bundle:
         members = bundle.infolist()
+        _count_members(len(members))
         for member in members:
             _safe_name(member.filename)
             if stat.S_ISLNK(member.external_attr >> 16):
@@ -111,8 +140,10 @@ def _untar(archive: IO[bytes], target: Path, max_bytes: int) -> None:
     except tarfile.TarError as error:
         raise InvalidInputError(f"the upload is neither a zip nor a tar archive: {error}") from error
     with bundle:
-        members = bundle.getmembers()
-        for member in members:
+        members = []
+        for member in bundle:  # read lazily: getmembers() would build every entry of an archive bomb first
+            members.append(member)
+            _count_members(len(members))
             _safe_name(member.name)
             if not (member.isfile() or member.isdir()):
                 raise InvalidInputError(

@@ -174,6 +174,22 @@ def _link(name: str, target: str) -> tarfile.TarInfo:
     return member
 
 
+def corrupt_zip(folder: Path) -> bytes:
+    """A zip whose central directory is intact but whose first member is damaged (a byte of its local
+    header's name: it no longer matches the directory)."""
+    data = bytearray(zipped(folder))
+    data[31] ^= 0xFF
+    return bytes(data)
+
+
+def many_members(count: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for index in range(count):
+            bundle.writestr(f"f{index}", "")
+    return buffer.getvalue()
+
+
 BAD_ARCHIVES = [
     pytest.param(lambda d: tar_with(_file("../escaped.txt"), folder=d), "points outside", id="tar-dotdot"),
     pytest.param(
@@ -186,6 +202,9 @@ BAD_ARCHIVES = [
     pytest.param(lambda d: b"not an archive at all", "neither a zip nor a tar", id="garbage"),
     pytest.param(lambda d: zip_with("notes/readme.json"), "no config.json", id="no-model"),
     pytest.param(lambda d: tar_gz(d), "NEUTRAL", id="unknown-label"),
+    pytest.param(lambda d: tar_gz(d)[: len(tar_gz(d)) // 2], "cannot be unpacked", id="truncated-tar-gz"),
+    pytest.param(corrupt_zip, "cannot be unpacked", id="corrupt-zip"),
+    pytest.param(lambda d: many_members(10_001), "more than 10000 members", id="too-many-members"),
 ]
 
 

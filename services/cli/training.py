@@ -138,7 +138,8 @@ def register(
 ) -> None:
     """Register a checkpoint trained elsewhere as a version (copied into the artifact store): a classifier as a
     reward version, or a causal LM (a LoRA adapter is merged into its base) as a policy version."""
-    with CollectorClient.from_settings() as client:
+    # The server copies (and may merge or unpack) gigabytes before it answers: wait as an import does.
+    with CollectorClient.from_settings(timeout=3600) as client:
         try:
             if kind == ModelKind.POLICY:
                 version = client.register_policy(source, base_model=base_model)

@@ -169,7 +169,12 @@ def request_scoring(session: Session, dataset_id: int, *, enqueue: Callable[[int
             Job.params["reward_model_version_id"].as_integer() == reward.id,
         )
     )
-    if queued is not None or not unscored(session, dataset_id, reward.id, after=0, limit=1):
+    if queued is not None:
+        return None
+    if not unscored(session, dataset_id, reward.id, after=0, limit=1):
+        # This version scored every open comparison before (the dataset went back to an earlier reward, or a
+        # reward model was promoted again): its margins become the order now, without a job.
+        rank(session, dataset_id, reward.id)
         return None
     return jobs.create(
         session,

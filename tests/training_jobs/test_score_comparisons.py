@@ -118,7 +118,7 @@ def test_a_datasets_named_reward_scores_it_in_the_background(
         "/api/v1/datasets", json={"name": unique("unc"), "sampling": "uncertainty", "reward": name}
     ).json()
     ids = admin.post(
-        f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": comparison_items(6, prefix=name)}
+        f"/api/v1/datasets/{dataset['id']}/comparisons", json={"items": comparison_items(12, prefix=name)}
     ).json()["ids"]
     version = add_version(db, kind=ModelKind.REWARD, seed=9)
     body = {"name": name, "components": [{"model_version_id": version.id, "weight": 1}]}
@@ -128,5 +128,28 @@ def test_a_datasets_named_reward_scores_it_in_the_background(
     assert wait_for_job(admin, job["id"])["status"] == "succeeded"
     assert set(stored_margins(db, version.id)) == set(ids)
     state = admin.get(f"/api/v1/datasets/{dataset['id']}").json()["sampling_state"]
-    assert state.startswith("uncertainty (6 of 6 open comparisons scored; ")
+    assert state.startswith("uncertainty (12 of 12 open comparisons scored; ")
     assert f"reward {name}@v1: reward model {version.name}" in state
+    first_order = sampling_keys(db, dataset["id"])
+
+    # Another reward scores it in its own order; going back to the first re-ranks at once, with no job.
+    other_name, other = unique("harmless"), add_version(db, kind=ModelKind.REWARD, seed=10)
+    body = {"name": other_name, "components": [{"model_version_id": other.id, "weight": 1}]}
+    assert admin.post("/api/v1/rewards", json=body).status_code == 201
+    assert admin.patch(f"/api/v1/datasets/{dataset['id']}", json={"reward": other_name}).status_code == 200
+    jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
+    (job,) = [j for j in jobs if j["dataset_id"] == dataset["id"] and j["id"] != job["id"]]
+    assert wait_for_job(admin, job["id"])["status"] == "succeeded"
+    assert sampling_keys(db, dataset["id"]) != first_order
+    assert admin.patch(f"/api/v1/datasets/{dataset['id']}", json={"reward": name}).status_code == 200
+    assert sampling_keys(db, dataset["id"]) == first_order
+    jobs = admin.get("/api/v1/jobs", params={"kind": "score_comparisons"}).json()["data"]
+    assert len([j for j in jobs if j["dataset_id"] == dataset["id"]]) == 2
+
+
+def sampling_keys(db: Session, dataset_id: int) -> dict[int, float]:
+    db.rollback()
+    rows = db.execute(
+        text("SELECT id, reward_margin FROM comparison WHERE dataset_id = :d ORDER BY id"), {"d": dataset_id}
+    )
+    return dict(rows.tuples().all())

@@ -1,17 +1,30 @@
 """Uncertainty sampling's order in `next`: smallest stored reward margin first, unscored comparisons after in id
-order; leases and k hold as in the other orders. Margins are written through the domain's own store (the
-worker's job writes them the same way: tests/training_jobs/test_score_comparisons.py)."""
+order; leases and k hold as in the other orders. Margins are written and ranked through the domain's own store
+and rank (the worker's job does the same: tests/training_jobs/test_score_comparisons.py), here with no share
+picked at random (RLHF_UNCERTAINTY_RANDOM_SHARE=0) so that the order is the margins' alone."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from sqlalchemy.orm import Session
 
 from services.core.orm import ModelVersion
+from services.core.settings import get_settings
 from services.domain import scores
 from tests.helpers.collector import unique
+
+
+@pytest.fixture(autouse=True)
+def margins_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """scores.rank runs in this process: no comparison is placed at random."""
+    monkeypatch.setenv("RLHF_UNCERTAINTY_RANDOM_SHARE", "0")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 def scoring_version(db: Session) -> ModelVersion:
@@ -30,7 +43,9 @@ def test_next_serves_smallest_margin_first_then_unscored_in_id_order(
     rng = random.Random(3)
     scored = rng.sample(ids, 150)  # spans several of next's 64-row windows
     margins = {comparison_id: rng.random() for comparison_id in scored}
-    scores.store(db, scoring_version(db).id, list(margins.items()))
+    version = scoring_version(db)
+    scores.store(db, version.id, list(margins.items()))
+    scores.rank(db, dataset["id"], version.id)
     expected = sorted(scored, key=margins.__getitem__) + [c for c in ids if c not in margins]
 
     alice, bob, carol = make_annotator(), make_annotator(), make_annotator()
@@ -52,7 +67,9 @@ def test_completed_comparisons_leave_the_uncertainty_order(
 ) -> None:
     dataset = make_dataset(3, k=1, sampling="uncertainty")
     first, second, third = dataset["ids"]
-    scores.store(db, scoring_version(db).id, [(first, 0.9), (second, 0.1), (third, 0.5)])
+    version = scoring_version(db)
+    scores.store(db, version.id, [(first, 0.9), (second, 0.1), (third, 0.5)])
+    scores.rank(db, dataset["id"], version.id)
     alice = make_annotator()
     served = []
     while (answer := alice.get(f"/api/v1/datasets/{dataset['id']}/next")).status_code == 200:

@@ -1,5 +1,9 @@
 """The operator console in a real headless Chromium against the real collector, and for the operator's whole
-path a real worker (tests/helpers/jobs.py) with the fast watchdog settings of tests/training_jobs."""
+path a real worker (tests/helpers/jobs.py) with the fast watchdog settings of tests/training_jobs.
+
+The worker and the collector (whose watchdog requeues jobs) live for this package only: they share the
+session's database and Redis queue, so a console worker left running would take the jobs that later packages'
+tests hand to their own worker."""
 
 from __future__ import annotations
 
@@ -19,13 +23,13 @@ def console_env(stack_env: dict[str, str], state_dir: Path) -> dict[str, str]:
     return {**stack_env, **JOB_ENV, "RLHF_WORKER_HEALTH_FILE": str(state_dir / "console-worker-health")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def collector_url(console_env: dict[str, str], state_dir: Path) -> Iterator[str]:
     with running_collector(console_env, log_path=state_dir / "collector-console.log") as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def worker(console_env: dict[str, str], state_dir: Path, collector_url: str) -> Iterator[Worker]:
     worker = Worker(console_env, state_dir / "console-worker")
     (state_dir / "console-worker").mkdir(exist_ok=True)

@@ -118,9 +118,22 @@ def set_(
     reward: str | None = typer.Option(
         None, "--reward", help="The named reward uncertainty sampling scores with; `default` goes back to it."
     ),
+    guidelines: str | None = typer.Option(None, "--guidelines", help="What annotators read before judging."),
+    annotations: int | None = typer.Option(
+        None,
+        "--annotations",
+        min=1,
+        max=100,
+        help="Annotators who judge each comparison (re-decides which comparisons are complete).",
+    ),
 ) -> None:
-    """Change a dataset's gold rate, sampling or reward (docs/quality.md)."""
+    """Change a dataset's guidelines, annotations per comparison, gold rate, sampling or reward
+    (docs/quality.md)."""
     changes: dict[str, object] = {}
+    if guidelines is not None:
+        changes["guidelines"] = guidelines
+    if annotations is not None:
+        changes["annotations_per_comparison"] = annotations
     if gold_rate is not None:
         changes["gold_rate"] = gold_rate
     if sampling is not None:
@@ -128,13 +141,16 @@ def set_(
     if reward is not None:
         changes["reward"] = None if reward == "default" else reward
     if not changes:
-        fail("nothing to change: give --gold-rate, --sampling or --reward")
+        fail("nothing to change: give --guidelines, --annotations, --gold-rate, --sampling or --reward")
     with CollectorClient.from_settings() as client:
         try:
             updated = client.update_dataset(find_dataset(client, dataset).id, changes)
         except CollectorError as error:
             fail_request(error)
-    console.print(f"gold rate: {updated.gold_rate:g}; sampling: {escape(updated.sampling_state)}")
+    console.print(
+        f"annotations per comparison: {updated.annotations_per_comparison}; gold rate: {updated.gold_rate:g}; "
+        f"sampling: {escape(updated.sampling_state)}"
+    )
 
 
 @datasets_app.command()

@@ -62,6 +62,10 @@ def test_datasets_create_list_show_stats_delete(collector_url: str, admin: httpx
     assert back.returncode == 0 and "sampling: random" in back.stdout
     assert admin.get(f"/api/v1/datasets/{dataset['id']}").json()["reward"] is None
     assert rlhf(collector_url, "datasets", "set", name).returncode == 1
+    edited = rlhf(collector_url, "datasets", "set", name, "--guidelines", "Read twice.", "--annotations", "3")
+    assert edited.returncode == 0 and "annotations per comparison: 3" in edited.stdout
+    after = admin.get(f"/api/v1/datasets/{dataset['id']}").json()
+    assert after["guidelines"] == "Read twice." and after["annotations_per_comparison"] == 3
 
     token = admin.post("/api/v1/annotators", json={"name": unique("cli-voter")}).json()["token"]
     httpx.post(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -62,14 +63,26 @@ class Outcome:
     log_tail: str
 
 
-def quiet_progress_bars() -> None:
-    """No progress bars from datasets (`map`) and transformers (loading weights): they write to stderr, which
-    the Celery worker logs at WARNING, a line per update. The job's log says what the job is doing."""
+class _DropTrlCacheRename(logging.Filter):
+    """TRL 1.12 (PPO's value head, SFT's chunked loss) still passes `past_key_values`, which transformers 5.24
+    renames to `cache` with a deprecation warning, once per worker process: nothing a user can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`past_key_values`/`cache_params` are deprecated" not in record.getMessage()
+
+
+def quiet_library_output() -> None:
+    """No progress bars from datasets (`map`) and transformers (loading weights), nor warnings no user can act
+    on: they write to stderr, which the Celery worker logs at WARNING, a line per update. The job's log says
+    what the job is doing."""
     import datasets
     from transformers.utils import logging as transformers_logging
 
     datasets.disable_progress_bars()
     transformers_logging.disable_progress_bar()
+    generic = logging.getLogger("transformers.utils.generic")
+    if not any(isinstance(f, _DropTrlCacheRename) for f in generic.filters):
+        generic.addFilter(_DropTrlCacheRename())
 
 
 def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobReporter) -> Outcome:
@@ -91,7 +104,7 @@ def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobRe
         scratch_dir=scratch_dir,
     )
     ctx.data_snapshot = data.data_snapshot(spec.dataset_id)
-    quiet_progress_bars()
+    quiet_library_output()
     module = importlib.import_module(f"training_jobs.{spec.kind}")
     rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
     ctx.log(f"{spec.kind} job {spec.id} started on {device()} (rank {rank} of {world})")

@@ -6,26 +6,22 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
-
-from services.collector.web_form import ASSET_HEADERS, PAGE_HEADERS
+from services.collector.static_pages import PAGE_HEADERS, page_router
 
 UI_DIR = Path(str(files("admin_ui")))
 
-# An explicit list rather than a static mount, so nothing else in the package directory is served.
-ASSET_TYPES = {
-    "admin.css": "text/css; charset=utf-8",
-    "main.js": "text/javascript; charset=utf-8",
-    "http.js": "text/javascript; charset=utf-8",
-    "dom.js": "text/javascript; charset=utf-8",
-    "datasets.js": "text/javascript; charset=utf-8",
-    "annotators.js": "text/javascript; charset=utf-8",
-    "jobs.js": "text/javascript; charset=utf-8",
-    "param_form.js": "text/javascript; charset=utf-8",
-    "models.js": "text/javascript; charset=utf-8",
-    "rewards.js": "text/javascript; charset=utf-8",
-}
+ASSETS = (
+    "admin.css",
+    "main.js",
+    "http.js",
+    "dom.js",
+    "datasets.js",
+    "annotators.js",
+    "jobs.js",
+    "param_form.js",
+    "models.js",
+    "rewards.js",
+)
 
 # The form's policy, plus blob: images: training curves are fetched with the token and shown from a blob URL
 # (an <img src> cannot send the token).
@@ -36,19 +32,4 @@ CONSOLE_HEADERS = {
     ),
 }
 
-router = APIRouter(include_in_schema=False)
-
-
-@router.get("/admin")
-def console_page() -> FileResponse:
-    """The operator console (sign-in with the admin token)."""
-    return FileResponse(UI_DIR / "index.html", media_type="text/html; charset=utf-8", headers=CONSOLE_HEADERS)
-
-
-@router.get("/admin/{name}")
-def console_asset(name: str) -> FileResponse:
-    """A script or stylesheet of the console."""
-    media_type = ASSET_TYPES.get(name)
-    if media_type is None:
-        raise HTTPException(status_code=404, detail="not found")
-    return FileResponse(UI_DIR / name, media_type=media_type, headers=ASSET_HEADERS)
+router = page_router("/admin", UI_DIR, ASSETS, CONSOLE_HEADERS)

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 import warnings
@@ -115,7 +116,7 @@ def restore(source: Path, *, url: str) -> Restored:
     """Replace the database's contents and the artifact store's with the backup's, then migrate to head.
 
     The database is replaced in one transaction (its `public` schema dropped and rebuilt from the dump), so a
-    failed restore leaves it as it was. Refused while other clients (collector, worker) are connected. The
+    failed restore leaves it as it was; the dump streams through, never held in memory. Refused while other clients (collector, worker) are connected. The
     artifact store's previous contents are moved aside (same file system, nothing copied), not deleted."""
     from services.core.migrate import upgrade_to_head
 
@@ -127,21 +128,7 @@ def restore(source: Path, *, url: str) -> Restored:
             f"PostgreSQL {manifest['postgres_major']} or newer"
         )
     _refuse_other_clients(url)
-    script = run_tool(
-        "pg_restore", major, "--no-owner", "--no-privileges", "--file=-", str(source / DUMP), capture=True
-    )
-    run_tool(
-        "psql",
-        major,
-        "--quiet",
-        "--no-psqlrc",
-        "--single-transaction",
-        "--set=ON_ERROR_STOP=1",
-        "--command=DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;",
-        "--file=-",
-        url=url,
-        stdin=script,
-    )
+    _load_dump(source / DUMP, major, url)
     upgrade_to_head(url)
     set_aside = _replace_artifacts(source / ARTIFACTS)
     return Restored(revision=manifest["revision"], versions=len(manifest["versions"]), set_aside=set_aside)
@@ -154,15 +141,18 @@ def server_major(url: str) -> int:
     return int(row[0]) // 10000
 
 
-def run_tool(
-    name: str,
-    major: int,
-    *args: str,
-    url: str | None = None,
-    stdin: bytes | None = None,
-    capture: bool = False,
-) -> bytes:
-    """Run a PostgreSQL client tool of the right version; the password goes in PGPASSWORD, not the command line."""
+def run_tool(name: str, major: int, *args: str, url: str | None = None) -> None:
+    """Run a PostgreSQL client tool of the right version."""
+    command, env = _tool_command(name, major, *args, url=url)
+    finished = subprocess.run(command, capture_output=True, env=env, check=False)
+    if finished.returncode != 0:
+        raise BackupError(f"{name} failed ({finished.returncode}): {_text(finished.stderr)}")
+
+
+def _tool_command(
+    name: str, major: int, *args: str, url: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a tool; the password goes in PGPASSWORD, not the command line."""
     env = dict(os.environ)
     command = [str(find_tool(name, major)), *args]
     if url is not None:
@@ -172,12 +162,56 @@ def run_tool(
         command.append(
             "--dbname=" + driver_url(parsed.set(password=None).render_as_string(hide_password=False))
         )
-    finished = subprocess.run(command, input=stdin, capture_output=True, env=env, check=False)
-    if finished.returncode != 0:
-        raise BackupError(
-            f"{name} failed ({finished.returncode}): {finished.stderr.decode(errors='replace').strip()}"
+    return command, env
+
+
+def _load_dump(dump: Path, major: int, url: str) -> None:
+    """pg_restore's SQL piped into psql inside one transaction, committed only once pg_restore has finished
+    cleanly: psql alone would commit whatever it had read when its input ended, a truncated dump included."""
+    producer_command, producer_env = _tool_command(
+        "pg_restore", major, "--no-owner", "--no-privileges", "--file=-", str(dump)
+    )
+    consumer_command, consumer_env = _tool_command(
+        "psql", major, "--quiet", "--no-psqlrc", "--set=ON_ERROR_STOP=1", "--file=-", url=url
+    )
+    # Both tools' messages go to files: a full stderr pipe nobody reads would stall the copy.
+    with tempfile.TemporaryFile() as producer_errors, tempfile.TemporaryFile() as consumer_output:
+        producer = subprocess.Popen(
+            producer_command, stdout=subprocess.PIPE, stderr=producer_errors, env=producer_env
         )
-    return finished.stdout if capture else b""
+        consumer = subprocess.Popen(
+            consumer_command,
+            stdin=subprocess.PIPE,
+            stdout=consumer_output,
+            stderr=subprocess.STDOUT,
+            env=consumer_env,
+        )
+        assert producer.stdout is not None and consumer.stdin is not None
+        try:
+            consumer.stdin.write(b"BEGIN;\nDROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n")
+            shutil.copyfileobj(producer.stdout, consumer.stdin, 1 << 20)
+            if producer.wait() == 0:
+                consumer.stdin.write(b"\nCOMMIT;\n")
+            consumer.stdin.close()
+        except BrokenPipeError:
+            pass  # psql stopped at an error (ON_ERROR_STOP); its output says which
+        finally:
+            stopped = producer.poll() is None
+            if stopped:  # psql gave up first: pg_restore would wait forever on a pipe nobody reads
+                producer.kill()
+            producer.wait()
+            producer.stdout.close()
+            consumer.wait()
+        producer_errors.seek(0)
+        consumer_output.seek(0)
+        if producer.returncode != 0 and not stopped:
+            raise BackupError(f"pg_restore failed ({producer.returncode}): {_text(producer_errors.read())}")
+        if consumer.returncode != 0:
+            raise BackupError(f"psql failed ({consumer.returncode}): {_text(consumer_output.read())}")
+
+
+def _text(output: bytes) -> str:
+    return output.decode(errors="replace").strip()
 
 
 def find_tool(name: str, major: int) -> Path:

@@ -106,3 +106,19 @@ def test_restore_while_another_client_is_connected_changes_nothing(
     assert _sql(platform, "SELECT name FROM dataset ORDER BY id") == [("before",), ("after",)]
     not_a_backup = rlhf(platform, "restore", str(tmp_path), "--yes")
     assert not_a_backup.returncode == 1 and "not a backup folder" in not_a_backup.stdout
+
+
+def test_restore_of_a_truncated_dump_fails_and_changes_nothing(platform: dict[str, str], tmp_path: Path) -> None:
+    """pg_restore stops partway through a cut-off dump: what psql had already run is rolled back."""
+    _sql(platform, "INSERT INTO dataset (name) SELECT 'before-' || n FROM generate_series(1, 2000) AS n")
+    folder = tmp_path / "backup"
+    assert rlhf(platform, "backup", str(folder)).returncode == 0
+    dump = folder / "database.dump"
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size * 2 // 3])
+    _sql(platform, "INSERT INTO dataset (name) VALUES ('after')")
+
+    failed = rlhf(platform, "restore", str(folder), "--yes")
+
+    assert failed.returncode == 1 and "pg_restore failed" in failed.stdout, failed.stdout + failed.stderr
+    assert _sql(platform, "SELECT count(*) FROM dataset") == [(2001,)]
+    assert _sql(platform, "SELECT name FROM dataset WHERE name = 'after'") == [("after",)]

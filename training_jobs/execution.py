@@ -16,9 +16,10 @@ from services.core.db import session_scope
 from services.core.enums import JobKind
 from services.core.errors import InvalidInputError
 from services.domain import job_params, job_start, jobs
-from services.domain.job_params import JobParams, ResolvedParams
+from services.domain.job_params import JobParams, ResolvedParams, TrainingParams
 from training_jobs import data
 from training_jobs.context import JobContext, JobInputError, JobReporter, JobResult
+from training_jobs.profiling import StepProfiler
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobRe
         scratch_dir=scratch_dir,
     )
     ctx.data_snapshot = data.data_snapshot(spec.dataset_id)
+    if isinstance(ctx.params, TrainingParams) and ctx.params.profile_steps:
+        ctx.callbacks.append(StepProfiler(ctx, ctx.params.profile_steps))
     quiet_library_output()
     module = importlib.import_module(f"training_jobs.{spec.kind}")
     rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from services.modeling.chat import Conversation, Prompt, prompt_text
 from services.modeling.combined_reward import RewardSpec
@@ -171,6 +172,10 @@ class _TextScoringBackbone(nn.Module):
         self.prompt_lengths = sorted({len(ids) for ids in prompts})
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> SimpleNamespace:
+        with record_function("rlhf.reward"):  # training_jobs/profiling.py reports its share of a step
+            return self._score(input_ids, attention_mask)
+
+    def _score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
         rows = input_ids.tolist()
         masks = attention_mask.tolist()
         boundary = self._prompt_end(rows, masks)
@@ -224,8 +229,9 @@ def reward_function(scorer: Scorer) -> Callable[..., list[float | None]]:
         completion_ids: list[list[int]],
         **columns: Any,
     ) -> list[float | None]:
-        texts = [response_text(completion) for completion in completions]
-        return list(scorer(columns.get("reward_prompt") or [prompt_text(p) for p in prompts], texts))
+        with record_function("rlhf.reward"):  # training_jobs/profiling.py reports its share of a step
+            texts = [response_text(completion) for completion in completions]
+            return list(scorer(columns.get("reward_prompt") or [prompt_text(p) for p in prompts], texts))
 
     return reward_model
 

@@ -110,6 +110,13 @@ class TrainingParams(JobParams):
         help="> 1 runs the trainer under accelerate launch: DDP on the node's GPUs (gloo on CPU), or "
         "DeepSpeed/FSDP from RLHF_ACCELERATE_CONFIG_FILE",
     )
+    profile_steps: int = param(
+        0,
+        ge=0,
+        le=100,
+        help="profile this many training steps (after one of warm-up) with torch.profiler: where a step's time "
+        "goes, in the log and in profile.json and profile.txt beside the new version's weights",
+    )
 
     def check(self) -> str | None:
         if self.lora is not None and self.trainable is not None:

@@ -4,6 +4,7 @@ CPU pass runs anywhere: --devices cpu).
 
     python benchmarks/gpu_check.py                     # cuda, then cpu
     python benchmarks/gpu_check.py --devices cpu --pairs 200 --episodes 64    # the script itself, anywhere
+    python benchmarks/gpu_check.py --devices cpu --profile-steps 3            # where the steps' time goes
 
 Each pass starts its own stack (benchmarks/scratch_stack.py): a reward model on MiniLM from the first
 --pairs ETHICS training pairs, then PPO on the built-in tiny GPT-2 against it, prompts from the
@@ -24,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # `python benchmarks/gpu_check.py` runs from anywhere
 
 from benchmarks import reward_quality  # noqa: E402
-from benchmarks.scratch_stack import scratch_stack  # noqa: E402
+from benchmarks.scratch_stack import ScratchStack, scratch_stack  # noqa: E402
 from services.client import CollectorClient  # noqa: E402
 from services.collector.schemas import JobPublic  # noqa: E402
 from services.core.enums import ImportFormat, JobKind  # noqa: E402
@@ -41,6 +42,12 @@ def parse_args() -> argparse.Namespace:
         "--reward-base-model",
         default=reward_quality.MINILM,
         help="the reward model's base (a local copy where the MiniLM wheel is not installed)",
+    )
+    parser.add_argument(
+        "--profile-steps",
+        type=int,
+        default=0,
+        help="params.profile_steps of both jobs: where their steps spend their time (training_jobs/profiling.py)",
     )
     parser.add_argument("--data-dir", type=Path, default=HERE.parent / "tests" / "data")
     parser.add_argument("--database-url", help="PostgreSQL server for the scratch database (default: local)")
@@ -66,6 +73,15 @@ def device_logged(job: JobPublic) -> str:
     return "cpu" if config["use_cpu"] else "cuda" + (" (bf16)" if config.get("bf16") else "")
 
 
+def profile_of(stack: ScratchStack, client: CollectorClient, job: JobPublic) -> dict[str, Any] | None:
+    """The job's profile.json (params.profile_steps), from its version's folder in the stack's artifact store."""
+    if job.model_version_id is None:
+        return None
+    folder = stack.state_dir / "artifacts" / client.get_model(job.model_version_id).path
+    path = folder / "profile.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
     # Hiding the GPU from the whole stack hides it from the worker, the only process that computes.
     env = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}
@@ -73,13 +89,23 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
         client, worker_pid = stack.client, stack.pid("worker")
         pairs = reward_quality.read_pairs(args.data_dir / "ethics_utilitarianism_train.csv", args.pairs)
         dataset_id, _ = reward_quality.import_training_data(client, pairs)
+        profiling = {"profile_steps": args.profile_steps} if args.profile_steps else {}
         reward, reward_wall = run_job(
-            client, JobKind.REWARD_MODEL, dataset_id, base_model=args.reward_base_model, worker_pid=worker_pid
+            client,
+            JobKind.REWARD_MODEL,
+            dataset_id,
+            base_model=args.reward_base_model,
+            params=profiling,
+            worker_pid=worker_pid,
         )
         prompts = client.create_dataset("oasst-prompts")
         oasst = (args.data_dir / "oasst_en_100_ranked_trees.jsonl").read_bytes()
         client.import_jsonl(prompts.id, oasst, format=ImportFormat.OASST)
-        ppo_params = {"reward_model_version_id": reward.model_version_id, "total_episodes": args.episodes}
+        ppo_params = {
+            "reward_model_version_id": reward.model_version_id,
+            "total_episodes": args.episodes,
+            **profiling,
+        }
         ppo, ppo_wall = run_job(
             client,
             JobKind.PPO,
@@ -88,6 +114,9 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
             params=ppo_params,
             worker_pid=worker_pid,
         )
+        profiles = {
+            name: profile_of(stack, client, job) for name, job in (("reward_model", reward), ("ppo", ppo))
+        }
     return {
         "reward_model": {
             "device": device_logged(reward),
@@ -95,6 +124,7 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
             "wall_seconds": reward_wall,
             "train_pairs": reward.metrics["train_pairs"],
             "held_out_accuracy": reward.metrics.get("eval_accuracy"),
+            "profile": profiles["reward_model"],
         },
         "ppo": {
             "device": device_logged(ppo),
@@ -103,6 +133,7 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
             "reward_before": ppo.metrics.get("reward_before"),
             "reward_after": ppo.metrics.get("reward_after"),
             "kl": ppo.metrics.get("kl"),
+            "profile": profiles["ppo"],
         },
     }
 

@@ -13,9 +13,10 @@ Z95 = 1.959963984540054  # the standard normal's 97.5th percentile
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def wilson(successes: int, total: int) -> list[float] | None:
+def wilson(successes: float, total: int) -> list[float] | None:
     """Wilson's 95 % interval for a share of `total` (None for no trials): unlike p ± z·se it stays in [0, 1]
-    and does not collapse to a point at 0 or 1 on a small sample (Wilson 1927; Brown, Cai & DasGupta 2001)."""
+    and does not collapse to a point at 0 or 1 on a small sample (Wilson 1927; Brown, Cai & DasGupta 2001).
+    A tie in a head-to-head enters as half a success."""
     if total <= 0:
         return None
     share = successes / total

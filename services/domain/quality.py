@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.core.enums import AnnotatorRole
 from services.core.settings import get_settings
 from services.domain import datasets
-from services.domain.stats import Z_95, wilson_interval
+from services.domain.intervals import Z95, wilson
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def trust_score(
     a = (agreed + 1) / (shared + 2)
     bias = 0.0
     if sided:
-        bias = max(0.0, abs(2 * left / sided - 1) - Z_95 / math.sqrt(sided))
+        bias = max(0.0, abs(2 * left / sided - 1) - Z95 / math.sqrt(sided))
     return (2 * g + a) / 3 * (1 - bias)
 
 
@@ -127,7 +127,7 @@ def annotator_quality(session: Session, dataset_id: int) -> list[AnnotatorQualit
     for row in rows:
         shared, agreed = majority.get(row["annotator_id"], (0, 0))
         answered, correct = row["gold_answered"], row["gold_correct"]
-        low, high = wilson_interval(correct, answered) if answered else (None, None)
+        low, high = wilson(correct, answered) or (None, None)
         fast = (
             dataset_median is not None
             and row["median_ms"] is not None

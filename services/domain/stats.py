@@ -8,7 +8,6 @@ histogram and agreement; docs/quality.md covers them per annotator. Every query 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from services.core.enums import Choice, SourceFilter
 from services.domain import datasets
 from services.domain.ai_agreement import ai_agreement
 from services.domain.ai_preferences import source_filter
+from services.domain.intervals import wilson
 
 CATEGORIES = (Choice.A, Choice.B, Choice.TIE)  # what agreement is measured over; a skip is no vote
-Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -82,17 +81,6 @@ def agreement_from_tallies(tallies: Sequence[tuple[tuple[int, ...], int]]) -> Ag
         percent_agreement=agreeing / pairs if pairs else None,
         krippendorff_alpha=alpha,
     )
-
-
-def wilson_interval(successes: float, trials: int, *, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927); ties enter as half successes."""
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 _COUNTS = text(
@@ -166,7 +154,7 @@ def win_rates(rows: list[tuple[int, int, str, int]]) -> list[WinRate]:
     for (first, second), (wins_first, wins_second, ties) in sorted(tally.items()):
         trials = wins_first + wins_second + ties
         score = wins_first + ties / 2
-        low, high = wilson_interval(score, trials)
+        low, high = wilson(score, trials) or [0.0, 1.0]
         results.append(WinRate(first, second, wins_first, wins_second, ties, score / trials, low, high))
     return results
 

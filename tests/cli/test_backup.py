@@ -108,7 +108,9 @@ def test_restore_while_another_client_is_connected_changes_nothing(
     assert not_a_backup.returncode == 1 and "not a backup folder" in not_a_backup.stdout
 
 
-def test_restore_of_a_truncated_dump_fails_and_changes_nothing(platform: dict[str, str], tmp_path: Path) -> None:
+def test_restore_of_a_truncated_dump_fails_and_changes_nothing(
+    platform: dict[str, str], tmp_path: Path
+) -> None:
     """pg_restore stops partway through a cut-off dump: what psql had already run is rolled back."""
     _sql(platform, "INSERT INTO dataset (name) SELECT 'before-' || n FROM generate_series(1, 2000) AS n")
     folder = tmp_path / "backup"

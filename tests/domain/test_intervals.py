@@ -16,6 +16,12 @@ def test_wilson_matches_the_published_interval_and_stays_inside_0_1():
     assert wilson(0, 0) is None
 
 
+def test_wilson_matches_scipy() -> None:
+    # scipy.stats.binomtest(81, 263).proportion_ci(method="wilson") gives (0.25529, 0.36621).
+    low, high = wilson(81, 263) or [0.0, 1.0]
+    assert low == pytest.approx(0.2552885, abs=1e-6) and high == pytest.approx(0.3662096, abs=1e-6)
+
+
 def test_bootstrap_mean_brackets_the_mean_narrows_with_data_and_repeats():
     values = [float(i % 7) - 3 for i in range(200)]
     low, high = bootstrap_mean(values) or [0.0, 0.0]

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.domain.intervals import wilson
+from services.domain.vote_tally import PLURALITY, comparison_tallies
 
 
 @dataclass(frozen=True)
@@ -52,20 +53,10 @@ def cohen_kappa(pairs: Iterable[tuple[tuple[str, str], int]]) -> float | None:
 
 
 _PAIRS = text(
-    """
-    WITH people AS (
-        SELECT v.comparison_id,
-               count(*) FILTER (WHERE v.choice = 'a') AS a,
-               count(*) FILTER (WHERE v.choice = 'b') AS b,
-               count(*) FILTER (WHERE v.choice = 'tie') AS t
-        FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.source = 'human' AND v.choice <> 'skip'
-        GROUP BY v.comparison_id
+    f"""
+    WITH people AS ({comparison_tallies("v.source = 'human'")}
     ), label AS (
-        SELECT comparison_id,
-               CASE WHEN a > b AND a > t THEN 'a' WHEN b > a AND b > t THEN 'b'
-                    WHEN t > a AND t > b THEN 'tie' END AS human
-        FROM people
+        SELECT comparison_id, {PLURALITY} AS human FROM people
     )
     SELECT an.id AS annotator_id, an.name, v.choice AS ai, l.human, count(*) AS n
     FROM preference v JOIN comparison c ON c.id = v.comparison_id

@@ -19,6 +19,7 @@ from services.core.enums import AnnotatorRole
 from services.core.settings import get_settings
 from services.domain import datasets
 from services.domain.intervals import Z95, wilson
+from services.domain.vote_tally import PLURALITY, comparison_tallies
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,8 @@ _PER_ANNOTATOR = text(
 # Each vote on an ordinary comparison against the other votes on it (skips aside): the others' majority is the
 # answer more of them chose than either other answer.
 _MAJORITY = text(
-    """
-    WITH tally AS (
-        SELECT v.comparison_id,
-               count(*) FILTER (WHERE v.choice = 'a') AS a,
-               count(*) FILTER (WHERE v.choice = 'b') AS b,
-               count(*) FILTER (WHERE v.choice = 'tie') AS t
-        FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip' AND v.source = 'human'
-        GROUP BY v.comparison_id HAVING count(*) >= 2
+    f"""
+    WITH tally AS ({comparison_tallies("v.source = 'human'")} HAVING count(*) >= 2
     ), others AS (
         SELECT v.annotator_id, v.choice,
                t.a - (v.choice = 'a')::int AS a, t.b - (v.choice = 'b')::int AS b,
@@ -103,10 +97,7 @@ _MAJORITY = text(
         FROM preference v JOIN tally t ON t.comparison_id = v.comparison_id
         WHERE v.choice <> 'skip' AND v.source = 'human'
     ), judged AS (
-        SELECT annotator_id, choice,
-               CASE WHEN a > b AND a > t THEN 'a' WHEN b > a AND b > t THEN 'b'
-                    WHEN t > a AND t > b THEN 'tie' END AS majority
-        FROM others
+        SELECT annotator_id, choice, {PLURALITY} AS majority FROM others
     )
     SELECT annotator_id, count(majority) AS shared, count(*) FILTER (WHERE choice = majority) AS agreed
     FROM judged GROUP BY annotator_id

@@ -21,6 +21,7 @@ from services.domain import datasets
 from services.domain.ai_agreement import ai_agreement
 from services.domain.ai_preferences import source_filter
 from services.domain.intervals import wilson
+from services.domain.vote_tally import comparison_tallies
 
 CATEGORIES = (Choice.A, Choice.B, Choice.TIE)  # what agreement is measured over; a skip is no vote
 
@@ -111,16 +112,9 @@ _HISTOGRAM = text(
     "GROUP BY 1 ORDER BY 1"
 )
 _TALLIES = text(
-    """
-    SELECT a, b, t, count(*) FROM (
-        SELECT count(*) FILTER (WHERE v.choice = 'a') AS a,
-               count(*) FILTER (WHERE v.choice = 'b') AS b,
-               count(*) FILTER (WHERE v.choice = 'tie') AS t
-        FROM preference v JOIN comparison c ON c.id = v.comparison_id
-        WHERE c.dataset_id = :dataset_id AND c.gold IS NULL AND v.choice <> 'skip' AND v.source = ANY(:sources)
-        GROUP BY v.comparison_id
-        HAVING count(*) >= 2
-    ) per_comparison
+    f"""
+    SELECT a, b, t, count(*) FROM ({comparison_tallies("v.source = ANY(:sources)")} HAVING count(*) >= 2)
+        per_comparison
     GROUP BY a, b, t
     """
 )

@@ -200,6 +200,17 @@ class Comparison(Base):
             "comparison_gold_dataset_id_id_idx", "dataset_id", "id", postgresql_where=text("gold IS NOT NULL")
         ),
         CheckConstraint(one_of("gold", JUDGEMENTS), name="gold"),
+        # Win rates read the head-to-head comparisons; deleting a version checks that none names it.
+        Index(
+            "comparison_source_a_version_id_idx",
+            "source_a_version_id",
+            postgresql_where=text("source_a_version_id IS NOT NULL"),
+        ),
+        Index(
+            "comparison_source_b_version_id_idx",
+            "source_b_version_id",
+            postgresql_where=text("source_b_version_id IS NOT NULL"),
+        ),
         # An import's duplicate check looks pairs up by content (services/domain/comparisons.py): a probe per
         # pair, however many comparisons share the prompt.
         Index(

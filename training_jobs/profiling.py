@@ -1,6 +1,7 @@
 """Where a job's training steps spend their time, with torch.profiler: a training job with params.profile_steps N
-profiles N steps of its first trainer (after one step of warm-up) and writes the summary into its new
-version's folder (profile.json; profile.txt: the top operators) and one line of its log.
+profiles N steps of each of its trainers (after one step of warm-up), logs a line for each, and writes the
+last one's summary (the main phase, after a reward model's or classifier's head-only probe) into its new
+version's folder (profile.json; profile.txt: the top operators).
 
 On a CPU, "host overhead" is the wall time of the profiled steps spent outside torch operators: the
 trainer's Python loop, tokenization, collation, the platform's own work (labelled `rlhf.*` with
@@ -29,7 +30,7 @@ CATEGORIES = {
 
 
 class StepProfiler(TrainerCallback):
-    """Profiles training steps WARMUP_STEPS+1 .. WARMUP_STEPS+steps of the job's first trainer (rank 0)."""
+    """Profiles training steps WARMUP_STEPS+1 .. WARMUP_STEPS+steps of each trainer of the job (rank 0)."""
 
     def __init__(self, ctx: JobContext, steps: int) -> None:
         self.ctx = ctx
@@ -37,6 +38,10 @@ class StepProfiler(TrainerCallback):
         self.profiler: Any = None
         self.started_at = 0.0
         self.first_step = 0
+        self.done = False
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.profiler = None
         self.done = False
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ COPY README.md alembic.ini ./
 COPY services ./services
 COPY training_jobs ./training_jobs
 COPY annotation_ui ./annotation_ui
+COPY admin_ui ./admin_ui
 COPY migrations ./migrations
 RUN pip install --no-deps .
 

@@ -4,6 +4,7 @@ scripts/compose_smoke.sh runs them for real where a Docker engine is available).
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,10 @@ def test_the_build_context_holds_only_what_the_image_copies() -> None:
     assert patterns[0] == "*"  # an allow-list: .env, .git, .venv and the state dir never reach the daemon
     assert copied == allowed
     assert not {".env", ".git", ".venv", ".rlhf"} & allowed
+    # Every package `pip install .` installs is in the image (the console's admin_ui once was not: the
+    # collector then failed at start-up under compose).
+    packages = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert {pattern.rstrip("*") for pattern in packages["find"]["include"]} <= copied
 
 
 def test_compose_turns_inference_auth_on() -> None:

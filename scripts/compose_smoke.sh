@@ -73,6 +73,9 @@ compose build --quiet >/dev/null || fail "docker-compose build"
 step "up (host ports $collector_port and $inference_port; the containers listen on 8000 and 8001)"
 compose up -d || fail "docker-compose up"
 wait_for 300 "collector and worker healthy" healthy collector worker
+for page in annotate admin; do
+  curl -fsS -o /dev/null "$collector/$page" || fail "the collector does not serve /$page"
+done
 
 step "a dataset, an annotator and their votes"
 dataset=$(curl "${admin[@]}" -X POST "$collector/api/v1/datasets" -H 'Content-Type: application/json' \

@@ -42,8 +42,6 @@ from training_jobs.trl_config import (
     train_head_only,
 )
 
-SCORE_BATCH_SIZE = 64
-
 
 def run(ctx: JobContext[ClassifierParams]) -> JobResult:
     from transformers import Trainer, TrainingArguments, set_seed
@@ -158,9 +156,7 @@ def evaluate(
     model.eval()
     encoded = [encode_response_input(tokenizer, row["text"], max_length=max_length) for row in rows]
     try:
-        logits = logits_encoded(
-            model, encoded, pad_token_id=tokenizer.pad_token_id, batch_size=SCORE_BATCH_SIZE
-        )
+        logits = logits_encoded(model, encoded, pad_token_id=tokenizer.pad_token_id)
     finally:
         model.train(was_training)
     truth = [label_name(row["label"]) for row in rows]

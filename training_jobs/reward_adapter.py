@@ -48,8 +48,6 @@ from training_jobs.chat_format import response_text
 from training_jobs.checkpoints import ModelSource
 from training_jobs.context import JobInputError
 
-SCORE_BATCH_SIZE = 64
-
 
 @dataclass
 class RewardScorer:
@@ -71,7 +69,6 @@ class RewardScorer:
             self.model,
             encoded,
             pad_token_id=self.tokenizer.pad_token_id,
-            batch_size=SCORE_BATCH_SIZE,
             head=self.head,
         )
 

@@ -38,8 +38,6 @@ from training_jobs.trl_config import (
     train_head_only,
 )
 
-SCORE_BATCH_SIZE = 64
-
 
 def run(ctx: JobContext[RewardModelParams]) -> JobResult:
     from datasets import Dataset
@@ -127,7 +125,6 @@ def score(
     items: list[tuple[str, str]],
     *,
     max_length: int,
-    batch_size: int = SCORE_BATCH_SIZE,
 ) -> list[float]:
     """Raw rewards of (prompt, response) pairs (services/modeling/scoring.py), the model in eval mode meanwhile."""
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
@@ -137,7 +134,7 @@ def score(
         encode_reward_input(tokenizer, prompt, response, max_length=max_length) for prompt, response in items
     ]
     try:
-        return score_encoded(model, encoded, pad_token_id=tokenizer.pad_token_id, batch_size=batch_size)
+        return score_encoded(model, encoded, pad_token_id=tokenizer.pad_token_id)
     finally:
         model.train(was_training)
 

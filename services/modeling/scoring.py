@@ -15,6 +15,10 @@ from typing import Any
 
 from services.core.enums import ScoreInput, ScoreTransform
 
+# Rows per forward pass in the worker's scoring (evaluation, PPO/RLOO rewards); the inference service sizes
+# its own batches from its settings.
+SCORE_BATCH_SIZE = 64
+
 
 @dataclass(frozen=True)
 class ScoreHead:
@@ -73,7 +77,7 @@ def score_encoded(
     encoded: list[list[int]],
     *,
     pad_token_id: int,
-    batch_size: int,
+    batch_size: int = SCORE_BATCH_SIZE,
     max_tokens: int | None = None,
     head: ScoreHead = ScoreHead(),
 ) -> list[float]:
@@ -86,7 +90,7 @@ def score_encoded(
 
 
 def logits_encoded(
-    model: Any, encoded: list[list[int]], *, pad_token_id: int, batch_size: int
+    model: Any, encoded: list[list[int]], *, pad_token_id: int, batch_size: int = SCORE_BATCH_SIZE
 ) -> list[list[float]]:
     """Every label's logit of token-id inputs, in the order given (a classifier's predictions)."""
     rows: list[list[float]] = [[] for _ in encoded]

@@ -106,6 +106,8 @@ def summarize(events: Any, *, wall: float, steps: int) -> dict[str, Any]:
         "torch_op_seconds": round(op_seconds, 3),
         "torch_op_fraction": round(op_seconds / wall, 3),
         "outside_torch_op_fraction": round(1 - op_seconds / wall, 3),
+        # On a GPU each is a kernel launch, paid on the host whatever the batch: many small ones keep it idle.
+        "operator_calls_per_step": round(sum(event.count for event in operators) / max(steps, 1)),
     }
     for name, prefix in CATEGORIES.items():
         seconds = sum(event.cpu_time_total for event in events if event.key.startswith(prefix)) / 1e6

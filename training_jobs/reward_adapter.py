@@ -40,7 +40,7 @@ from torch.profiler import record_function
 from services.modeling.chat import Conversation, Prompt, prompt_text
 from services.modeling.combined_reward import RewardSpec
 from services.modeling.reward_functions import score_function
-from services.modeling.reward_inputs import encode_input
+from services.modeling.reward_inputs import encode_inputs
 from services.modeling.scoring import ScoreHead, score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints
@@ -61,10 +61,12 @@ class RewardScorer:
     head: ScoreHead = ScoreHead()
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-        encoded = [
-            encode_input(self.tokenizer, prompt, response, max_length=self.max_length, reads=self.head.input)
-            for prompt, response in zip(prompts, responses, strict=True)
-        ]
+        encoded = encode_inputs(
+            self.tokenizer,
+            list(zip(prompts, responses, strict=True)),
+            max_length=self.max_length,
+            reads=self.head.input,
+        )
         return score_encoded(
             self.model,
             encoded,

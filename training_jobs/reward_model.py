@@ -25,7 +25,7 @@ from typing import Any
 from services.core.enums import ModelKind
 from services.domain.intervals import wilson
 from services.domain.job_params import RewardModelParams
-from services.modeling.reward_inputs import encode_reward_input
+from services.modeling.reward_inputs import encode_inputs, encode_reward_input
 from services.modeling.scoring import score_encoded
 from services.modeling.windows import model_window, window_size
 from training_jobs import checkpoints, data, metric_warnings
@@ -130,9 +130,7 @@ def score(
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     was_training = model.training
     model.eval()
-    encoded = [
-        encode_reward_input(tokenizer, prompt, response, max_length=max_length) for prompt, response in items
-    ]
+    encoded = encode_inputs(tokenizer, items, max_length=max_length)
     try:
         return score_encoded(model, encoded, pad_token_id=tokenizer.pad_token_id)
     finally:

@@ -9,7 +9,6 @@ Revises: 0010_classifier
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_versionidx"
@@ -22,14 +21,9 @@ COLUMNS = ("source_a_version_id", "source_b_version_id")
 
 def upgrade() -> None:
     for column in COLUMNS:
-        op.create_index(
-            f"comparison_{column}_idx",
-            "comparison",
-            [column],
-            postgresql_where=sa.text(f"{column} IS NOT NULL"),
-        )
+        op.create_index(op.f(f"comparison_{column}_idx"), "comparison", [column])
 
 
 def downgrade() -> None:
     for column in COLUMNS:
-        op.drop_index(f"comparison_{column}_idx", table_name="comparison")
+        op.drop_index(op.f(f"comparison_{column}_idx"), table_name="comparison")

@@ -200,17 +200,6 @@ class Comparison(Base):
             "comparison_gold_dataset_id_id_idx", "dataset_id", "id", postgresql_where=text("gold IS NOT NULL")
         ),
         CheckConstraint(one_of("gold", JUDGEMENTS), name="gold"),
-        # Win rates read the head-to-head comparisons; deleting a version checks that none names it.
-        Index(
-            "comparison_source_a_version_id_idx",
-            "source_a_version_id",
-            postgresql_where=text("source_a_version_id IS NOT NULL"),
-        ),
-        Index(
-            "comparison_source_b_version_id_idx",
-            "source_b_version_id",
-            postgresql_where=text("source_b_version_id IS NOT NULL"),
-        ),
         # An import's duplicate check looks pairs up by content (services/domain/comparisons.py): a probe per
         # pair, however many comparisons share the prompt.
         Index(
@@ -232,9 +221,9 @@ class Comparison(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, default=dict, server_default=EMPTY_JSON
     )
-    # The policy versions that wrote each response, when a generate_comparisons job made the pair.
-    source_a_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
-    source_b_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    # The versions behind each response (generate_comparisons); indexed for win rates and version deletes.
+    source_a_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"), index=True)
+    source_b_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"), index=True)
     # Counts of votes that fill a slot (a, b, tie); skips do not. Kept on the row so `next` stays cheap.
     vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

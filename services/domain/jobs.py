@@ -172,6 +172,8 @@ def claim(session: Session, job_id: int, *, worker: str) -> Job | None:
             heartbeat_at=func.now(),
             progress=0.0,
             eta_seconds=None,
+            # A new attempt starts from nothing: the last attempt's live step and loss are not this run's.
+            metrics={},
             error=None,
         )
         .returning(Job)

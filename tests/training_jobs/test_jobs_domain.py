@@ -95,6 +95,23 @@ def test_a_job_whose_worker_died_is_queued_again_once_then_failed(admin: httpx.C
         jobs.cancel(db, first.id)  # before the watchdog runs again: no worker should take it
 
 
+def test_the_next_attempt_starts_without_the_dead_runs_live_metrics(admin: httpx.Client, db: Session):
+    dataset = create_dataset(admin, 0)
+    with _watchdog_paused():
+        lost = _lost(db, dataset["id"], attempts=1)
+        db.execute(
+            text('UPDATE job SET metrics = \'{"step": 7, "loss": 0.3}\' WHERE id = :id'), {"id": lost.id}
+        )
+        db.commit()
+        jobs.settle_lost(db, heartbeat_timeout_seconds=60, max_attempts=2)
+
+        again = jobs.claim(db, lost.id, worker="w2")
+
+        assert again is not None and again.attempts == 2
+        assert again.metrics == {} and again.progress == 0  # the new run reports its own steps
+        jobs.cancel(db, lost.id)
+
+
 def test_a_gracefully_stopped_run_is_handed_back_without_counting_its_attempt(
     admin: httpx.Client, db: Session
 ):

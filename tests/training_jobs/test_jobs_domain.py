@@ -108,7 +108,8 @@ def test_the_next_attempt_starts_without_the_dead_runs_live_metrics(admin: httpx
         again = jobs.claim(db, lost.id, worker="w2")
 
         assert again is not None and again.attempts == 2
-        assert again.metrics == {} and again.progress == 0  # the new run reports its own steps
+        row = db.execute(text("SELECT metrics, progress FROM job WHERE id = :id"), {"id": lost.id}).one()
+        assert row.metrics == {} and row.progress == 0  # the new run reports its own steps
         jobs.cancel(db, lost.id)
 
 

@@ -25,9 +25,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # `python benchmarks/gpu_check.py` runs from anywhere
 
 from benchmarks import reward_quality  # noqa: E402
-from benchmarks.scratch_stack import ScratchStack, scratch_stack  # noqa: E402
+from benchmarks.scratch_stack import scratch_stack  # noqa: E402
 from services.client import CollectorClient  # noqa: E402
 from services.collector.schemas import JobPublic  # noqa: E402
+from services.core.artifacts import version_path  # noqa: E402
 from services.core.enums import ImportFormat, JobKind  # noqa: E402
 
 
@@ -73,12 +74,12 @@ def device_logged(job: JobPublic) -> str:
     return "cpu" if config["use_cpu"] else "cuda" + (" (bf16)" if config.get("bf16") else "")
 
 
-def profile_of(stack: ScratchStack, client: CollectorClient, job: JobPublic) -> dict[str, Any] | None:
-    """The job's profile.json (params.profile_steps), from its version's folder in the stack's artifact store."""
+def profile_of(client: CollectorClient, job: JobPublic) -> dict[str, Any] | None:
+    """The job's profile.json (params.profile_steps), beside its version's weights: called inside the scratch
+    stack, whose settings (its artifact store) this process has while it runs."""
     if job.model_version_id is None:
         return None
-    folder = stack.state_dir / "artifacts" / client.get_model(job.model_version_id).path
-    path = folder / "profile.json"
+    path = version_path(client.get_model(job.model_version_id).path) / "profile.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -114,9 +115,7 @@ def one_pass(args: argparse.Namespace, device: str) -> dict[str, Any]:
             params=ppo_params,
             worker_pid=worker_pid,
         )
-        profiles = {
-            name: profile_of(stack, client, job) for name, job in (("reward_model", reward), ("ppo", ppo))
-        }
+        profiles = {name: profile_of(client, job) for name, job in (("reward_model", reward), ("ppo", ppo))}
     return {
         "reward_model": {
             "device": device_logged(reward),

@@ -72,6 +72,10 @@ class _DropTrlCacheRename(logging.Filter):
         return "`past_key_values`/`cache_params` are deprecated" not in record.getMessage()
 
 
+# One instance: Logger.addFilter adds it once however many jobs the worker runs.
+DROP_TRL_CACHE_RENAME = _DropTrlCacheRename()
+
+
 def quiet_library_output() -> None:
     """No progress bars from datasets (`map`) and transformers (loading weights), nor warnings no user can act
     on: they write to stderr, which the Celery worker logs at WARNING, a line per update. The job's log says
@@ -81,9 +85,7 @@ def quiet_library_output() -> None:
 
     datasets.disable_progress_bars()
     transformers_logging.disable_progress_bar()
-    generic = logging.getLogger("transformers.utils.generic")
-    if not any(isinstance(f, _DropTrlCacheRename) for f in generic.filters):
-        generic.addFilter(_DropTrlCacheRename())
+    logging.getLogger("transformers.utils.generic").addFilter(DROP_TRL_CACHE_RENAME)
 
 
 def run_here(spec: JobSpec, output_dir: Path, scratch_dir: Path, reporter: JobReporter) -> Outcome:

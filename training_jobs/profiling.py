@@ -20,12 +20,14 @@ from transformers import TrainerCallback
 from training_jobs.context import JobContext
 
 WARMUP_STEPS = 1
+# The record_function label of the platform's reward scoring inside a step (training_jobs/reward_adapter.py).
+REWARD_SPAN = "rlhf.reward"
 # Wrapper events whose total (not self) time is a category of its own; their operators are counted in the
 # operator total as well.
 CATEGORIES = {
     "data_loading": "enumerate(DataLoader)",
     "optimizer": "Optimizer.step",
-    "platform_reward": "rlhf.reward",
+    "platform_reward": REWARD_SPAN,
 }
 
 
@@ -35,17 +37,11 @@ class StepProfiler(TrainerCallback):
     def __init__(self, ctx: JobContext, steps: int) -> None:
         self.ctx = ctx
         self.steps = steps
-        self.profiler: Any = None
+        self.profiler: Any = None  # while steps are being profiled
         self.started_at = 0.0
-        self.first_step = 0
-        self.done = False
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.profiler = None
-        self.done = False
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.done or not self.ctx.is_main_process:
+        if not self.ctx.is_main_process:
             return
         if self.profiler is None and state.global_step == WARMUP_STEPS:
             import torch
@@ -58,13 +54,12 @@ class StepProfiler(TrainerCallback):
             self.profiler = profile(activities=activities)
             self.profiler.__enter__()
             self.started_at = time.perf_counter()
-            self.first_step = state.global_step
-        elif self.profiler is not None and state.global_step >= self.first_step + self.steps:
-            self._finish(state.global_step - self.first_step)
+        elif self.profiler is not None and state.global_step >= WARMUP_STEPS + self.steps:
+            self._finish(state.global_step - WARMUP_STEPS)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.profiler is not None and not self.done:
-            self._finish(state.global_step - self.first_step)
+        if self.profiler is not None:  # a trainer that ended within the profiled steps
+            self._finish(state.global_step - WARMUP_STEPS)
 
     def _finish(self, steps: int) -> None:
         import torch
@@ -72,9 +67,9 @@ class StepProfiler(TrainerCallback):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         wall = time.perf_counter() - self.started_at
-        self.profiler.__exit__(None, None, None)
-        self.done = True
-        events = self.profiler.key_averages()
+        profiler, self.profiler = self.profiler, None
+        profiler.__exit__(None, None, None)
+        events = profiler.key_averages()
         summary = summarize(events, wall=wall, steps=steps)
         (self.ctx.output_dir / "profile.json").write_text(json.dumps(summary, indent=2) + "\n")
         (self.ctx.output_dir / "profile.txt").write_text(

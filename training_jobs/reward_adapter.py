@@ -47,6 +47,7 @@ from training_jobs import checkpoints
 from training_jobs.chat_format import response_text
 from training_jobs.checkpoints import ModelSource
 from training_jobs.context import JobInputError
+from training_jobs.profiling import REWARD_SPAN
 
 
 @dataclass
@@ -171,7 +172,7 @@ class _TextScoringBackbone(nn.Module):
         self.prompt_lengths = sorted({len(ids) for ids in prompts})
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> SimpleNamespace:
-        with record_function("rlhf.reward"):  # training_jobs/profiling.py reports its share of a step
+        with record_function(REWARD_SPAN):
             return self._score(input_ids, attention_mask)
 
     def _score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
@@ -228,7 +229,7 @@ def reward_function(scorer: Scorer) -> Callable[..., list[float | None]]:
         completion_ids: list[list[int]],
         **columns: Any,
     ) -> list[float | None]:
-        with record_function("rlhf.reward"):  # training_jobs/profiling.py reports its share of a step
+        with record_function(REWARD_SPAN):
             texts = [response_text(completion) for completion in completions]
             return list(scorer(columns.get("reward_prompt") or [prompt_text(p) for p in prompts], texts))
 

@@ -116,8 +116,9 @@ def restore(source: Path, *, url: str) -> Restored:
     """Replace the database's contents and the artifact store's with the backup's, then migrate to head.
 
     The database is replaced in one transaction (its `public` schema dropped and rebuilt from the dump), so a
-    failed restore leaves it as it was; the dump streams through, never held in memory. Refused while other clients (collector, worker) are connected. The
-    artifact store's previous contents are moved aside (same file system, nothing copied), not deleted."""
+    failed restore leaves it as it was; the dump streams through, never held in memory. Refused while other
+    clients (collector, worker) are connected. The artifact store's previous contents are moved aside (same
+    file system, nothing copied), not deleted."""
     from services.core.migrate import upgrade_to_head
 
     manifest = _read_manifest(source)

@@ -11,13 +11,18 @@ from rich.table import Table
 
 from services.cli.render import console, fail, fail_request, print_table
 from services.client import CollectorClient, CollectorError
-from services.collector.schemas import DatasetPublic
+from services.collector.schemas import MAX_ANNOTATIONS_PER_COMPARISON, DatasetPublic
 from services.collector.stats_schemas import StatsPublic
 from services.core.enums import DatasetKind, Sampling, SourceFilter
 
 datasets_app = typer.Typer(help="List, create, show and delete datasets.", invoke_without_command=True)
 
 DATASET_ARGUMENT = typer.Argument(..., help="Dataset name, or id.")
+# What `create` and `set` both take (the API checks the same bounds: services/collector/schemas.py).
+GUIDELINES_HELP = "What annotators read before judging."
+ANNOTATIONS_HELP = "Annotators who judge each comparison."
+GOLD_RATE_HELP = "Chance that `next` offers a gold item (docs/quality.md)."
+SAMPLING_HELP = "The order annotators get comparisons in (docs/quality.md)."
 
 
 def find_dataset(client: CollectorClient, which: str) -> DatasetPublic:
@@ -75,16 +80,12 @@ def create(
     kind: DatasetKind = typer.Option(
         DatasetKind.PREFERENCE, "--kind", help="What it holds: comparisons for annotators, or examples."
     ),
-    guidelines: str = typer.Option("", "--guidelines", help="What annotators read before judging."),
+    guidelines: str = typer.Option("", "--guidelines", help=GUIDELINES_HELP),
     annotations: int = typer.Option(
-        1, "--annotations", min=1, max=100, help="Annotators who judge each comparison."
+        1, "--annotations", min=1, max=MAX_ANNOTATIONS_PER_COMPARISON, help=ANNOTATIONS_HELP
     ),
-    gold_rate: float = typer.Option(
-        0.0, "--gold-rate", min=0.0, max=1.0, help="Chance that `next` offers a gold item (docs/quality.md)."
-    ),
-    sampling: Sampling = typer.Option(
-        Sampling.SEQUENTIAL, "--sampling", help="The order annotators get comparisons in (docs/quality.md)."
-    ),
+    gold_rate: float = typer.Option(0.0, "--gold-rate", min=0.0, max=1.0, help=GOLD_RATE_HELP),
+    sampling: Sampling = typer.Option(Sampling.SEQUENTIAL, "--sampling", help=SAMPLING_HELP),
     reward: str | None = typer.Option(
         None, "--reward", help="The named reward uncertainty sampling scores with (default: `default`)."
     ),
@@ -109,22 +110,18 @@ def create(
 @datasets_app.command("set")
 def set_(
     dataset: str = DATASET_ARGUMENT,
-    gold_rate: float | None = typer.Option(
-        None, "--gold-rate", min=0.0, max=1.0, help="Chance of a gold item."
-    ),
-    sampling: Sampling | None = typer.Option(
-        None, "--sampling", help="The order annotators get comparisons in."
-    ),
+    gold_rate: float | None = typer.Option(None, "--gold-rate", min=0.0, max=1.0, help=GOLD_RATE_HELP),
+    sampling: Sampling | None = typer.Option(None, "--sampling", help=SAMPLING_HELP),
     reward: str | None = typer.Option(
         None, "--reward", help="The named reward uncertainty sampling scores with; `default` goes back to it."
     ),
-    guidelines: str | None = typer.Option(None, "--guidelines", help="What annotators read before judging."),
+    guidelines: str | None = typer.Option(None, "--guidelines", help=GUIDELINES_HELP),
     annotations: int | None = typer.Option(
         None,
         "--annotations",
         min=1,
-        max=100,
-        help="Annotators who judge each comparison (re-decides which comparisons are complete).",
+        max=MAX_ANNOTATIONS_PER_COMPARISON,
+        help=ANNOTATIONS_HELP + " A new value re-decides which comparisons are complete.",
     ),
 ) -> None:
     """Change a dataset's guidelines, annotations per comparison, gold rate, sampling or reward

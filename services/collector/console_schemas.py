@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.collector.prompt_schemas import MessagePublic
 from services.collector.quality_schemas import DatasetReward
+from services.collector.schemas import MAX_ANNOTATIONS_PER_COMPARISON
 from services.collector.stats_schemas import WinRatePublic
 from services.core.enums import ImportFormat, Sampling
 from services.core.inputs import StrictInput
@@ -20,7 +21,10 @@ class DatasetUpdate(StrictInput):
 
     guidelines: str | None = None
     annotations_per_comparison: int | None = Field(
-        default=None, ge=1, le=100, description="a new k re-decides which comparisons are complete"
+        default=None,
+        ge=1,
+        le=MAX_ANNOTATIONS_PER_COMPARISON,
+        description="a new k re-decides which comparisons are complete",
     )
     gold_rate: float | None = Field(default=None, ge=0, le=1)
     sampling: Sampling | None = None

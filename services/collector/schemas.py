@@ -126,6 +126,8 @@ class ApiKeyCreated(ApiKeyPublic):
 
 # --- Datasets ---------------------------------------------------------------------------------------------
 
+MAX_ANNOTATIONS_PER_COMPARISON = 100
+
 
 class DatasetCreate(_Input):
     name: str = Field(min_length=1, max_length=200)
@@ -134,7 +136,7 @@ class DatasetCreate(_Input):
         description="preference (comparisons to judge), prompt, demonstration or labelled (imported rows)",
     )
     guidelines: str = ""
-    annotations_per_comparison: int = Field(default=1, ge=1, le=100)
+    annotations_per_comparison: int = Field(default=1, ge=1, le=MAX_ANNOTATIONS_PER_COMPARISON)
     gold_rate: float = Field(default=0.0, ge=0, le=1, description="chance that `next` offers a gold item")
     sampling: Sampling = Field(default=Sampling.SEQUENTIAL, description="the order `next` hands items out")
     reward: DatasetReward = None

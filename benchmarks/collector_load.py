@@ -4,7 +4,8 @@ Default mode: N simulated annotators (threads, each with its own keep-alive HTTP
 `next` + vote until a fixed number of votes is acknowledged; then, in the same run, the same per-vote
 database work (token lookup, next_comparison, record_preference) on the async driver, no HTTP, and the
 ratios of the two: in server CPU per vote (the collector's and its database's PostgreSQL backends', against the driver's
-process and those backends': the load generator's own CPU, reported apart, does not count) and in rate. Then the open loop:
+process and those backends': the load generator's own CPU, reported apart, does not count) and in rate; --rounds pairs,
+alternating, each on a new dataset, and the ratios' medians (one pair swings by ±0.05). Then the open loop:
 next+vote arriving at a fixed rate (--rate per second for --open-seconds), served by the N annotators, with
 latency timed from each arrival's scheduled time. Also: p50/p99 latency of each call, errors, stored vs
 acknowledged and over-collected comparisons (both must be 0), and the load average (a shared machine).
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -81,6 +83,12 @@ def parse_args() -> argparse.Namespace:
         "--workers", type=int, default=1, help="uvicorn worker processes of a started collector"
     )
     parser.add_argument("--skip-direct", action="store_true", help="skip the no-HTTP baseline")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternating HTTP and driver rounds; the ratios are their median",
+    )
     parser.add_argument("--rate", type=float, default=200, help="open-loop arrivals (next+vote) per second")
     parser.add_argument("--open-seconds", type=float, default=15, help="open-loop duration (0: skip)")
     parser.add_argument("--scale", action="store_true", help="1M comparisons / 1M votes mode")
@@ -122,42 +130,20 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
     people = make_annotators(admin, args.annotators)
     tokens = [token for _, token in people]
 
-    http_dataset = make_dataset(admin, comparisons, args.k)
     # A short warm-up on its own dataset opens the collector's database connections before metering.
     http_load(stack["url"], tokens, make_dataset(admin, 2 * args.annotators, args.k), args.annotators)
-    meter = CpuMeter(stack["database_url"], stack["pid"])
-    result: dict[str, Any] = {"http": http_load(stack["url"], tokens, http_dataset, args.votes, meter)}
-    check_stored(stack["database_url"], http_dataset, result["http"])
-    http_cpu = result["http"]["cpu"]
-    if stack["pid"] is None:
-        # With --url the collector's own CPU is not seen: a CPU-bound rate would flatter it.
-        http_cpu["cpu_bound_votes_per_second"] = None
-    else:
-        server = http_cpu["collector_ms_per_vote"] + http_cpu["postgres_database_ms_per_vote"]
-        http_cpu["server_ms_per_vote"] = round(server, 3)
-        http_cpu["client_share_of_cpu"] = round(
-            http_cpu["client_ms_per_vote"] / (server + http_cpu["client_ms_per_vote"]), 3
-        )
-
     if not args.skip_direct:
         os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
-        direct_dataset = make_dataset(admin, comparisons, args.k)
-        result["direct"] = direct_load(
-            tokens, direct_dataset, args.votes, CpuMeter(stack["database_url"], None)
-        )
-        result["direct"]["votes_stored"] = stored_votes(stack["database_url"], direct_dataset)
-        direct_cpu = result["direct"]["cpu"]
-        # The driver's work runs in this process: its CPU is the "server" side of the direct path.
-        direct_cpu["server_ms_per_vote"] = round(
-            direct_cpu["client_ms_per_vote"] + direct_cpu["postgres_database_ms_per_vote"], 3
-        )
-        result["http_over_direct"] = round(
-            result["http"]["votes_per_second"] / result["direct"]["votes_per_second"], 3
-        )
-        if "server_ms_per_vote" in http_cpu:
-            result["http_over_direct_cpu"] = round(
-                direct_cpu["server_ms_per_vote"] / http_cpu["server_ms_per_vote"], 3
-            )
+    # HTTP and driver rounds alternate, each on a dataset of its own: PostgreSQL's CPU per vote drifts with
+    # the tables' size and the machine's other work, so one pair of runs can swing the ratio by ±0.05.
+    rounds = [one_round(args, stack, admin, tokens, comparisons) for _ in range(args.rounds)]
+    result: dict[str, Any] = {"http": rounds[0]["http"], "rounds": [summary(run) for run in rounds]}
+    if not args.skip_direct:
+        result["direct"] = rounds[0]["direct"]
+        for key in ("http_over_direct", "http_over_direct_cpu"):
+            values = [run[key] for run in rounds if key in run]
+            if values:
+                result[key] = round(statistics.median(values), 3)
 
     if args.open_seconds > 0:
         arrivals = int(args.rate * args.open_seconds)
@@ -173,7 +159,7 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
         check_stored(stack["database_url"], open_dataset, result["open_loop"])
 
     http_result = result["http"]
-    runs = [http_result] + ([result["open_loop"]] if "open_loop" in result else [])
+    runs = [run["http"] for run in rounds] + ([result["open_loop"]] if "open_loop" in result else [])
     result["goals"] = {
         "votes_per_second_ge_300": http_result["votes_per_second"] >= GOALS["votes_per_second"],
         "closed_loop_p99_lt_100ms": max(
@@ -195,6 +181,61 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
             max(open_loop["next"]["p99_ms"] or 0, open_loop["vote"]["p99_ms"] or 0) < GOALS["p99_ms"]
         )
     return result
+
+
+def one_round(
+    args: argparse.Namespace,
+    stack: dict[str, Any],
+    admin: CollectorClient,
+    tokens: list[str],
+    comparisons: int,
+) -> dict[str, Any]:
+    """args.votes over HTTP, then (unless --skip-direct) the same through the driver, each on a new dataset."""
+    http_dataset = make_dataset(admin, comparisons, args.k)
+    meter = CpuMeter(stack["database_url"], stack["pid"])
+    run: dict[str, Any] = {"http": http_load(stack["url"], tokens, http_dataset, args.votes, meter)}
+    check_stored(stack["database_url"], http_dataset, run["http"])
+    http_cpu = run["http"]["cpu"]
+    if stack["pid"] is None:
+        # With --url the collector's own CPU is not seen: a CPU-bound rate would flatter it.
+        http_cpu["cpu_bound_votes_per_second"] = None
+    else:
+        server = http_cpu["collector_ms_per_vote"] + http_cpu["postgres_database_ms_per_vote"]
+        http_cpu["server_ms_per_vote"] = round(server, 3)
+        http_cpu["client_share_of_cpu"] = round(
+            http_cpu["client_ms_per_vote"] / (server + http_cpu["client_ms_per_vote"]), 3
+        )
+    if args.skip_direct:
+        return run
+    direct_dataset = make_dataset(admin, comparisons, args.k)
+    run["direct"] = direct_load(tokens, direct_dataset, args.votes, CpuMeter(stack["database_url"], None))
+    run["direct"]["votes_stored"] = stored_votes(stack["database_url"], direct_dataset)
+    direct_cpu = run["direct"]["cpu"]
+    # The driver's work runs in this process: its CPU is the "server" side of the direct path.
+    direct_cpu["server_ms_per_vote"] = round(
+        direct_cpu["client_ms_per_vote"] + direct_cpu["postgres_database_ms_per_vote"], 3
+    )
+    run["http_over_direct"] = round(run["http"]["votes_per_second"] / run["direct"]["votes_per_second"], 3)
+    if "server_ms_per_vote" in http_cpu:
+        run["http_over_direct_cpu"] = round(
+            direct_cpu["server_ms_per_vote"] / http_cpu["server_ms_per_vote"], 3
+        )
+    return run
+
+
+def summary(run: dict[str, Any]) -> dict[str, Any]:
+    """One round's server CPU per vote on both paths and their ratios."""
+    figures = {
+        "http_votes_per_second": run["http"]["votes_per_second"],
+        "http_server_ms_per_vote": run["http"]["cpu"].get("server_ms_per_vote"),
+        "collector_ms_per_vote": run["http"]["cpu"].get("collector_ms_per_vote"),
+    }
+    if "direct" in run:
+        figures |= {
+            "direct_votes_per_second": run["direct"]["votes_per_second"],
+            "direct_server_ms_per_vote": run["direct"]["cpu"]["server_ms_per_vote"],
+        }
+    return figures | {key: run[key] for key in ("http_over_direct", "http_over_direct_cpu") if key in run}
 
 
 def check_stored(database_url: str, dataset_id: int, run: dict[str, Any]) -> None:

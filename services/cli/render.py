@@ -17,8 +17,8 @@ from rich.table import Table
 from services.client import CollectorClient, CollectorError
 from services.collector.schemas import JobPublic, ModelVersionPublic
 from services.core.enums import JobStatus, ModelKind
+from services.core.inputs import MAX_ID
 from services.domain.job_params import KindDescription, ParamDescription
-from services.domain.job_params.fields import MAX_ID
 
 console = Console()
 

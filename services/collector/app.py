@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.collector import admin_console, auth, web_form
+from services.collector import admin_console, auth, plain_routes, web_form
 from services.collector.errors import install_error_handlers
 from services.collector.routes import (
     annotation,
@@ -29,6 +29,7 @@ from services.collector.routes import (
 from services.core.db import async_pool
 from services.core.guard import RequestGuard
 from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
+from services.core.http_server import freeze_start_up_heap
 from services.queue import watchdog
 
 API_PREFIX = auth.API_PREFIX
@@ -39,8 +40,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     # The job watchdog (lost workers, lost broker messages); an advisory lock keeps it to one collector.
     task = asyncio.create_task(watchdog.run_forever())
     try:
-        # The annotator's endpoints reach it as request.state.db_pool (deps.get_pool).
+        # The annotator's endpoints reach it as request.state.db_pool (routes/annotation.py).
         async with async_pool() as db_pool:
+            freeze_start_up_heap()
             yield {"db_pool": db_pool}
     finally:
         task.cancel()
@@ -48,8 +50,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
             await task
 
 
+class CollectorApp(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema, with the annotator's plain routes, which FastAPI does not document itself."""
+        if self.openapi_schema is None:
+            plain_routes.document(super().openapi(), self.routes)
+        return super().openapi()
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="RLHF collector", version="0.1.0", lifespan=lifespan)
+    # The annotator's routes come first: the busiest requests are matched without walking the others.
+    app = CollectorApp(
+        title="RLHF collector", version="0.1.0", lifespan=lifespan, routes=annotation.routes(API_PREFIX)
+    )
     # The last added is the outermost: the metrics count the guard's refusals too.
     app.add_middleware(
         RequestGuard, authenticate=auth.authenticate, limits=auth.body_limits, render=auth.render
@@ -62,7 +75,6 @@ def create_app() -> FastAPI:
         api_keys,
         datasets,
         comparisons,
-        annotation,
         exports,
         stats,
         quality,

@@ -7,14 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.orm import Session
 
 from services.collector.auth import ADMIN, Principal
 from services.core.db import get_sessionmaker
 from services.core.enums import ApiKeyScope
 from services.core.guard import PRINCIPAL
-from services.domain.annotators import Identity
 from services.domain.api_keys import KeyIdentity
 
 
@@ -27,19 +25,6 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-async def get_pool(request: Request) -> AsyncConnectionPool:
-    """The lifespan's async pool, for routes that run on the event loop: they take a connection for their
-    domain call (`async with pool.connection()`: it commits on success, rolls back on an error and goes back
-    to the pool before the answer is sent). Not a generator dependency: FastAPI wraps each of those in a
-    cancel scope and an exit stack, which cost the annotator's endpoints more CPU than their SQL statements'
-    round trips (profiled under 32 annotators)."""
-    pool: AsyncConnectionPool = request.state.db_pool
-    return pool
-
-
-PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
 
 
 bearer = HTTPBearer(auto_error=False)
@@ -80,15 +65,8 @@ def require(*scopes: ApiKeyScope) -> Callable[[Principal], Awaitable[None]]:
     return check
 
 
-async def current_annotator(principal: PrincipalDep) -> Identity:
-    if isinstance(principal, Identity):
-        return principal
-    raise _forbidden("this endpoint needs an annotator token")
-
-
 AdminDep = Annotated[None, Depends(require(ApiKeyScope.ADMIN))]
 ReadDep = Annotated[None, Depends(require(ApiKeyScope.READ))]
 TrainDep = Annotated[None, Depends(require(ApiKeyScope.TRAIN))]
 # Jobs and model versions: reading them is part of training (a CI job waits for its job) and of reading.
 ReadOrTrainDep = Annotated[None, Depends(require(ApiKeyScope.READ, ApiKeyScope.TRAIN))]
-CurrentAnnotator = Annotated[Identity, Depends(current_annotator)]

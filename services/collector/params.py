@@ -4,5 +4,7 @@ from typing import Annotated
 
 from fastapi import Path
 
-# Ids are PostgreSQL bigints: a larger number is refused here rather than reaching the driver.
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="numeric id")]
+from services.core.inputs import MAX_ID
+
+ID_DESCRIPTION = "numeric id"
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=ID_DESCRIPTION)]

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.core.enums import ModelKind, RewardFunction, ScoreInput, ScoreTransform
-from services.core.inputs import StrictInput
+from services.core.inputs import MAX_ID, StrictInput
 from services.domain import rewards
 
 MAX_COMPONENTS = 16
@@ -42,7 +42,7 @@ class RewardComponentCreate(_Input):
     # Function options are the other keys (`target`, `pattern`, ...), checked below.
     model_config = ConfigDict(extra="allow")
 
-    model_version_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    model_version_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     function: RewardFunction | None = None
     weight: float = 1.0
     whiten: Whitening | None = None

@@ -23,7 +23,7 @@ from services.core.enums import (
     Sampling,
     Side,
 )
-from services.core.inputs import StrictInput
+from services.core.inputs import MAX_ID, StrictInput
 
 
 class _Input(StrictInput):
@@ -35,7 +35,7 @@ class _Input(StrictInput):
 # --- Annotators -------------------------------------------------------------------------------------------
 
 
-DatasetId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+DatasetId = Annotated[int, Field(ge=1, le=MAX_ID)]
 MAX_ASSIGNED_DATASETS = 10_000
 
 
@@ -254,7 +254,7 @@ class PreferencePublic(BaseModel):
 
 class JobCreate(_Input):
     kind: JobKind
-    dataset_id: int = Field(ge=1, le=2**63 - 1)
+    dataset_id: int = Field(ge=1, le=MAX_ID)
     base_model: str | None = Field(default=None, min_length=1, max_length=500)
     # The kind's own params and its TRL config's fields (GET /api/v1/job-kinds; services/domain/job_params).
     params: dict[str, Any] = Field(default_factory=dict)

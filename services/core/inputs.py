@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# PostgreSQL's bigint: ids (and offsets) beyond it are refused at the boundary rather than by the driver.
+MAX_ID = 2**63 - 1
 
 
 def refusal(value: Any, *, nul: bool) -> str | None:

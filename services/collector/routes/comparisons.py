@@ -21,6 +21,7 @@ from services.collector.schemas import (
 from services.collector.upload import spool_body
 from services.core.enums import DatasetKind, ImportFormat
 from services.core.errors import InvalidInputError, PayloadTooLargeError
+from services.core.inputs import MAX_ID
 from services.core.settings import get_settings
 from services.domain import comparisons, gold, import_formats, imports, scores
 from services.domain.comparisons import NewComparison
@@ -56,7 +57,7 @@ def list_comparisons(
     dataset_id: IdPath,
     session: SessionDep,
     _: ReadDep,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> ComparisonsPublic:
     """A page of a preference dataset's comparisons in id order, with gold answers and vote counts."""

@@ -8,6 +8,7 @@ from services.collector.params import IdPath
 from services.collector.schemas import JobCreate, JobPublic, JobQueued, JobsPublic
 from services.core.enums import JobKind, JobStatus
 from services.core.errors import NotFoundError
+from services.core.inputs import MAX_ID
 from services.domain import jobs, model_versions
 from services.queue.broker import enqueue_job
 
@@ -35,7 +36,7 @@ def list_jobs(
     status: JobStatus | None = None,
     kind: JobKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobsPublic:
     """Jobs, newest first (filter by status or kind)."""
     rows, count = jobs.list_jobs(session, status=status, kind=kind, limit=limit, offset=offset)

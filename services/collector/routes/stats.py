@@ -7,6 +7,7 @@ from services.collector.deps import ReadDep, ReadOrTrainDep, SessionDep
 from services.collector.params import IdPath
 from services.collector.stats_schemas import StatsPublic, WinRatePublic
 from services.core.enums import SourceFilter
+from services.core.inputs import MAX_ID
 from services.domain import model_versions, stats
 
 router = APIRouter(tags=["stats"])
@@ -27,7 +28,7 @@ def dataset_stats(
 def win_rates(
     session: SessionDep,
     _: ReadOrTrainDep,
-    version_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    version_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> WinRatesPublic:
     """Each pair of policy versions judged head to head (generate_comparisons), over every dataset: win rate
     with its 95 % Wilson interval; only the pairs with version_id when given (404 for an unknown version)."""

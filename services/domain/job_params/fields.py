@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from services.core.enums import DatasetKind, SourceFilter
+from services.core.inputs import MAX_ID
 
-# Ids are PostgreSQL bigints.
-MAX_ID = 2**63 - 1
 BOUNDS = ("ge", "gt", "le", "lt")
 
 

@@ -11,9 +11,9 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from services.core.enums import DatasetKind, JobKind
+from services.core.inputs import MAX_ID
 from services.domain.job_params.ai_feedback import AiFeedbackParams
 from services.domain.job_params.fields import (
-    MAX_ID,
     JobParams,
     TrainingParams,
     VoteTrainingParams,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from services.core.enums import JobKind
-from services.domain.job_params.fields import MAX_ID
+from services.core.inputs import MAX_ID
 from services.domain.job_params.schema import ParamDescription, describe_kind
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "job-params.md"

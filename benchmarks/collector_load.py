@@ -62,6 +62,7 @@ from benchmarks.scratch_stack import scratch_stack  # noqa: E402
 from services.client import CollectorClient  # noqa: E402
 from services.core.databases import driver_url  # noqa: E402
 
+WARM_UP_VOTES_PER_ANNOTATOR = 10
 GOALS = {"votes_per_second": 300, "p99_ms": 100, "export_seconds_1m": 60, "cpu_fraction_of_direct": 0.8}
 
 
@@ -130,8 +131,10 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
     people = make_annotators(admin, args.annotators)
     tokens = [token for _, token in people]
 
-    # A short warm-up on its own dataset opens the collector's database connections before metering.
-    http_load(stack["url"], tokens, make_dataset(admin, 2 * args.annotators, args.k), args.annotators)
+    # A warm-up on its own dataset, before metering: it opens the collector's database connections and has
+    # each of them prepare its statements (psycopg prepares one on its fifth use), as a running service has.
+    warm_up = WARM_UP_VOTES_PER_ANNOTATOR * args.annotators
+    http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
     if not args.skip_direct:
         os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
     # HTTP and driver rounds alternate, each on a dataset of its own: PostgreSQL's CPU per vote drifts with

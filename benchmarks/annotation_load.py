@@ -9,6 +9,7 @@ per-call cost would be measured as the server's. Setting up (datasets, annotator
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.client
 import json
 import random
@@ -236,23 +237,25 @@ def open_loop_load(
     return result
 
 
-def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter) -> dict[str, Any]:
+def direct_load(
+    tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter, *, warm_up: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
-    task per annotator on one event loop, on the collector's async pool."""
+    task per annotator on one event loop, on the collector's async pool. `warm_up` (dataset, votes): votes
+    cast before metering, so that the pool's connections have prepared their statements as the collector's
+    have; the heap is then frozen out of the GC's reach, as the collector's is (services/core/http_server.py)."""
     from services.core.db import async_pool
     from services.domain import annotation, annotators
     from services.domain import votes as voting
 
-    tally = Tally(votes)
-
-    async def annotate(pool: AsyncConnectionPool, token: str, seed: int) -> None:
+    async def annotate(pool: AsyncConnectionPool, token: str, seed: int, tally: Tally, dataset: int) -> None:
         rng = random.Random(seed)
         while tally.claim():
             began = time.perf_counter()
             async with pool.connection() as connection:
                 annotator = await annotators.get_by_token(connection, token)
                 assert annotator is not None
-                assignment = await annotation.next_comparison(connection, annotator, dataset_id)
+                assignment = await annotation.next_comparison(connection, annotator, dataset)
             tally.latency["next"].append(time.perf_counter() - began)
             if assignment is None:
                 tally.unclaim()
@@ -273,17 +276,27 @@ def direct_load(tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter)
             tally.acknowledged += 1
 
     # Open the pool's connections first: their start-up is not part of the per-vote work.
-    async def warm_up(pool: AsyncConnectionPool) -> None:
+    async def open_connection(pool: AsyncConnectionPool) -> None:
         async with pool.connection() as connection:
             await connection.execute("SELECT 1")
             await asyncio.sleep(0.2)  # hold it, so that each task opens a connection of its own
 
+    tally = Tally(votes)
+
     async def run() -> tuple[float, dict[str, Any]]:
         async with async_pool() as pool:
-            await asyncio.gather(*(warm_up(pool) for _ in tokens))
+            await asyncio.gather(*(open_connection(pool) for _ in tokens))
+            if warm_up is not None:
+                warm_dataset, warm_votes = warm_up
+                warm_tally = Tally(warm_votes)
+                await asyncio.gather(
+                    *(annotate(pool, t, -i, warm_tally, warm_dataset) for i, t in enumerate(tokens))
+                )
+            gc.collect()
+            gc.freeze()
             meter.start()
             started = time.perf_counter()
-            await asyncio.gather(*(annotate(pool, t, i) for i, t in enumerate(tokens)))
+            await asyncio.gather(*(annotate(pool, t, i, tally, dataset_id) for i, t in enumerate(tokens)))
             seconds = time.perf_counter() - started
             # While the pool's backends live: the meter counts this database's backends alive at stop().
             return seconds, meter.stop(tally.acknowledged)

@@ -66,6 +66,13 @@ WARM_UP_VOTES_PER_ANNOTATOR = 10
 GOALS = {"votes_per_second": 300, "p99_ms": 100, "export_seconds_1m": 60, "cpu_fraction_of_direct": 0.8}
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,9 +93,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-direct", action="store_true", help="skip the no-HTTP baseline")
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=_positive,
         default=3,
-        help="alternating HTTP and driver rounds; the ratios are their median",
+        help="rounds of an HTTP and a driver run, in alternating order; the ratios are their median",
     )
     parser.add_argument("--rate", type=float, default=200, help="open-loop arrivals (next+vote) per second")
     parser.add_argument("--open-seconds", type=float, default=15, help="open-loop duration (0: skip)")
@@ -137,9 +144,13 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
     http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
     if not args.skip_direct:
         os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
-    # HTTP and driver rounds alternate, each on a dataset of its own: PostgreSQL's CPU per vote drifts with
-    # the tables' size and the machine's other work, so one pair of runs can swing the ratio by ±0.05.
-    rounds = [one_round(args, stack, admin, tokens, comparisons) for _ in range(args.rounds)]
+    # Rounds of an HTTP and a driver run, each on a dataset of its own, the order alternating (A-B, B-A, ...):
+    # PostgreSQL's CPU per vote drifts with the tables' size and the machine's other work, so one pair of runs
+    # can swing the ratio by ±0.05.
+    rounds = [
+        one_round(args, stack, admin, tokens, comparisons, direct_first=index % 2 == 1)
+        for index in range(args.rounds)
+    ]
     result: dict[str, Any] = {"http": rounds[0]["http"], "rounds": [summary(run) for run in rounds]}
     if not args.skip_direct:
         result["direct"] = rounds[0]["direct"]
@@ -192,38 +203,71 @@ def one_round(
     admin: CollectorClient,
     tokens: list[str],
     comparisons: int,
+    *,
+    direct_first: bool,
 ) -> dict[str, Any]:
-    """args.votes over HTTP, then (unless --skip-direct) the same through the driver, each on a new dataset."""
-    http_dataset = make_dataset(admin, comparisons, args.k)
-    meter = CpuMeter(stack["database_url"], stack["pid"])
-    run: dict[str, Any] = {"http": http_load(stack["url"], tokens, http_dataset, args.votes, meter)}
-    check_stored(stack["database_url"], http_dataset, run["http"])
-    http_cpu = run["http"]["cpu"]
+    """args.votes over HTTP and (unless --skip-direct) the same through the driver, each on a new dataset, in
+    the order asked: rounds alternate it, so that neither path always meets the larger tables."""
+    run: dict[str, Any] = {}
+    if direct_first and not args.skip_direct:
+        run["direct"] = direct_round(args, stack, admin, tokens, comparisons)
+    run["http"] = http_round(args, stack, admin, tokens, comparisons)
+    if not direct_first and not args.skip_direct:
+        run["direct"] = direct_round(args, stack, admin, tokens, comparisons)
+    if "direct" in run:
+        run["http_over_direct"] = round(
+            run["http"]["votes_per_second"] / run["direct"]["votes_per_second"], 3
+        )
+        if "server_ms_per_vote" in run["http"]["cpu"]:
+            run["http_over_direct_cpu"] = round(
+                run["direct"]["cpu"]["server_ms_per_vote"] / run["http"]["cpu"]["server_ms_per_vote"], 3
+            )
+    return run
+
+
+def http_round(
+    args: argparse.Namespace,
+    stack: dict[str, Any],
+    admin: CollectorClient,
+    tokens: list[str],
+    comparisons: int,
+) -> dict[str, Any]:
+    dataset = make_dataset(admin, comparisons, args.k)
+    result = http_load(
+        stack["url"], tokens, dataset, args.votes, CpuMeter(stack["database_url"], stack["pid"])
+    )
+    check_stored(stack["database_url"], dataset, result)
+    cpu = result["cpu"]
     if stack["pid"] is None:
         # With --url the collector's own CPU is not seen: a CPU-bound rate would flatter it.
-        http_cpu["cpu_bound_votes_per_second"] = None
+        cpu["cpu_bound_votes_per_second"] = None
     else:
-        server = http_cpu["collector_ms_per_vote"] + http_cpu["postgres_database_ms_per_vote"]
-        http_cpu["server_ms_per_vote"] = round(server, 3)
-        http_cpu["client_share_of_cpu"] = round(
-            http_cpu["client_ms_per_vote"] / (server + http_cpu["client_ms_per_vote"]), 3
+        server = cpu["collector_ms_per_vote"] + cpu["postgres_database_ms_per_vote"]
+        cpu["server_ms_per_vote"] = round(server, 3)
+        cpu["client_share_of_cpu"] = round(
+            cpu["client_ms_per_vote"] / (server + cpu["client_ms_per_vote"]), 3
         )
-    if args.skip_direct:
-        return run
-    direct_dataset = make_dataset(admin, comparisons, args.k)
-    run["direct"] = direct_load(tokens, direct_dataset, args.votes, CpuMeter(stack["database_url"], None))
-    run["direct"]["votes_stored"] = stored_votes(stack["database_url"], direct_dataset)
-    direct_cpu = run["direct"]["cpu"]
+    return result
+
+
+def direct_round(
+    args: argparse.Namespace,
+    stack: dict[str, Any],
+    admin: CollectorClient,
+    tokens: list[str],
+    comparisons: int,
+) -> dict[str, Any]:
+    """The driver's pool is new each round: it is warmed up as the collector's was before it is metered."""
+    warm_up = WARM_UP_VOTES_PER_ANNOTATOR * args.annotators
+    warm_dataset = make_dataset(admin, warm_up, args.k)
+    dataset = make_dataset(admin, comparisons, args.k)
+    meter = CpuMeter(stack["database_url"], None)
+    result = direct_load(tokens, dataset, args.votes, meter, warm_up=(warm_dataset, warm_up))
+    result["votes_stored"] = stored_votes(stack["database_url"], dataset)
     # The driver's work runs in this process: its CPU is the "server" side of the direct path.
-    direct_cpu["server_ms_per_vote"] = round(
-        direct_cpu["client_ms_per_vote"] + direct_cpu["postgres_database_ms_per_vote"], 3
-    )
-    run["http_over_direct"] = round(run["http"]["votes_per_second"] / run["direct"]["votes_per_second"], 3)
-    if "server_ms_per_vote" in http_cpu:
-        run["http_over_direct_cpu"] = round(
-            direct_cpu["server_ms_per_vote"] / http_cpu["server_ms_per_vote"], 3
-        )
-    return run
+    cpu = result["cpu"]
+    cpu["server_ms_per_vote"] = round(cpu["client_ms_per_vote"] + cpu["postgres_database_ms_per_vote"], 3)
+    return result
 
 
 def summary(run: dict[str, Any]) -> dict[str, Any]:

@@ -54,8 +54,10 @@ class CollectorApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """FastAPI's schema, with the annotator's plain routes, which FastAPI does not document itself."""
         if self.openapi_schema is None:
-            plain_routes.document(super().openapi(), self.routes)
-        return super().openapi()
+            fastapi_schema = super().openapi()
+            self.openapi_schema = None  # cached only once the plain routes are in it
+            self.openapi_schema = plain_routes.document(fastapi_schema, self.routes)
+        return self.openapi_schema
 
 
 def create_app() -> FastAPI:

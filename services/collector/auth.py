@@ -1,5 +1,6 @@
 """Who is calling: the admin, an annotator or an API key. The request guard (services/core/guard.py) asks this
-before the body is read; the routes' dependencies (deps.py) then authorize what the caller found here may do."""
+before the body is read; the routes' dependencies (deps.py), or the annotator's plain routes
+(routes/annotation.py), then authorize what the caller found here may do."""
 
 from __future__ import annotations
 

@@ -2,10 +2,11 @@
 
 FastAPI's work per request (resolving the route through the included routers, solving dependencies, checking
 the response against its model) cost a quarter of the collector's CPU per annotator vote, more than its SQL
-(py-spy under benchmarks/collector_load.py). A `PlainRoute` is a `starlette.routing.Route` whose endpoint reads
-its own inputs with the helpers below, which validate with the same pydantic types and refuse with FastAPI's
-answer (a `RequestValidationError`, rendered by services/collector/errors.py). FastAPI documents only its
-own path operations: `document` adds these to the OpenAPI schema from what each route declares.
+(py-spy under benchmarks/collector_load.py). A `PlainRoute` serves one method on one path in FastAPI's order:
+read the body and decode its JSON (400, 408, 413, 422 `json_invalid`), authorize the caller (403), then
+validate the path, header and body together against the route's `inputs` model (one 422 listing every error,
+located as FastAPI locates them), and only then call the endpoint. FastAPI documents only its own path
+operations: `document` adds these to the OpenAPI schema from the same `inputs` model.
 """
 
 from __future__ import annotations
@@ -14,108 +15,120 @@ import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from fastapi import HTTPException
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
-from pydantic.json_schema import models_json_schema
+from fastapi.openapi.models import OpenAPI
+from fastapi.openapi.utils import validation_error_definition, validation_error_response_definition
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
-from services.collector.params import ID_DESCRIPTION
-from services.core.inputs import MAX_ID
+Caller = TypeVar("Caller")
+Inputs = TypeVar("Inputs", bound=BaseModel)
 
-M = TypeVar("M", bound=BaseModel)
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-_ID = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_ID)])
+# Where FastAPI locates each part of a request in a validation error, in the order it validates them.
+PARTS = ("path", "header", "body")
 _REF_TEMPLATE = "#/components/schemas/{model}"
+_NO_BODY = object()
 
 
-@dataclass(frozen=True)
-class HeaderParam:
-    name: str
-    max_length: int
-    description: str
-
-    def read(self, request: Request) -> str | None:
-        """The header's value (None when absent), refused past `max_length` as FastAPI's `Header` would."""
-        value = request.headers.get(self.name)
-        if value is not None and len(value) > self.max_length:
-            adapter = TypeAdapter(Annotated[str, Field(max_length=self.max_length)])
-            try:
-                adapter.validate_python(value)
-            except ValidationError as error:
-                raise _refused(error, ("header", self.name.lower())) from None
-        return value
+class NoInputs(BaseModel):
+    """The inputs of a route that reads nothing from the request."""
 
 
-class PlainRoute(Route):
-    """One method on one path; every `{name}` in the path is a numeric id. What it declares is what the OpenAPI
-    schema says of it; the endpoint reads the same with `path_id`, `json_body` and `HeaderParam.read`."""
+class PlainRoute(Route, Generic[Caller, Inputs]):
+    """`inputs` is a model with a field per part of the request that the route reads: `path` and `header` (models
+    whose fields are the path's `{names}` and the headers, by their names), `body` (the body's model). The
+    endpoint is called with the request, what `authorize` returned, and the validated inputs."""
 
     def __init__(
         self,
         path: str,
-        endpoint: Endpoint,
+        endpoint: Callable[[Request, Caller, Inputs], Awaitable[Response]],
         *,
         method: str,
+        authorize: Callable[[Request], Caller],
+        inputs: type[Inputs],
         response: type[BaseModel],
         status_code: int = 200,
-        body: type[BaseModel] | None = None,
-        headers: Sequence[HeaderParam] = (),
         responses: dict[int, str] | None = None,
         tags: Sequence[str] = (),
     ) -> None:
-        super().__init__(path, endpoint, methods=[method])
+        super().__init__(path, self._serve, methods=[method], name=endpoint.__name__)
+        self.methods = {method}  # Starlette adds HEAD to a GET; FastAPI does not, and `next` leases
         self.method = method
+        self.handler = endpoint
+        self.authorize = authorize
+        self.inputs = inputs
         self.response = response
         self.status_code = status_code
-        self.body = body
-        self.headers = tuple(headers)
         self.responses = responses or {}
         self.tags = list(tags)
 
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE:
+            child_scope["route"] = self  # the request metrics' label (services/core/http_metrics.py)
+        return match, child_scope
 
-def path_id(request: Request, name: str) -> int:
-    """The path's `{name}` as a PostgreSQL bigint id (FastAPI's `IdPath`)."""
-    try:
-        return _ID.validate_python(request.path_params[name])
-    except ValidationError as error:
-        raise _refused(error, ("path", name)) from None
+    def part(self, name: str) -> type[BaseModel] | None:
+        field = self.inputs.model_fields.get(name)
+        return None if field is None else field.annotation  # type: ignore[return-value]
 
-
-async def json_body(request: Request, model: type[M]) -> M:
-    """The body as `model`: JSON only (FastAPI's strict content type), refused as FastAPI refuses it."""
-    raw = await request.body()
-    if not raw:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
-        )
-    data: Any = raw
-    if _is_json(request.headers.get("content-type", "")):
+    async def _serve(self, request: Request) -> Response:
+        body = await _read_json(request) if self.part("body") else _NO_BODY
+        caller = self.authorize(request)
+        parts: dict[str, Any] = {"path": request.path_params, "header": request.headers, "body": body}
+        declared = {name: parts[name] for name in PARTS if name in self.inputs.model_fields}
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", error.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": error.msg},
-                    }
-                ]
-            ) from None
+            # from_attributes: as FastAPI validates a body (a list there is refused as it refuses one).
+            inputs = self.inputs.model_validate(
+                {name: value for name, value in declared.items() if value is not _NO_BODY},
+                from_attributes=True,
+            )
+        except ValidationError as error:
+            # FastAPI's missing body echoes no input (pydantic's would echo the request's other parts).
+            errors = [
+                item | {"input": None} if item["type"] == "missing" and item["loc"] == ("body",) else item
+                for item in error.errors(include_url=False)
+            ]
+            raise RequestValidationError(errors) from None
+        return await self.handler(request, caller, inputs)
+
+
+async def _read_json(request: Request) -> Any:
+    """The body's JSON, as FastAPI reads a body (fastapi/routing.py): only a JSON content type is decoded
+    (else the bytes are validated, and refused); no body at all is a missing body; a body that cannot be read
+    or decoded is a 400, and malformed JSON a 422 `json_invalid`. The guard's 413 and 408 pass through."""
     try:
-        return model.model_validate(
-            data, from_attributes=True
-        )  # as FastAPI validates a body (its ModelField)
-    except ValidationError as error:
-        raise _refused(error, ("body",)) from None
+        raw = await request.body()
+        if not raw:
+            return _NO_BODY
+        if not _is_json(request.headers.get("content-type", "")):
+            return raw
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", error.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": error.msg},
+                }
+            ]
+        ) from None
+    except HTTPException:
+        raise
+    except Exception as error:
+        raise HTTPException(400, "There was an error parsing the body") from error
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:
@@ -129,90 +142,79 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _refused(error: ValidationError, prefix: tuple[str, ...]) -> RequestValidationError:
-    return RequestValidationError(
-        [{**item, "loc": (*prefix, *item["loc"])} for item in error.errors(include_url=False)]
-    )
-
-
 # --- the OpenAPI schema ------------------------------------------------------------------------------------
 
 
-def document(schema: dict[str, Any], routes: Sequence[Any]) -> None:
-    """Add the plain routes among `routes` to FastAPI's OpenAPI `schema`, with their models as components."""
+def document(schema: dict[str, Any], routes: Sequence[Any]) -> dict[str, Any]:
+    """FastAPI's OpenAPI `schema` with the plain routes among `routes` added, their models as components, passed
+    through FastAPI's own OpenAPI model as FastAPI passes its schema (fastapi/openapi/utils.py)."""
     plain = [route for route in routes if isinstance(route, PlainRoute)]
-    models = {model for route in plain for model in (route.body, route.response) if model is not None}
-    _, definitions = models_json_schema(
-        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
-        ref_template=_REF_TEMPLATE,
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (route.response, "serialization") for route in plain
+    ]
+    models += [(body, "validation") for route in plain if (body := route.part("body")) is not None]
+    refs, definitions = models_json_schema(
+        sorted(set(models), key=lambda m: m[0].__name__), ref_template=_REF_TEMPLATE
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ValidationError", validation_error_definition)
+    components.setdefault("HTTPValidationError", validation_error_response_definition)
     for name, definition in definitions.get("$defs", {}).items():
         components.setdefault(name, definition)
+    paths = schema.setdefault("paths", {})
     for route in plain:
-        schema.setdefault("paths", {}).setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path_format, {})[route.method.lower()] = _operation(route, refs)
+    return jsonable_encoder(OpenAPI(**schema), by_alias=True, exclude_none=True)  # type: ignore[no-any-return]
 
 
-def _operation(route: PlainRoute) -> dict[str, Any]:
-    parameters: list[dict[str, Any]] = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_ID,
-                "description": ID_DESCRIPTION,
-                "title": name.replace("_", " ").title(),
-            },
-            "description": ID_DESCRIPTION,
-        }
-        for name in route.param_convertors
-    ]
-    parameters += [
-        {
-            "name": header.name.lower(),
-            "in": "header",
-            "required": False,
-            "schema": {
-                "anyOf": [{"type": "string", "maxLength": header.max_length}, {"type": "null"}],
-                "description": header.description,
-                "title": header.name,
-            },
-            "description": header.description,
-        }
-        for header in route.headers
-    ]
-    # Summary and operation id as FastAPI derives them from the endpoint's name (fastapi/utils.py).
+def _operation(route: PlainRoute[Any, Any], refs: dict[Any, Any]) -> dict[str, Any]:
+    parameters = []
+    for where in ("path", "header"):
+        model = route.part(where)
+        if model is None:
+            continue
+        properties = model.model_json_schema()["properties"]
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            parameters.append(
+                {
+                    "name": key,
+                    "in": where,
+                    "required": field.is_required(),
+                    "schema": properties[key],
+                    "description": field.description,
+                }
+            )
+    ok = {
+        "description": "Successful Response",
+        "content": {"application/json": {"schema": refs[(route.response, "serialization")]}},
+    }
     operation: dict[str, Any] = {
-        "tags": route.tags,
-        "security": [{"HTTPBearer": []}],  # the bearer scheme the other routes declare (deps.bearer)
+        # Summary and operation id as FastAPI derives them from the endpoint's name (fastapi/utils.py).
         "summary": route.name.replace("_", " ").title(),
-        "description": inspect.cleandoc(route.endpoint.__doc__ or ""),
+        "description": inspect.cleandoc(route.handler.__doc__ or ""),
         "operationId": re.sub(r"\W", "_", f"{route.name}{route.path_format}") + f"_{route.method.lower()}",
+        "security": [{"HTTPBearer": []}],  # the bearer scheme the other routes declare (deps.bearer)
         "responses": {
-            str(route.status_code): {
-                "description": "Successful Response",
-                "content": {"application/json": {"schema": {"$ref": _ref(route.response)}}},
-            },
+            str(route.status_code): ok,
             **{str(code): {"description": text} for code, text in route.responses.items()},
         },
     }
+    if route.tags:
+        operation["tags"] = route.tags
     if parameters:
         operation["parameters"] = parameters
-    if route.body is not None:
+    body = route.part("body")
+    if body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": _ref(route.body)}}},
+            "content": {"application/json": {"schema": refs[(body, "validation")]}},
         }
-    if parameters or route.body is not None:
+    if parameters or body is not None:
         operation["responses"]["422"] = {
             "description": "Validation Error",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": _REF_TEMPLATE.format(model="HTTPValidationError")}}
+            },
         }
     return operation
-
-
-def _ref(model: type[BaseModel]) -> str:
-    return _REF_TEMPLATE.format(model=model.__name__)

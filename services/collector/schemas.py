@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.collector.params import Id
 from services.collector.prompt_schemas import MessagePublic, Prompt
 from services.collector.quality_schemas import DatasetReward, Gold
 from services.core.enums import (
@@ -24,6 +25,7 @@ from services.core.enums import (
     Side,
 )
 from services.core.inputs import MAX_ID, StrictInput
+from services.domain.votes import MAX_IDEMPOTENCY_KEY
 
 
 class _Input(StrictInput):
@@ -229,7 +231,7 @@ class PreferenceCreate(_Input):
         default=None, ge=1, le=3, description="a or b only: 1 slightly ... 3 much better"
     )
     rationale: str | None = None
-    time_spent_ms: int | None = Field(default=None, ge=0, lt=2**63)
+    time_spent_ms: int | None = Field(default=None, ge=0, le=MAX_ID)
     shown_left: Side | None = Field(default=None, description="which response was on the left")
     both_bad: bool = Field(default=False, description="with choice 'tie' only")
 
@@ -247,6 +249,38 @@ class PreferencePublic(BaseModel):
     idempotency_key: str | None
     leased_at: datetime | None
     created_at: datetime
+
+
+# The annotator's plain routes read these parts of a request, validated together (services/collector/plain_routes.py).
+
+
+class DatasetPath(BaseModel):
+    dataset_id: Id
+
+
+class ComparisonPath(BaseModel):
+    comparison_id: Id
+
+
+class VoteHeaders(BaseModel):
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            alias="idempotency-key",
+            max_length=MAX_IDEMPOTENCY_KEY,
+            description="a retry with the same key returns the first answer and stores nothing more",
+        ),
+    ] = None
+
+
+class NextInputs(BaseModel):
+    path: DatasetPath
+
+
+class VoteInputs(BaseModel):
+    path: ComparisonPath
+    header: VoteHeaders
+    body: PreferenceCreate
 
 
 # --- Jobs and model versions (training) -------------------------------------------------------------------

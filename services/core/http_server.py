@@ -66,8 +66,10 @@ def uvicorn_options() -> dict[str, Any]:
 
 
 def freeze_start_up_heap() -> None:
-    """Keep what start-up built (imported modules, routes, schemas, settings, loaded models' Python objects) out
-    of the garbage collector's full collections, which otherwise scan all of it again and again under load: in
-    the collector under 32 annotators, two thirds of the GC's time, ~5 % of its CPU per vote
-    (benchmarks/collector_load.py). Each service calls it once its start-up is done."""
+    """Keep what start-up built (imported modules, routes, schemas, settings) out of the garbage collector's
+    full collections, which otherwise scan all of it again and again under load: in the collector under 32
+    annotators, two thirds of the GC's time, ~5 % of its CPU per vote (benchmarks/collector_load.py). Called
+    once start-up is done, after a collection, so that no start-up garbage is frozen for good. Not in the
+    inference service: it measured no gain there, and a model it swaps out must stay collectable."""
+    gc.collect()
     gc.freeze()

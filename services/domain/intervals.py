@@ -23,7 +23,10 @@ def wilson(successes: float, total: int) -> list[float] | None:
     z2 = Z95 * Z95
     centre = (share + z2 / (2 * total)) / (1 + z2 / total)
     half = Z95 * math.sqrt(share * (1 - share) / total + z2 / (4 * total * total)) / (1 + z2 / total)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    # At 0 (or all) successes the bound is exactly 0 (or 1); rounding would leave it a hair off.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= total else min(1.0, centre + half)
+    return [low, high]
 
 
 def bootstrap_mean(values: Sequence[float], *, seed: int = 0) -> list[float] | None:

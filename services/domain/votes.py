@@ -18,6 +18,7 @@ import psycopg
 from services.core.db import fetch_all
 from services.core.enums import Choice, Side
 from services.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from services.core.inputs import MAX_ID
 from services.domain import gold
 from services.domain.annotation import LIVE_LEASES_OF_OTHERS
 from services.domain.annotators import Identity
@@ -123,7 +124,7 @@ def check_vote(vote: Vote) -> None:
         raise InvalidInputError("both_bad is a kind of tie: it needs choice 'tie'")
     if vote.shown_left is not None and vote.shown_left not in list(Side):
         raise InvalidInputError("shown_left must be 'a' or 'b'")
-    if vote.time_spent_ms is not None and not 0 <= vote.time_spent_ms < 2**63:
+    if vote.time_spent_ms is not None and not 0 <= vote.time_spent_ms <= MAX_ID:
         raise InvalidInputError("time_spent_ms must be a non-negative integer")
     if vote.rationale is not None:
         check_text("rationale", vote.rationale)

@@ -20,7 +20,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.core.db import async_pool
 from services.core.enums import ModelKind
-from services.core.http_server import freeze_start_up_heap
 from services.core.settings import Settings, get_settings
 from services.inference.batching import MicroBatcher, settle
 from services.inference.errors import GenerationError, ModelUnavailableError, ScoringError
@@ -258,7 +257,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with async_pool(min_size=1, max_size=8, application_name="rlhf-inference") as pool:
             app.state.db_pool = pool
             app.state.runtime = Runtime(settings, registry, reward_batcher, generate_batcher, pool)
-            freeze_start_up_heap()
             yield
     finally:
         reward_batcher.stop()

@@ -8,13 +8,16 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy.orm import Session
 
-from services.collector.app import app
+from services.collector.app import API_PREFIX, app
 from services.collector.plain_routes import PlainRoute
+from services.collector.routes import annotation
 from tests.helpers.collector import table_counts
 from tests.helpers.openapi_fuzz import fuzz_requests
 
-# The annotator's endpoints (routes/annotation.py) are the plain routes; every other route takes the admin token.
-ANNOTATOR_PATHS = {(route.method, route.path) for route in app.routes if isinstance(route, PlainRoute)}
+# The annotator's endpoints; every other route takes the admin token.
+ANNOTATOR_PATHS = {
+    (route.method, route.path) for route in annotation.routes(API_PREFIX) if isinstance(route, PlainRoute)
+}
 
 
 def test_hostile_values_in_any_field_answer_4xx_and_write_nothing(

@@ -110,7 +110,7 @@ def test_careless_annotator_is_paused_careful_one_never(
     }
     bad, good = quality[careless.annotator["id"]], quality[careful.annotator["id"]]
     assert bad["paused"] and bad["pause_reason"] == refused.json()["detail"]
-    # Random clicks can miss every gold item they meet (about one run in 60): the interval then starts at 0.
+    # Random clicks can miss every gold item they meet (about one run in 60): the interval then starts at 0.0.
     assert bad["gold_accuracy"] < 0.7 and bad["gold_ci95_low"] <= bad["gold_accuracy"] < bad["gold_ci95_high"]
     assert not good["paused"] and good["gold_accuracy"] == 1.0 and good["gold_answered"] == len(careful_gold)
     assert good["median_ms"] >= 250 and good["p10_ms"] >= 250  # server-side: lease to vote

@@ -4,34 +4,31 @@ They run hundreds of times a second (the web form asks /me after every item), so
 routes (services/collector/plain_routes.py: FastAPI's per-request work cost more CPU than their SQL) and do
 their database work on the event loop, on one async connection of the pool: a worker thread per request cost
 about a third of the collector's CPU in thread switches. The request guard (services/collector/auth.py) has
-authenticated the caller before they run.
+authenticated the caller before they run; `_annotator` authorizes them.
 """
 
 from fastapi import HTTPException, Request, Response, status
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute
 
-from services.collector.plain_routes import HeaderParam, PlainRoute, json_body, json_response, path_id
+from services.collector.plain_routes import NoInputs, PlainRoute, json_response
 from services.collector.schemas import (
     AssignmentPublic,
     MeDataset,
     MePublic,
-    PreferenceCreate,
+    NextInputs,
     PreferencePublic,
+    VoteInputs,
 )
 from services.core.guard import PRINCIPAL
 from services.domain import annotation, datasets, votes
 from services.domain.annotators import Identity
 from services.domain.votes import Vote
 
-IDEMPOTENCY_KEY = HeaderParam(
-    "Idempotency-Key",
-    max_length=votes.MAX_IDEMPOTENCY_KEY,
-    description="a retry with the same key returns the first answer and stores nothing more",
-)
+Annotating = tuple[AsyncConnectionPool, Identity]
 
 
-def _annotator(request: Request) -> tuple[AsyncConnectionPool, Identity]:
+def _annotator(request: Request) -> Annotating:
     """The lifespan's async pool and the calling annotator; 403 for any other caller."""
     principal = getattr(request.state, PRINCIPAL)
     if not isinstance(principal, Identity):
@@ -40,9 +37,9 @@ def _annotator(request: Request) -> tuple[AsyncConnectionPool, Identity]:
     return pool, principal
 
 
-async def me(request: Request) -> Response:
+async def me(request: Request, caller: Annotating, inputs: NoInputs) -> Response:
     """Who the token belongs to, and their progress in every dataset."""
-    pool, annotator = _annotator(request)
+    pool, annotator = caller
     async with pool.connection() as connection:
         mine = await datasets.for_annotator(connection, annotator)
     answer = MePublic(
@@ -53,27 +50,27 @@ async def me(request: Request) -> Response:
     return json_response(answer)
 
 
-async def next_comparison(request: Request) -> Response:
+async def next_comparison(request: Request, caller: Annotating, inputs: NextInputs) -> Response:
     """Lease the next comparison to judge (the same one again while its lease lives); 204 when none; 403 with
     the reason when the annotator is paused on the dataset."""
-    pool, annotator = _annotator(request)
-    dataset_id = path_id(request, "dataset_id")
+    pool, annotator = caller
     async with pool.connection() as connection:
-        assignment = await annotation.next_comparison(connection, annotator, dataset_id)
+        assignment = await annotation.next_comparison(connection, annotator, inputs.path.dataset_id)
     if assignment is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return json_response(AssignmentPublic.model_validate(assignment, from_attributes=True))
 
 
-async def vote(request: Request) -> Response:
+async def vote(request: Request, caller: Annotating, inputs: VoteInputs) -> Response:
     """Record a vote; a retry with the same Idempotency-Key returns the first answer."""
-    pool, annotator = _annotator(request)
-    comparison_id = path_id(request, "comparison_id")
-    body = await json_body(request, PreferenceCreate)
-    idempotency_key = IDEMPOTENCY_KEY.read(request)
+    pool, annotator = caller
     async with pool.connection() as connection:
         stored = await votes.record_preference(
-            connection, annotator, comparison_id, Vote(**body.model_dump()), idempotency_key=idempotency_key
+            connection,
+            annotator,
+            inputs.path.comparison_id,
+            Vote(**inputs.body.model_dump()),
+            idempotency_key=inputs.header.idempotency_key,
         )
     return json_response(
         PreferencePublic.model_validate(stored, from_attributes=True), status.HTTP_201_CREATED
@@ -83,11 +80,21 @@ async def vote(request: Request) -> Response:
 def routes(prefix: str) -> list[BaseRoute]:
     tags = ["annotation"]
     return [
-        PlainRoute(f"{prefix}/me", me, method="GET", response=MePublic, tags=tags),
+        PlainRoute(
+            f"{prefix}/me",
+            me,
+            method="GET",
+            authorize=_annotator,
+            inputs=NoInputs,
+            response=MePublic,
+            tags=tags,
+        ),
         PlainRoute(
             f"{prefix}/datasets/{{dataset_id}}/next",
             next_comparison,
             method="GET",
+            authorize=_annotator,
+            inputs=NextInputs,
             response=AssignmentPublic,
             responses={204: "nothing to judge right now"},
             tags=tags,
@@ -96,10 +103,10 @@ def routes(prefix: str) -> list[BaseRoute]:
             f"{prefix}/comparisons/{{comparison_id}}/preferences",
             vote,
             method="POST",
+            authorize=_annotator,
+            inputs=VoteInputs,
             response=PreferencePublic,
             status_code=status.HTTP_201_CREATED,
-            body=PreferenceCreate,
-            headers=[IDEMPOTENCY_KEY],
             tags=tags,
         ),
     ]

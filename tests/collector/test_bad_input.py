@@ -305,6 +305,9 @@ CASES = {
     "vote malformed json": Case(
         "annotator", "POST", "/comparisons/{comparison}/preferences", 422, content=b'{"choice": '
     ),
+    "vote body not unicode": Case(
+        "annotator", "POST", "/comparisons/{comparison}/preferences", 400, content=b'{"choice": "\xff"}'
+    ),
     "vote idempotency key too long": Case(
         "annotator",
         "POST",

@@ -49,6 +49,7 @@ class PlainRoute(Route, Generic[Caller, Inputs]):
 
     def __init__(
         self,
+        prefix: str,
         path: str,
         endpoint: Callable[[Request, Caller, Inputs], Awaitable[Response]],
         *,
@@ -60,7 +61,10 @@ class PlainRoute(Route, Generic[Caller, Inputs]):
         responses: dict[int, str] | None = None,
         tags: Sequence[str] = (),
     ) -> None:
-        super().__init__(path, self._serve, methods=[method], name=endpoint.__name__)
+        super().__init__(prefix + path, self._serve, methods=[method], name=endpoint.__name__)
+        # As FastAPI's routes under a router's prefix: `path` without it (the request metrics' route label, as
+        # the collector's other routes have theirs), `path_format` with it.
+        self.path = path
         self.methods = {method}  # Starlette adds HEAD to a GET; FastAPI does not, and `next` leases
         self.method = method
         self.handler = endpoint

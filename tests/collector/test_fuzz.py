@@ -16,7 +16,9 @@ from tests.helpers.openapi_fuzz import fuzz_requests
 
 # The annotator's endpoints; every other route takes the admin token.
 ANNOTATOR_PATHS = {
-    (route.method, route.path) for route in annotation.routes(API_PREFIX) if isinstance(route, PlainRoute)
+    (route.method, route.path_format)
+    for route in annotation.routes(API_PREFIX)
+    if isinstance(route, PlainRoute)
 }
 
 

@@ -33,6 +33,7 @@ async def vote(request: Request, caller: None, inputs: VoteInputs) -> Response:
 
 def plain_app() -> FastAPI:
     route = PlainRoute(
+        "",
         "/c/{comparison_id}",
         vote,
         method="POST",

@@ -81,7 +81,8 @@ def routes(prefix: str) -> list[BaseRoute]:
     tags = ["annotation"]
     return [
         PlainRoute(
-            f"{prefix}/me",
+            prefix,
+            "/me",
             me,
             method="GET",
             authorize=_annotator,
@@ -90,7 +91,8 @@ def routes(prefix: str) -> list[BaseRoute]:
             tags=tags,
         ),
         PlainRoute(
-            f"{prefix}/datasets/{{dataset_id}}/next",
+            prefix,
+            "/datasets/{dataset_id}/next",
             next_comparison,
             method="GET",
             authorize=_annotator,
@@ -100,7 +102,8 @@ def routes(prefix: str) -> list[BaseRoute]:
             tags=tags,
         ),
         PlainRoute(
-            f"{prefix}/comparisons/{{comparison_id}}/preferences",
+            prefix,
+            "/comparisons/{comparison_id}/preferences",
             vote,
             method="POST",
             authorize=_annotator,

@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 import psycopg
+import uvloop
 from psycopg_pool import AsyncConnectionPool
 
 from benchmarks.measure import CpuMeter, fetch_one, latency_summary
@@ -241,7 +242,7 @@ def direct_load(
     tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter, *, warm_up: tuple[int, int] | None = None
 ) -> dict[str, Any]:
     """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
-    task per annotator on one event loop, on the collector's async pool. `warm_up` (dataset, votes): votes
+    task per annotator on one uvloop event loop, on the collector's async pool. `warm_up` (dataset, votes): votes
     cast before metering, so that the pool's connections have prepared their statements as the collector's
     have; the heap is then frozen out of the GC's reach, as the collector's is (services/core/http_server.py)."""
     from services.core.db import async_pool
@@ -301,7 +302,9 @@ def direct_load(
             # While the pool's backends live: the meter counts this database's backends alive at stop().
             return seconds, meter.stop(tally.acknowledged)
 
-    seconds, cpu = asyncio.run(run())
+    # On the event loop the collector runs on (uvicorn takes uvloop when it is installed, as it is here).
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        seconds, cpu = runner.run(run())
     return tally.summary(seconds, None) | {"cpu": cpu}
 
 

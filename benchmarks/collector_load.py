@@ -94,7 +94,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=_positive,
-        default=3,
+        default=4,
         help="rounds of an HTTP and a driver run, in alternating order; the ratios are their median",
     )
     parser.add_argument("--rate", type=float, default=200, help="open-loop arrivals (next+vote) per second")

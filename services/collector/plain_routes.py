@@ -1,8 +1,8 @@
 """Plain Starlette routes for the collector's hottest endpoints, answering and documented as FastAPI's own.
 
 FastAPI's work per request (resolving the route through the included routers, solving dependencies, checking
-the response against its model) cost a quarter of the collector's CPU per annotator vote, more than its SQL
-(py-spy under benchmarks/collector_load.py). A `PlainRoute` serves one method on one path in FastAPI's order:
+the response against its model) cost a quarter of the collector's CPU per annotator vote (py-spy and an A/B
+run of benchmarks/collector_load.py; its SQL through psycopg is about 45 %). A `PlainRoute` serves one method on one path in FastAPI's order:
 read the body and decode its JSON (400, 408, 413, 422 `json_invalid`), authorize the caller (403), then
 validate the path, header and body together against the route's `inputs` model (one 422 listing every error,
 located as FastAPI locates them), and only then call the endpoint. FastAPI documents only its own path
@@ -11,6 +11,7 @@ operations: `document` adds these to the OpenAPI schema from the same `inputs` m
 
 from __future__ import annotations
 
+import email.message
 import inspect
 import json
 import re
@@ -32,7 +33,8 @@ from starlette.types import Scope
 Caller = TypeVar("Caller")
 Inputs = TypeVar("Inputs", bound=BaseModel)
 
-# Where FastAPI locates each part of a request in a validation error, in the order it validates them.
+# Where FastAPI locates each part of a request in a validation error, in the order it validates them: an
+# inputs model declares the parts it reads in this order (its errors come in its fields' order).
 PARTS = ("path", "header", "body")
 _REF_TEMPLATE = "#/components/schemas/{model}"
 _NO_BODY = object()
@@ -45,7 +47,9 @@ class NoInputs(BaseModel):
 class PlainRoute(Route, Generic[Caller, Inputs]):
     """`inputs` is a model with a field per part of the request that the route reads: `path` and `header` (models
     whose fields are the path's `{names}` and the headers, by their names), `body` (the body's model). The
-    endpoint is called with the request, what `authorize` returned, and the validated inputs."""
+    endpoint is called with the request, what `authorize` returned, and the validated inputs. It belongs in the
+    app's own routes (FastAPI(routes=...)): an APIRouter that is included rebuilds its plain routes as
+    Starlette's, prefix and class lost."""
 
     def __init__(
         self,
@@ -61,6 +65,12 @@ class PlainRoute(Route, Generic[Caller, Inputs]):
         responses: dict[int, str] | None = None,
         tags: Sequence[str] = (),
     ) -> None:
+        declared = list(inputs.model_fields)
+        if declared != [part for part in PARTS if part in declared]:
+            raise ValueError(
+                f"{inputs.__name__} must declare some of {PARTS}, in that order; it has {declared}"
+            )
+        method = method.upper()
         super().__init__(prefix + path, self._serve, methods=[method], name=endpoint.__name__)
         # As FastAPI's routes under a router's prefix: `path` without it (the request metrics' route label, as
         # the collector's other routes have theirs), `path_format` with it.
@@ -140,9 +150,12 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
 
 
 def _is_json(content_type: str) -> bool:
-    media_type = content_type.partition(";")[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
+    """As FastAPI reads a content type (fastapi/routing.py: the email package's parser)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
     )
 
 
@@ -196,7 +209,6 @@ def _operation(route: PlainRoute[Any, Any], refs: dict[Any, Any]) -> dict[str, A
     operation: dict[str, Any] = {
         # Summary and operation id as FastAPI derives them from the endpoint's name (fastapi/utils.py).
         "summary": route.name.replace("_", " ").title(),
-        "description": inspect.cleandoc(route.handler.__doc__ or ""),
         "operationId": re.sub(r"\W", "_", f"{route.name}{route.path_format}") + f"_{route.method.lower()}",
         "security": [{"HTTPBearer": []}],  # the bearer scheme the other routes declare (deps.bearer)
         "responses": {
@@ -204,6 +216,8 @@ def _operation(route: PlainRoute[Any, Any], refs: dict[Any, Any]) -> dict[str, A
             **{str(code): {"description": text} for code, text in route.responses.items()},
         },
     }
+    if route.handler.__doc__:
+        operation["description"] = inspect.cleandoc(route.handler.__doc__)
     if route.tags:
         operation["tags"] = route.tags
     if parameters:

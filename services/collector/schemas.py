@@ -231,7 +231,7 @@ class PreferenceCreate(_Input):
         default=None, ge=1, le=3, description="a or b only: 1 slightly ... 3 much better"
     )
     rationale: str | None = None
-    time_spent_ms: int | None = Field(default=None, ge=0, le=MAX_ID)
+    time_spent_ms: int | None = Field(default=None, ge=0, lt=MAX_ID + 1)
     shown_left: Side | None = Field(default=None, description="which response was on the left")
     both_bad: bool = Field(default=False, description="with choice 'tie' only")
 

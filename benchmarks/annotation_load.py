@@ -242,9 +242,10 @@ def direct_load(
     tokens: list[str], dataset_id: int, votes: int, meter: CpuMeter, *, warm_up: tuple[int, int] | None = None
 ) -> dict[str, Any]:
     """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
-    task per annotator on one uvloop event loop, on the collector's async pool. `warm_up` (dataset, votes): votes
-    cast before metering, so that the pool's connections have prepared their statements as the collector's
-    have; the heap is then frozen out of the GC's reach, as the collector's is (services/core/http_server.py)."""
+    task per annotator on one uvloop event loop, on the collector's async pool. `warm_up` (dataset, votes):
+    votes cast before metering, so that the pool's connections have prepared their statements as the
+    collector's have; the heap is then frozen out of the GC's reach, as the collector's is
+    (services/core/http_server.py)."""
     from services.core.db import async_pool
     from services.domain import annotation, annotators
     from services.domain import votes as voting

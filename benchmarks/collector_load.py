@@ -1,11 +1,12 @@
 """Load benchmark of the collector's annotation queue on PostgreSQL; prints JSON.
 
 Default mode: N simulated annotators (threads, each with its own keep-alive HTTP connection) loop
-`next` + vote until a fixed number of votes is acknowledged; then, in the same run, the same per-vote
-database work (token lookup, next_comparison, record_preference) on the async driver, no HTTP, and the
-ratios of the two: in server CPU per vote (the collector's and its database's PostgreSQL backends', against the driver's
-process and those backends': the load generator's own CPU, reported apart, does not count) and in rate; --rounds pairs,
-alternating, each on a new dataset, and the ratios' medians (one pair swings by ±0.05). Then the open loop:
+`next` + vote until a fixed number of votes is acknowledged; in the same run, the same per-vote database work
+(token lookup, next_comparison, record_preference) on the async driver, no HTTP, on uvloop as the collector
+runs; and the ratios of the two: in server CPU per vote (the collector's and its database's PostgreSQL
+backends', against the driver's process and those backends': the load generator's own CPU, reported apart,
+does not count) and in rate. --rounds pairs of the two, in alternating order, each on a new dataset, both
+pools warmed up first; the ratios are the rounds' median (one pair swings by ±0.05). Then the open loop:
 next+vote arriving at a fixed rate (--rate per second for --open-seconds), served by the N annotators, with
 latency timed from each arrival's scheduled time. Also: p50/p99 latency of each call, errors, stored vs
 acknowledged and over-collected comparisons (both must be 0), and the load average (a shared machine).
@@ -64,6 +65,10 @@ from services.core.databases import driver_url  # noqa: E402
 
 WARM_UP_VOTES_PER_ANNOTATOR = 10
 GOALS = {"votes_per_second": 300, "p99_ms": 100, "export_seconds_1m": 60, "cpu_fraction_of_direct": 0.8}
+
+
+def warm_up_votes(args: argparse.Namespace) -> int:
+    return WARM_UP_VOTES_PER_ANNOTATOR * args.annotators
 
 
 def _positive(text: str) -> int:
@@ -140,7 +145,7 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
 
     # A warm-up on its own dataset, before metering: it opens the collector's database connections and has
     # each of them prepare its statements (psycopg prepares one on its fifth use), as a running service has.
-    warm_up = WARM_UP_VOTES_PER_ANNOTATOR * args.annotators
+    warm_up = warm_up_votes(args)
     http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
     if not args.skip_direct:
         os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
@@ -258,7 +263,7 @@ def direct_round(
     comparisons: int,
 ) -> dict[str, Any]:
     """The driver's pool is new each round: it is warmed up as the collector's was before it is metered."""
-    warm_up = WARM_UP_VOTES_PER_ANNOTATOR * args.annotators
+    warm_up = warm_up_votes(args)
     warm_dataset = make_dataset(admin, warm_up, args.k)
     dataset = make_dataset(admin, comparisons, args.k)
     meter = CpuMeter(stack["database_url"], None)

@@ -2,8 +2,9 @@
 
 FastAPI's work per request (resolving the route through the included routers, solving dependencies, checking
 the response against its model) cost a quarter of the collector's CPU per annotator vote (py-spy and an A/B
-run of benchmarks/collector_load.py; its SQL through psycopg is about 45 %). A `PlainRoute` serves one method on one path in FastAPI's order:
-read the body and decode its JSON (400, 408, 413, 422 `json_invalid`), authorize the caller (403), then
+run of benchmarks/collector_load.py; its SQL through psycopg is about 45 %). A `PlainRoute` serves one method
+on one path in FastAPI's order: read the body and decode its JSON (400, 408, 413, 422 `json_invalid`),
+authorize the caller (403), then
 validate the path, header and body together against the route's `inputs` model (one 422 listing every error,
 located as FastAPI locates them), and only then call the endpoint. FastAPI documents only its own path
 operations: `document` adds these to the OpenAPI schema from the same `inputs` model.
@@ -45,10 +46,10 @@ class NoInputs(BaseModel):
 
 
 class PlainRoute(Route, Generic[Caller, Inputs]):
-    """`inputs` is a model with a field per part of the request that the route reads: `path` and `header` (models
-    whose fields are the path's `{names}` and the headers, by their names), `body` (the body's model). The
-    endpoint is called with the request, what `authorize` returned, and the validated inputs. It belongs in the
-    app's own routes (FastAPI(routes=...)): an APIRouter that is included rebuilds its plain routes as
+    """`inputs` is a model with a field per part of the request that the route reads: `path` and `header`
+    (models whose fields are the path's `{names}` and the headers, by their names), `body` (the body's model).
+    The endpoint is called with the request, what `authorize` returned, and the validated inputs. It belongs
+    in the app's own routes (FastAPI(routes=...)): an APIRouter that is included rebuilds its plain routes as
     Starlette's, prefix and class lost."""
 
     def __init__(
@@ -65,10 +66,10 @@ class PlainRoute(Route, Generic[Caller, Inputs]):
         responses: dict[int, str] | None = None,
         tags: Sequence[str] = (),
     ) -> None:
-        declared = list(inputs.model_fields)
-        if declared != [part for part in PARTS if part in declared]:
+        self.parts = tuple(inputs.model_fields)  # what each request has read and validated
+        if list(self.parts) != [part for part in PARTS if part in self.parts]:
             raise ValueError(
-                f"{inputs.__name__} must declare some of {PARTS}, in that order; it has {declared}"
+                f"{inputs.__name__} must declare some of {PARTS}, in that order; it has {list(self.parts)}"
             )
         method = method.upper()
         super().__init__(prefix + path, self._serve, methods=[method], name=endpoint.__name__)
@@ -96,15 +97,13 @@ class PlainRoute(Route, Generic[Caller, Inputs]):
         return None if field is None else field.annotation  # type: ignore[return-value]
 
     async def _serve(self, request: Request) -> Response:
-        body = await _read_json(request) if self.part("body") else _NO_BODY
+        body = await _read_json(request) if "body" in self.parts else _NO_BODY
         caller = self.authorize(request)
-        parts: dict[str, Any] = {"path": request.path_params, "header": request.headers, "body": body}
-        declared = {name: parts[name] for name in PARTS if name in self.inputs.model_fields}
+        read: dict[str, Any] = {"path": request.path_params, "header": request.headers, "body": body}
         try:
             # from_attributes: as FastAPI validates a body (a list there is refused as it refuses one).
             inputs = self.inputs.model_validate(
-                {name: value for name, value in declared.items() if value is not _NO_BODY},
-                from_attributes=True,
+                {part: read[part] for part in self.parts if read[part] is not _NO_BODY}, from_attributes=True
             )
         except ValidationError as error:
             # FastAPI's missing body echoes no input (pydantic's would echo the request's other parts).
@@ -163,8 +162,8 @@ def _is_json(content_type: str) -> bool:
 
 
 def document(schema: dict[str, Any], routes: Sequence[Any]) -> dict[str, Any]:
-    """FastAPI's OpenAPI `schema` with the plain routes among `routes` added, their models as components, passed
-    through FastAPI's own OpenAPI model as FastAPI passes its schema (fastapi/openapi/utils.py)."""
+    """FastAPI's OpenAPI `schema` with the plain routes among `routes` added, their models as components,
+    passed through FastAPI's own OpenAPI model as FastAPI passes its schema (fastapi/openapi/utils.py)."""
     plain = [route for route in routes if isinstance(route, PlainRoute)]
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (route.response, "serialization") for route in plain
@@ -181,7 +180,8 @@ def document(schema: dict[str, Any], routes: Sequence[Any]) -> dict[str, Any]:
     paths = schema.setdefault("paths", {})
     for route in plain:
         paths.setdefault(route.path_format, {})[route.method.lower()] = _operation(route, refs)
-    return jsonable_encoder(OpenAPI(**schema), by_alias=True, exclude_none=True)  # type: ignore[no-any-return]
+    encoded: dict[str, Any] = jsonable_encoder(OpenAPI(**schema), by_alias=True, exclude_none=True)
+    return encoded
 
 
 def _operation(route: PlainRoute[Any, Any], refs: dict[Any, Any]) -> dict[str, Any]:

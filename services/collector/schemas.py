@@ -251,7 +251,8 @@ class PreferencePublic(BaseModel):
     created_at: datetime
 
 
-# The annotator's plain routes read these parts of a request, validated together (services/collector/plain_routes.py).
+# The parts of a request the annotator's plain routes read, validated together
+# (services/collector/plain_routes.py).
 
 
 class DatasetPath(BaseModel):

@@ -1,10 +1,10 @@
 """The annotator's endpoints: me, next, preferences.
 
 They run hundreds of times a second (the web form asks /me after every item), so they are plain Starlette
-routes (services/collector/plain_routes.py: FastAPI's per-request work was a quarter of the CPU per vote) and do
-their database work on the event loop, on one async connection of the pool: a worker thread per request cost
-about a third of the collector's CPU in thread switches. The request guard (services/collector/auth.py) has
-authenticated the caller before they run; `_annotator` authorizes them.
+routes (services/collector/plain_routes.py: FastAPI's per-request work was a quarter of the CPU per vote) and
+do their database work on the event loop, on one async connection of the pool: a worker thread per request
+cost about a third of the collector's CPU in thread switches. The request guard (services/collector/auth.py)
+has authenticated the caller before they run; `_annotator` authorizes them.
 """
 
 from fastapi import HTTPException, Request, Response, status

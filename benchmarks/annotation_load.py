@@ -9,7 +9,6 @@ per-call cost would be measured as the server's. Setting up (datasets, annotator
 from __future__ import annotations
 
 import asyncio
-import gc
 import http.client
 import json
 import random
@@ -244,9 +243,10 @@ def direct_load(
     """The same database work per vote as the HTTP path (token lookup per call, next, vote), no HTTP: one
     task per annotator on one uvloop event loop, on the collector's async pool. `warm_up` (dataset, votes):
     votes cast before metering, so that the pool's connections have prepared their statements as the
-    collector's have; the heap is then frozen out of the GC's reach, as the collector's is
-    (services/core/http_server.py)."""
+    collector's have; the garbage collector is then tuned as the collector's is (its heap frozen, its young
+    generation collected less often: services/core/http_server.py)."""
     from services.core.db import async_pool
+    from services.core.http_server import tune_garbage_collector
     from services.domain import annotation, annotators
     from services.domain import votes as voting
 
@@ -294,8 +294,7 @@ def direct_load(
                 await asyncio.gather(
                     *(annotate(pool, t, -i, warm_tally, warm_dataset) for i, t in enumerate(tokens))
                 )
-            gc.collect()
-            gc.freeze()
+            tune_garbage_collector()
             meter.start()
             started = time.perf_counter()
             await asyncio.gather(*(annotate(pool, t, i, tally, dataset_id) for i, t in enumerate(tokens)))

@@ -6,7 +6,8 @@ Default mode: N simulated annotators (threads, each with its own keep-alive HTTP
 runs; and the ratios of the two: in server CPU per vote (the collector's and its database's PostgreSQL
 backends', against the driver's process and those backends': the load generator's own CPU, reported apart,
 does not count) and in rate. --rounds pairs of the two, in alternating order, each on a new dataset, both
-pools warmed up first; the ratios are the rounds' median (one pair swings by ±0.05). Then the open loop:
+pools warmed up first (the collector's until it stops growing); the ratios are the rounds' median (one pair
+swings by ±0.05). Then the open loop:
 next+vote arriving at a fixed rate (--rate per second for --open-seconds), served by the N annotators, with
 latency timed from each arrival's scheduled time. Also: p50/p99 latency of each call, errors, stored vs
 acknowledged and over-collected comparisons (both must be 0), and the load average (a shared machine).
@@ -62,8 +63,10 @@ from benchmarks.measure import CpuMeter, fetch_one, latency_summary  # noqa: E40
 from benchmarks.scratch_stack import scratch_stack  # noqa: E402
 from services.client import CollectorClient  # noqa: E402
 from services.core.databases import driver_url  # noqa: E402
+from services.core.db import ANNOTATION_POOL_NAME  # noqa: E402
 
 WARM_UP_VOTES_PER_ANNOTATOR = 10
+MAX_WARM_UPS = 5  # of the collector's, until its pool stops growing
 GOALS = {"votes_per_second": 300, "p99_ms": 100, "export_seconds_1m": 60, "cpu_fraction_of_direct": 0.8}
 
 
@@ -143,10 +146,7 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
     people = make_annotators(admin, args.annotators)
     tokens = [token for _, token in people]
 
-    # A warm-up on its own dataset, before metering: it opens the collector's database connections and has
-    # each of them prepare its statements (psycopg prepares one on its fifth use), as a running service has.
-    warm_up = warm_up_votes(args)
-    http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
+    warm_up_collector(args, stack, admin, tokens)
     if not args.skip_direct:
         os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
     # Rounds of an HTTP and a driver run, each on a dataset of its own, the order alternating (A-B, B-A, ...):
@@ -200,6 +200,31 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
             max(open_loop["next"]["p99_ms"] or 0, open_loop["vote"]["p99_ms"] or 0) < GOALS["p99_ms"]
         )
     return result
+
+
+def warm_up_collector(
+    args: argparse.Namespace, stack: dict[str, Any], admin: CollectorClient, tokens: list[str]
+) -> None:
+    """Warm-ups on datasets of their own, before metering, until the collector's pool stops growing: as a
+    running service's, its connections are open and each has prepared its statements (psycopg prepares one on
+    its fifth use). The driver's pool opens all of its connections before its warm-up (direct_load): neither
+    path's per-vote figures carry connection start-ups (a new PostgreSQL backend plans every statement afresh).
+    One warm-up used to leave the pool growing through the first rounds: up to 11 start-ups in a metered run."""
+    for _ in range(MAX_WARM_UPS):
+        opened = collector_connections(stack["database_url"])
+        warm_up = warm_up_votes(args)
+        http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
+        if collector_connections(stack["database_url"]) <= opened:
+            return
+
+
+def collector_connections(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        return fetch_one(
+            connection,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            (ANNOTATION_POOL_NAME,),
+        )
 
 
 def one_round(
@@ -281,6 +306,7 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
         "http_votes_per_second": run["http"]["votes_per_second"],
         "http_server_ms_per_vote": run["http"]["cpu"].get("server_ms_per_vote"),
         "collector_ms_per_vote": run["http"]["cpu"].get("collector_ms_per_vote"),
+        "http_database_connections_opened": run["http"]["cpu"].get("database_connections_opened"),
     }
     if "direct" in run:
         figures |= {

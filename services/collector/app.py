@@ -28,8 +28,8 @@ from services.collector.routes import (
 )
 from services.core.db import async_pool
 from services.core.guard import RequestGuard
-from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
-from services.core.http_server import freeze_start_up_heap
+from services.core.http_metrics import NO_OPENTELEMETRY, RequestMetricsMiddleware, metrics_response
+from services.core.http_server import tune_garbage_collector
 from services.queue import watchdog
 
 API_PREFIX = auth.API_PREFIX
@@ -42,7 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     try:
         # The annotator's endpoints reach it as request.state.db_pool (routes/annotation.py).
         async with async_pool() as db_pool:
-            freeze_start_up_heap()
+            tune_garbage_collector()
             yield {"db_pool": db_pool}
     finally:
         task.cancel()
@@ -63,7 +63,11 @@ class CollectorApp(FastAPI):
 def create_app() -> FastAPI:
     # The annotator's routes come first: the busiest requests are matched without walking the others.
     app = CollectorApp(
-        title="RLHF collector", version="0.1.0", lifespan=lifespan, routes=annotation.routes(API_PREFIX)
+        title="RLHF collector",
+        version="0.1.0",
+        lifespan=lifespan,
+        routes=annotation.routes(API_PREFIX),
+        telemetry=NO_OPENTELEMETRY,
     )
     # The last added is the outermost: the metrics count the guard's refusals too.
     app.add_middleware(

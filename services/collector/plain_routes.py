@@ -17,6 +17,7 @@ import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from fastapi import HTTPException
@@ -148,6 +149,7 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
+@lru_cache(maxsize=64)  # clients send a few content types; parsing one costs more than the lookup
 def _is_json(content_type: str) -> bool:
     """As FastAPI reads a content type (fastapi/routing.py: the email package's parser)."""
     message = email.message.Message()

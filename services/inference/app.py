@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.core.guard import RequestGuard
-from services.core.http_metrics import RequestMetricsMiddleware, metrics_response
+from services.core.http_metrics import NO_OPENTELEMETRY, RequestMetricsMiddleware, metrics_response
 from services.inference import auth
 from services.inference.errors import install_error_handlers
 from services.inference.routes import health, info, openai, openrlhf, reward, tgi
@@ -24,6 +24,7 @@ def create_app() -> FastAPI:
         title="RLHF inference",
         version=VERSION,
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
         description="Serves the promoted policy (text-generation-inference's and OpenAI's APIs) and reward model.",
     )
     # The last added is the outermost: the metrics count the guard's refusals too.

@@ -7,10 +7,10 @@ runs; and the ratios of the two: in server CPU per vote (the collector's and its
 backends', against the driver's process and those backends': the load generator's own CPU, reported apart,
 does not count) and in rate. --rounds pairs of the two, in alternating order, each on a new dataset, both
 pools warmed up first (the collector's until it stops growing); the ratios are the rounds' median (one pair
-swings by ±0.05). Then the open loop:
-next+vote arriving at a fixed rate (--rate per second for --open-seconds), served by the N annotators, with
-latency timed from each arrival's scheduled time. Also: p50/p99 latency of each call, errors, stored vs
-acknowledged and over-collected comparisons (both must be 0), and the load average (a shared machine).
+swings by ±0.05). Then the open loop: next+vote arriving at a fixed rate (--rate per second for
+--open-seconds), served by the N annotators, with latency timed from each arrival's scheduled time. Also:
+p50/p99 latency of each call, errors, stored vs acknowledged and over-collected comparisons (both must be 0),
+and the load average (a shared machine).
 
 --scale: seeds a dataset of 1M comparisons and 1M votes with generate_series, and reports `next`
 latency under the same load on it and on a 1k dataset of the same shape, and the time and the
@@ -208,8 +208,9 @@ def warm_up_collector(
     """Warm-ups on datasets of their own, before metering, until the collector's pool stops growing: as a
     running service's, its connections are open and each has prepared its statements (psycopg prepares one on
     its fifth use). The driver's pool opens all of its connections before its warm-up (direct_load): neither
-    path's per-vote figures carry connection start-ups (a new PostgreSQL backend plans every statement afresh).
-    One warm-up used to leave the pool growing through the first rounds: up to 11 start-ups in a metered run."""
+    path's per-vote figures carry connection start-ups (a new PostgreSQL backend plans every statement
+    afresh). One warm-up used to leave the pool growing through the first rounds: up to 11 start-ups in a
+    metered run."""
     for _ in range(MAX_WARM_UPS):
         opened = collector_connections(stack["database_url"])
         warm_up = warm_up_votes(args)
@@ -222,7 +223,8 @@ def collector_connections(database_url: str) -> int:
     with psycopg.connect(database_url) as connection:
         return fetch_one(
             connection,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s",
             (ANNOTATION_POOL_NAME,),
         )
 

@@ -82,8 +82,9 @@ def async_pool(
 async def lookup_connection(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """A pooled connection in autocommit, for lookups of one read-only statement (tokens, API keys, a named
     reward) that run before every request: no transaction to open and no COMMIT round trip to close it.
-    getconn and putconn, not pool.connection(): that also enters the connection's own context, whose commit has
-    nothing to do in autocommit and was a third of the lookup's pool overhead (~15 µs a request)."""
+    getconn and putconn, not pool.connection(): that also enters the connection's own context, whose commit
+    has nothing to do in autocommit and was a third of the lookup's pool overhead (~15 µs of ~46 µs,
+    measured)."""
     connection = await pool.getconn()
     try:
         await connection.set_autocommit(True)

@@ -1,8 +1,8 @@
 """The request metrics of both HTTP services (collector and inference): Prometheus, served at /metrics.
 
-They are the services' observability; FastAPI's native OpenTelemetry (since 0.165) is off (`NO_OPENTELEMETRY`):
-with no provider configured it still asked for one on every request, ~20 µs a request (benchmarks/
-collector_load.py), a tenth of what the annotator's busiest routes cost beyond their SQL.
+They are the services' observability; FastAPI's native OpenTelemetry (since 0.165) is off
+(`NO_OPENTELEMETRY`): with no provider configured it still asked for one on every request, ~20 µs a request in
+an in-process A/B on the vote route, a tenth of what the collector's code costs it beyond its SQL.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The token lookups' connections (services/core/db.lookup_connection) go back to the pool as the routes expect
-them: in a transaction's mode again, after a lookup that worked and after one that failed."""
+"""The token lookups' connections (services/core/db.lookup_connection) go back to the pool as the routes
+expect them: in a transaction's mode again, after a lookup that worked, one that failed and one whose
+connection was dropped."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The request metrics (services/core/http_metrics.py) keep one time series per method, route and status: the
-series the middleware finds once are the ones Prometheus exports, each request counted and timed in its own."""
+"""The request metrics (services/core/http_metrics.py) keep one time series per method, route and status:
+the series the middleware finds once are the ones Prometheus exports, each request counted and timed in its
+own."""
 
 from __future__ import annotations
 

@@ -286,7 +286,8 @@ def direct_load(
     tally = Tally(votes)
 
     async def run() -> tuple[float, dict[str, Any]]:
-        async with async_pool() as pool:
+        # Named apart from the collector's pool, which collector_load.py counts in pg_stat_activity.
+        async with async_pool(application_name="rlhf-benchmark-driver") as pool:
             await asyncio.gather(*(open_connection(pool) for _ in tokens))
             if warm_up is not None:
                 warm_dataset, warm_votes = warm_up

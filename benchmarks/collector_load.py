@@ -146,7 +146,7 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
     people = make_annotators(admin, args.annotators)
     tokens = [token for _, token in people]
 
-    warm_up_collector(args, stack, admin, tokens)
+    warm_ups = warm_up_collector(args, stack, admin, tokens)
     if not args.skip_direct:
         os.environ["RLHF_DATABASE_URL"] = stack["database_url"]
     # Rounds of an HTTP and a driver run, each on a dataset of its own, the order alternating (A-B, B-A, ...):
@@ -156,7 +156,11 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
         one_round(args, stack, admin, tokens, comparisons, direct_first=index % 2 == 1)
         for index in range(args.rounds)
     ]
-    result: dict[str, Any] = {"http": rounds[0]["http"], "rounds": [summary(run) for run in rounds]}
+    result: dict[str, Any] = {
+        "collector_warm_ups": warm_ups,
+        "http": rounds[0]["http"],
+        "rounds": [summary(run) for run in rounds],
+    }
     if not args.skip_direct:
         result["direct"] = rounds[0]["direct"]
         for key in ("http_over_direct", "http_over_direct_cpu"):
@@ -204,19 +208,25 @@ def load_mode(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]
 
 def warm_up_collector(
     args: argparse.Namespace, stack: dict[str, Any], admin: CollectorClient, tokens: list[str]
-) -> None:
+) -> dict[str, int]:
     """Warm-ups on datasets of their own, before metering, until the collector's pool stops growing: as a
     running service's, its connections are open and each has prepared its statements (psycopg prepares one on
     its fifth use). The driver's pool opens all of its connections before its warm-up (direct_load): neither
     path's per-vote figures carry connection start-ups (a new PostgreSQL backend plans every statement
     afresh). One warm-up used to leave the pool growing through the first rounds: up to 11 start-ups in a
-    metered run."""
-    for _ in range(MAX_WARM_UPS):
-        opened = collector_connections(stack["database_url"])
+    metered run. Says how many it took and the pool's size after them."""
+    warm_ups = 0
+    connections = collector_connections(stack["database_url"])
+    while warm_ups < MAX_WARM_UPS:
+        opened = connections
         warm_up = warm_up_votes(args)
         http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
-        if collector_connections(stack["database_url"]) <= opened:
-            return
+        warm_ups += 1
+        connections = collector_connections(stack["database_url"])
+        if connections <= opened:
+            return {"warm_ups": warm_ups, "pool_connections": connections}
+    print(f"the collector's pool still grew after {MAX_WARM_UPS} warm-ups", file=sys.stderr)
+    return {"warm_ups": warm_ups, "pool_connections": connections}
 
 
 def collector_connections(database_url: str) -> int:

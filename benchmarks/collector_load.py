@@ -225,7 +225,7 @@ def warm_up_collector(
         connections = collector_connections(stack["database_url"])
         if connections <= opened:
             return {"warm_ups": warm_ups, "pool_connections": connections}
-    print(f"the collector's pool still grew after {MAX_WARM_UPS} warm-ups", file=sys.stderr)
+    print(f"the collector's pool still grew after {MAX_WARM_UPS} warm-ups ({connections})", file=sys.stderr)
     return {"warm_ups": warm_ups, "pool_connections": connections}
 
 

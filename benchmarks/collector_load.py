@@ -215,11 +215,11 @@ def warm_up_collector(
     path's per-vote figures carry connection start-ups (a new PostgreSQL backend plans every statement
     afresh). One warm-up used to leave the pool growing through the first rounds: up to 11 start-ups in a
     metered run. Says how many it took and the pool's size after them."""
+    warm_up = warm_up_votes(args)
     warm_ups = 0
     connections = collector_connections(stack["database_url"])
     while warm_ups < MAX_WARM_UPS:
         opened = connections
-        warm_up = warm_up_votes(args)
         http_load(stack["url"], tokens, make_dataset(admin, warm_up, args.k), warm_up)
         warm_ups += 1
         connections = collector_connections(stack["database_url"])
@@ -299,7 +299,8 @@ def direct_round(
     tokens: list[str],
     comparisons: int,
 ) -> dict[str, Any]:
-    """The driver's pool is new each round: it is warmed up as the collector's was before it is metered."""
+    """The driver's pool is new each round: all its connections are opened, then it is warmed up, before it is
+    metered (direct_load)."""
     warm_up = warm_up_votes(args)
     warm_dataset = make_dataset(admin, warm_up, args.k)
     dataset = make_dataset(admin, comparisons, args.k)

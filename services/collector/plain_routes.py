@@ -4,9 +4,8 @@ FastAPI's work per request (resolving the route through the included routers, so
 the response against its model) cost a quarter of the collector's CPU per annotator vote (py-spy and an A/B
 run of benchmarks/collector_load.py; its SQL through psycopg is about 45 %). A `PlainRoute` serves one method
 on one path in FastAPI's order: read the body and decode its JSON (400, 408, 413, 422 `json_invalid`),
-authorize the caller (403), then
-validate the path, header and body together against the route's `inputs` model (one 422 listing every error,
-located as FastAPI locates them), and only then call the endpoint. FastAPI documents only its own path
+authorize the caller (403), then validate the path, header and body together against the route's `inputs`
+model (one 422 listing every error, located as FastAPI locates them), and only then call the endpoint. FastAPI documents only its own path
 operations: `document` adds these to the OpenAPI schema from the same `inputs` model.
 """
 

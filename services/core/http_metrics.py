@@ -51,13 +51,13 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            method = scope["method"]
             template = getattr(scope.get("route"), "path", "unmatched")
-            key = (scope["method"], template, status)
-            series = self._series.get(key)
+            series = self._series.get((method, template, status))
             if series is None:
-                series = self._series[key] = (
-                    LATENCY.labels(self.service, key[0], template),
-                    REQUESTS.labels(self.service, key[0], template, str(status)),
+                series = self._series[method, template, status] = (
+                    LATENCY.labels(self.service, method, template),
+                    REQUESTS.labels(self.service, method, template, str(status)),
                 )
             latency, count = series
             latency.observe(time.perf_counter() - started)
